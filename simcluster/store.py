@@ -1,0 +1,412 @@
+"""The object store behind the simulated API server: what etcd plus the apiserver's
+registry do for a real cluster (uids, resourceVersions, generations, optimistic
+concurrency, selectors, cascading deletion, a watch log).
+
+Objects are plain JSON-like dicts exactly as the REST API shows them. Every read returns
+a deep copy, so callers can never change stored state behind the store's back.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simcluster.clock import Clock, rfc3339
+from simcluster.errors import AlreadyExists, BadRequest, Conflict, Gone, Invalid, NotFound
+from simcluster.selectors import FieldSelector, LabelSelector
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One REST resource: where it lives in the API and how it is addressed."""
+
+    kind: str
+    group: str
+    version: str
+    plural: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = (
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    )
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+
+RESOURCES: tuple[ResourceType, ...] = (
+    ResourceType("Namespace", "", "v1", "namespaces", False, ("ns",), ("status",)),
+    ResourceType("Node", "", "v1", "nodes", False, ("no",), ("status",)),
+    ResourceType("Pod", "", "v1", "pods", True, ("po",), ("status", "eviction", "log")),
+    ResourceType("Service", "", "v1", "services", True, ("svc",), ("status",)),
+    ResourceType("Endpoints", "", "v1", "endpoints", True, ("ep",)),
+    ResourceType("ConfigMap", "", "v1", "configmaps", True, ("cm",)),
+    ResourceType("Secret", "", "v1", "secrets", True),
+    ResourceType("Event", "", "v1", "events", True, ("ev",)),
+    ResourceType("ServiceAccount", "", "v1", "serviceaccounts", True, ("sa",)),
+    ResourceType("Deployment", "apps", "v1", "deployments", True, ("deploy",), ("status", "scale")),
+    ResourceType("ReplicaSet", "apps", "v1", "replicasets", True, ("rs",), ("status", "scale")),
+    ResourceType("StatefulSet", "apps", "v1", "statefulsets", True, ("sts",), ("status", "scale")),
+    ResourceType("DaemonSet", "apps", "v1", "daemonsets", True, ("ds",), ("status",)),
+    ResourceType("ControllerRevision", "apps", "v1", "controllerrevisions", True),
+    ResourceType("PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets", True, ("pdb",), ("status",)),
+    ResourceType(
+        "HorizontalPodAutoscaler", "autoscaling", "v2", "horizontalpodautoscalers", True, ("hpa",), ("status",)
+    ),
+    ResourceType("CronJob", "batch", "v1", "cronjobs", True, ("cj",), ("status",)),
+    ResourceType("Job", "batch", "v1", "jobs", True, (), ("status",)),
+    ResourceType("Lease", "coordination.k8s.io", "v1", "leases", True),
+)
+
+RESOURCES_BY_KIND: dict[str, ResourceType] = {r.kind: r for r in RESOURCES}
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One change, as a watch stream reports it."""
+
+    type: str  # ADDED, MODIFIED, DELETED
+    kind: str
+    object: Obj
+    resource_version: int
+
+
+@dataclass
+class _Bucket:
+    objects: dict[tuple[str, str], Obj] = field(default_factory=dict)
+
+
+def _meta(obj: Obj) -> Obj:
+    meta = obj.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise Invalid("metadata must be an object")
+    return meta
+
+
+class ObjectStore:
+    """Thread-safe storage with the semantics of a real API server's registry."""
+
+    def __init__(self, clock: Clock, *, watch_log_size: int = 100_000, uid_seed: int | None = None) -> None:
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._buckets: dict[str, _Bucket] = {r.kind: _Bucket() for r in RESOURCES}
+        self._rv = 0
+        self._log: deque[WatchEvent] = deque(maxlen=watch_log_size)
+        self._uid_counter = 0
+        self._uid_seed = uid_seed
+        self._admission: list[Callable[[str, Obj, Obj | None], None]] = []
+
+    # --- bookkeeping -------------------------------------------------------------------
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by controllers that need several operations to be atomic."""
+        return self._lock
+
+    @property
+    def resource_version(self) -> int:
+        with self._lock:
+            return self._rv
+
+    def add_admission(self, check: Callable[[str, Obj, Obj | None], None]) -> None:
+        """Register a validating admission check `(kind, new, old)`; raise `Invalid` to refuse."""
+        self._admission.append(check)
+
+    def _new_uid(self) -> str:
+        if self._uid_seed is None:
+            return str(uuid.uuid4())
+        self._uid_counter += 1
+        return str(uuid.UUID(int=(self._uid_seed << 64) + self._uid_counter))
+
+    def _bucket(self, kind: str) -> _Bucket:
+        try:
+            return self._buckets[kind]
+        except KeyError:
+            raise NotFound(f"the server could not find the requested resource kind {kind!r}") from None
+
+    @staticmethod
+    def _key(kind: str, namespace: str | None, name: str) -> tuple[str, str]:
+        return ("" if not RESOURCES_BY_KIND[kind].namespaced else (namespace or ""), name)
+
+    def _record(self, type_: str, kind: str, obj: Obj) -> None:
+        self._log.append(WatchEvent(type_, kind, copy.deepcopy(obj), int(obj["metadata"]["resourceVersion"])))
+        self._changed.notify_all()
+
+    def _bump(self, obj: Obj) -> None:
+        self._rv += 1
+        obj["metadata"]["resourceVersion"] = str(self._rv)
+
+    # --- reads -------------------------------------------------------------------------
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Obj:
+        with self._lock:
+            obj = self._bucket(kind).objects.get(self._key(kind, namespace, name))
+            if obj is None:
+                rt = RESOURCES_BY_KIND[kind]
+                raise NotFound(
+                    f'{rt.plural}.{rt.group or "core"} "{name}" not found'.replace(".core", ""),
+                    details={"name": name, "group": rt.group, "kind": rt.plural},
+                )
+            return copy.deepcopy(obj)
+
+    def try_get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
+        try:
+            return self.get(kind, namespace, name)
+        except NotFound:
+            return None
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: LabelSelector | str | None = None,
+        field_selector: FieldSelector | str | None = None,
+    ) -> tuple[builtins.list[Obj], int]:
+        """Matching objects sorted by namespace and name, and the store's resourceVersion."""
+        labels = LabelSelector.parse(label_selector) if isinstance(label_selector, str) else label_selector
+        fields = FieldSelector.parse(field_selector) if isinstance(field_selector, str) else field_selector
+        with self._lock:
+            out = []
+            for (ns, _), obj in sorted(self._bucket(kind).objects.items()):
+                if namespace and ns != namespace:
+                    continue
+                if labels and not labels.matches(obj.get("metadata", {}).get("labels") or {}):
+                    continue
+                if fields and not fields.matches(obj):
+                    continue
+                out.append(copy.deepcopy(obj))
+            return out, self._rv
+
+    def iter_kind(self, kind: str) -> Iterable[Obj]:
+        """Live (not copied) objects of a kind, for controllers holding `lock`. Do not mutate."""
+        return list(self._bucket(kind).objects.values())
+
+    # --- writes ------------------------------------------------------------------------
+
+    def create(self, kind: str, obj: Obj, *, namespace: str | None = None, dry_run: bool = False) -> Obj:
+        rt = RESOURCES_BY_KIND[kind]
+        obj = copy.deepcopy(obj)
+        meta = _meta(obj)
+        obj["kind"], obj["apiVersion"] = kind, rt.api_version
+        with self._lock:
+            if rt.namespaced:
+                ns = meta.get("namespace") or namespace or "default"
+                if namespace and meta.get("namespace") and meta["namespace"] != namespace:
+                    raise BadRequest(
+                        "the namespace of the provided object does not match the namespace sent on the request"
+                    )
+                meta["namespace"] = ns
+                if kind != "Namespace" and ns not in {k[1] for k in self._buckets["Namespace"].objects}:
+                    raise NotFound(f'namespaces "{ns}" not found', details={"name": ns, "kind": "namespaces"})
+            else:
+                meta.pop("namespace", None)
+            if not meta.get("name"):
+                prefix = meta.get("generateName")
+                if not prefix:
+                    raise Invalid(f"{kind}: metadata.name: Required value: name or generateName is required")
+                meta["name"] = f"{prefix}{self._name_suffix()}"
+            for check in self._admission:
+                check(kind, obj, None)
+            key = self._key(kind, meta.get("namespace"), meta["name"])
+            bucket = self._bucket(kind)
+            if key in bucket.objects:
+                raise AlreadyExists(
+                    f'{rt.plural} "{meta["name"]}" already exists',
+                    details={"name": meta["name"], "kind": rt.plural},
+                )
+            meta["uid"] = self._new_uid()
+            meta["creationTimestamp"] = rfc3339(self.clock.now())
+            meta.pop("resourceVersion", None)
+            meta.pop("deletionTimestamp", None)
+            if "spec" in obj or kind not in ("ConfigMap", "Secret", "Event", "Lease", "Endpoints"):
+                meta["generation"] = 1
+            if dry_run:
+                meta["resourceVersion"] = str(self._rv)
+                return obj
+            self._bump(obj)
+            bucket.objects[key] = obj
+            self._record("ADDED", kind, obj)
+            return copy.deepcopy(obj)
+
+    def _name_suffix(self) -> str:
+        alphabet = "bcdfghjklmnpqrstvwxz2456789"
+        self._uid_counter += 1
+        n = self._uid_counter * 7919 + self._rv
+        return "".join(alphabet[(n // len(alphabet) ** i) % len(alphabet)] for i in range(5))
+
+    def update(
+        self,
+        kind: str,
+        obj: Obj,
+        *,
+        dry_run: bool = False,
+        subresource: str | None = None,
+        check_version: bool = True,
+    ) -> Obj:
+        """Replace an object (PUT). A stale resourceVersion is a 409, as on a real server.
+
+        `subresource="status"` changes only `.status`; otherwise `.status` is kept and a change
+        of anything but metadata and status bumps `metadata.generation`.
+        """
+        obj = copy.deepcopy(obj)
+        meta = _meta(obj)
+        with self._lock:
+            current = self.get(kind, meta.get("namespace"), meta.get("name", ""))
+            sent_rv = meta.get("resourceVersion")
+            if check_version and sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
+                raise Conflict(
+                    f'Operation cannot be fulfilled on {RESOURCES_BY_KIND[kind].plural} "{meta["name"]}": '
+                    "the object has been modified; please apply your changes to the latest version and try again",
+                    details={"name": meta["name"], "kind": RESOURCES_BY_KIND[kind].plural},
+                )
+            if subresource == "status":
+                new = copy.deepcopy(current)
+                new["status"] = obj.get("status", {})
+            else:
+                new = obj
+                new["kind"], new["apiVersion"] = kind, current["apiVersion"]
+                for keep in ("uid", "creationTimestamp", "namespace", "deletionTimestamp"):
+                    if keep in current["metadata"]:
+                        new["metadata"][keep] = current["metadata"][keep]
+                    else:
+                        new["metadata"].pop(keep, None)
+                if "status" in current:
+                    new["status"] = current["status"]
+                if "generation" in current["metadata"]:
+                    changed = {k: v for k, v in new.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+                    before = {k: v for k, v in current.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+                    gen = int(current["metadata"]["generation"])
+                    new["metadata"]["generation"] = gen + 1 if changed != before else gen
+                for check in self._admission:
+                    check(kind, new, current)
+            if dry_run:
+                return new
+            if new == current:
+                return current
+            self._bump(new)
+            self._bucket(kind).objects[self._key(kind, meta.get("namespace"), new["metadata"]["name"])] = new
+            self._record("MODIFIED", kind, new)
+            if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+                self._remove(kind, new)
+            return copy.deepcopy(new)
+
+    def mutate(self, kind: str, namespace: str | None, name: str, change: Callable[[Obj], None], **kw: Any) -> Obj:
+        """Read, change in place and write back under the lock (no version check): for controllers."""
+        with self._lock:
+            obj = self.get(kind, namespace, name)
+            change(obj)
+            return self.update(kind, obj, check_version=False, **kw)
+
+    def delete(
+        self,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        *,
+        dry_run: bool = False,
+        propagation: str = "Background",
+        grace_period_seconds: int | None = None,
+    ) -> Obj:
+        """Delete an object; its dependents (by ownerReferences) go with it unless `Orphan`."""
+        with self._lock:
+            obj = self.get(kind, namespace, name)
+            if dry_run:
+                return obj
+            meta = obj["metadata"]
+            if meta.get("finalizers") or (kind == "Pod" and grace_period_seconds != 0 and self._graceful(obj)):
+                if not meta.get("deletionTimestamp"):
+                    meta["deletionTimestamp"] = rfc3339(self.clock.now())
+                    meta["deletionGracePeriodSeconds"] = (
+                        grace_period_seconds if grace_period_seconds is not None else 30
+                    )
+                    self._bump(obj)
+                    self._bucket(kind).objects[self._key(kind, namespace, name)] = obj
+                    self._record("MODIFIED", kind, obj)
+                return copy.deepcopy(obj)
+            self._remove(kind, obj, orphan=propagation == "Orphan")
+            return obj
+
+    def _graceful(self, pod: Obj) -> bool:
+        """Pods with the stuck-terminating marker keep a deletionTimestamp until a controller clears it."""
+        return bool(pod.get("metadata", {}).get("annotations", {}).get("sim.scutum.dev/stuck-terminating"))
+
+    def _remove(self, kind: str, obj: Obj, *, orphan: bool = False) -> None:
+        meta = obj["metadata"]
+        self._bucket(kind).objects.pop(self._key(kind, meta.get("namespace"), meta["name"]), None)
+        self._bump(obj)
+        self._record("DELETED", kind, obj)
+        if orphan:
+            return
+        uid = meta["uid"]
+        if kind == "Namespace":
+            for other in RESOURCES:
+                if other.namespaced:
+                    for dependent in [
+                        o for (ns, _), o in self._buckets[other.kind].objects.items() if ns == meta["name"]
+                    ]:
+                        self._remove(other.kind, copy.deepcopy(dependent))
+            return
+        for other in RESOURCES:
+            for dependent in list(self._buckets[other.kind].objects.values()):
+                refs = dependent.get("metadata", {}).get("ownerReferences") or []
+                if any(ref.get("uid") == uid for ref in refs):
+                    self._remove(other.kind, copy.deepcopy(dependent))
+
+    # --- watch -------------------------------------------------------------------------
+
+    def events_since(self, resource_version: int, kind: str, namespace: str | None = None) -> builtins.list[WatchEvent]:
+        """Events of a kind newer than `resource_version`; 410 Gone if the log no longer reaches back."""
+        with self._lock:
+            if (
+                self._log
+                and resource_version < self._log[0].resource_version - 1
+                and len(self._log) == self._log.maxlen
+            ):
+                raise Gone(f"too old resource version: {resource_version} ({self._log[0].resource_version})")
+            return [
+                e
+                for e in self._log
+                if e.resource_version > resource_version
+                and e.kind == kind
+                and (not namespace or e.object.get("metadata", {}).get("namespace") == namespace)
+            ]
+
+    def wait_for_change(self, resource_version: int, timeout: float) -> bool:
+        """Block until the store moves past `resource_version` or the timeout (wall seconds) passes."""
+        with self._lock:
+            return self._changed.wait_for(lambda: self._rv > resource_version, timeout=timeout)
+
+    def digest(self) -> builtins.list[tuple[str, str, str, Obj]]:
+        """Every stored object without volatile metadata: equal digests mean equal clusters."""
+        with self._lock:
+            out = []
+            for kind, bucket in sorted(self._buckets.items()):
+                for (ns, name), obj in sorted(bucket.objects.items()):
+                    clean = copy.deepcopy(obj)
+                    for volatile in ("uid", "resourceVersion"):
+                        clean["metadata"].pop(volatile, None)
+                    out.append((kind, ns, name, clean))
+            return out
