@@ -124,7 +124,7 @@ class ApprovalRequest(_Frozen):
     slack_ts: str | None = None
     """Timestamp (message ID) of the Slack message, once posted."""
     votes: tuple[Vote, ...] = ()
-    """Every accepted vote in the order cast (a repeated click by the same person is not stored twice)."""
+    """Every accepted vote in the order cast; `approvers()` counts each person once."""
     result: str | None = None
     """Execution result detail (succeeded/failed) or the reason for superseding."""
     undo_available: bool = False

@@ -1,0 +1,112 @@
+"""Who may approve: an explicit allowlist, denying by default.
+
+Slack votes are allowed for listed user IDs and members of listed user groups (membership
+resolved through the Web API, cached briefly). CLI votes are allowed for the configured CLI
+names and for the listed Slack user IDs (so on-call can use the same identity in both places);
+group membership is not consulted for the CLI, because the CLI must work when Slack is down.
+Whoever requested an action (e.g. clicked Undo) may not approve it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from approvals.model import ApprovalRequest, VoteChannel, VoteDecision
+from approvals.settings import ApprovalSettings
+
+
+class GroupLookupFailed(Exception):
+    """The user-group directory could not answer (Slack down, missing scope, unknown group)."""
+
+
+class GroupDirectory(Protocol):
+    """Resolves a Slack user group to its member user IDs (slack.py implements it)."""
+
+    def group_members(self, group_id: str) -> frozenset[str]:
+        """Member user IDs of the group; raises GroupLookupFailed when it cannot tell."""
+        ...
+
+
+class CachedGroupDirectory:
+    """Remembers each group's members for `ttl`, measured on the injected clock."""
+
+    def __init__(self, inner: GroupDirectory, *, ttl: timedelta, clock: Callable[[], datetime]) -> None:
+        self._inner = inner
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[datetime, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def group_members(self, group_id: str) -> frozenset[str]:
+        """Cached members, refreshed from the inner directory once older than the TTL."""
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(group_id)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        members = self._inner.group_members(group_id)
+        with self._lock:
+            self._cache[group_id] = (now, members)
+        return members
+
+
+def required_approvals(risk_total: float, settings: ApprovalSettings) -> int:
+    """Two different approvers at or above the two-approver band, otherwise one."""
+    return 2 if risk_total >= settings.two_approver_min_risk else 1
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a vote is not accepted; shown to the person who tried."""
+
+    reason: str
+
+
+class ApproverPolicy:
+    """Decides whether one person may cast one vote on one request."""
+
+    def __init__(self, settings: ApprovalSettings, *, groups: GroupDirectory | None = None) -> None:
+        self._settings = settings
+        self._groups = groups
+
+    def check(
+        self, request: ApprovalRequest, approver: str, decision: VoteDecision, *, channel: VoteChannel
+    ) -> Refusal | None:
+        """None when the vote is allowed, else the reason it is refused."""
+        if decision is VoteDecision.APPROVE and request.requested_by is not None and approver == request.requested_by:
+            return Refusal("you requested this action, so someone else must approve it")
+        if channel is VoteChannel.CLI:
+            return self._check_cli(approver)
+        return self._check_slack(approver)
+
+    def _check_cli(self, approver: str) -> Refusal | None:
+        allowed = set(self._settings.cli_approvers) | set(self._settings.approver_user_ids)
+        if not allowed:
+            return Refusal("no CLI approvers are configured, so nobody may approve from the CLI")
+        if approver in allowed:
+            return None
+        return Refusal(f"{approver} is not on the approver list")
+
+    def _check_slack(self, approver: str) -> Refusal | None:
+        settings = self._settings
+        if not settings.approver_user_ids and not settings.approver_groups:
+            return Refusal("no approvers are configured, so nobody may approve")
+        if approver in settings.approver_user_ids:
+            return None
+        lookup_failed = False
+        for group in settings.approver_groups:
+            if self._groups is None:
+                lookup_failed = True
+                continue
+            try:
+                if approver in self._groups.group_members(group):
+                    return None
+            except GroupLookupFailed:
+                lookup_failed = True
+        if lookup_failed:
+            return Refusal("you are not on the approver list (approver group membership could not be checked)")
+        return Refusal("you are not on the approver list")

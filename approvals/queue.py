@@ -1,0 +1,395 @@
+"""The approval state machine: pure rules plus `ApprovalQueue`, the service over a repository.
+
+Every transition is a compare-and-set in the repository, so a double click or two replicas
+produce exactly one winner, and every transition is reported to the injected audit callback.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from approvals.authz import ApproverPolicy, required_approvals
+from approvals.model import (
+    ApprovalRepository,
+    ApprovalRequest,
+    ApprovalState,
+    Target,
+    Vote,
+    VoteChannel,
+    VoteDecision,
+)
+from approvals.settings import ApprovalSettings
+from risk.model import Proposal, RiskScore
+
+AuditSink = Callable[[str, dict[str, Any]], None]
+"""Receives (event name, JSON-able details); the agent wires it to the audit chain."""
+
+S = ApprovalState
+TRANSITIONS: Mapping[ApprovalState, frozenset[ApprovalState]] = {
+    S.PENDING: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED}),
+    S.APPROVED: frozenset({S.EXECUTING, S.SUPERSEDED}),
+    S.EXECUTING: frozenset({S.SUCCEEDED, S.FAILED, S.SUPERSEDED}),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.SUCCEEDED: frozenset(),
+    S.FAILED: frozenset(),
+    S.SUPERSEDED: frozenset(),
+}
+"""The only moves the state machine allows."""
+
+
+def can_transition(from_state: ApprovalState, to_state: ApprovalState) -> bool:
+    """Whether the state machine allows moving from one state to the other."""
+    return to_state in TRANSITIONS[from_state]
+
+
+def is_past_deadline(request: ApprovalRequest, now: datetime) -> bool:
+    """A request can no longer be approved at or after its deadline."""
+    return now >= request.deadline
+
+
+def needs_reapproval(approved_risk: float, current_risk: float, *, margin: float, vetoed: bool) -> bool:
+    """Before executing: ask again when a veto now applies or the risk rose by more than `margin`."""
+    return vetoed or current_risk > approved_risk + margin
+
+
+class ApprovalNotifier(Protocol):
+    """Shows requests to humans (the Slack channel). Implementations must not raise: a failure
+    to post leaves the request pending, and it can still be decided from the CLI."""
+
+    def publish(self, request: ApprovalRequest) -> None:
+        """Post the request's message, or update it to show the current state."""
+        ...
+
+    def publish_result(self, request: ApprovalRequest) -> None:
+        """Reply in the message's thread with the execution result (and Undo when available)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Approved:
+    """This vote completed the approval; the caller's `on_approved` has been called once."""
+
+    request: ApprovalRequest
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """This vote rejected the request."""
+
+    request: ApprovalRequest
+
+
+@dataclass(frozen=True)
+class NeedsAnotherApprover:
+    """The vote counted (or was a repeat), but the request needs more different approvers."""
+
+    request: ApprovalRequest
+    approvals: int
+    required: int
+    repeated: bool = False
+    """The same person had already approved; the same person twice is one approval."""
+
+
+@dataclass(frozen=True)
+class NotAllowed:
+    """The voter may not cast this vote; nothing changed."""
+
+    reason: str
+    request: ApprovalRequest
+
+
+@dataclass(frozen=True)
+class Expired:
+    """The deadline has passed; the request cannot be approved any more."""
+
+    request: ApprovalRequest
+
+
+@dataclass(frozen=True)
+class AlreadyDecided:
+    """Someone else decided first (or it already ran); nothing changed."""
+
+    request: ApprovalRequest
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """No request with this ID."""
+
+    request_id: str
+
+
+VoteResult = Approved | Rejected | NeedsAnotherApprover | NotAllowed | Expired | AlreadyDecided | NotFound
+"""Every possible answer to a vote."""
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _SilentNotifier:
+    def publish(self, request: ApprovalRequest) -> None:
+        """Nothing to show."""
+
+    def publish_result(self, request: ApprovalRequest) -> None:
+        """Nothing to show."""
+
+
+class ApprovalQueue:
+    """Creates requests, counts votes, expires, and records execution, over a repository."""
+
+    def __init__(
+        self,
+        repository: ApprovalRepository,
+        settings: ApprovalSettings,
+        *,
+        policy: ApproverPolicy,
+        audit: AuditSink,
+        notifier: ApprovalNotifier | None = None,
+        on_approved: Callable[[ApprovalRequest], None] | None = None,
+        new_id: Callable[[], str] = _new_id,
+    ) -> None:
+        self._repo = repository
+        self._settings = settings
+        self._policy = policy
+        self._audit = audit
+        self.notifier: ApprovalNotifier = notifier or _SilentNotifier()
+        """Settable after construction, because the Slack channel itself needs the queue."""
+        self._on_approved = on_approved
+        self._new_id = new_id
+
+    @property
+    def repository(self) -> ApprovalRepository:
+        """The repository the queue works on."""
+        return self._repo
+
+    def get(self, request_id: str) -> ApprovalRequest | None:
+        """The request, or None."""
+        return self._repo.get(request_id)
+
+    def request(
+        self,
+        proposal: Proposal,
+        risk: RiskScore,
+        *,
+        incident_id: str,
+        incident_summary: str,
+        threshold: float,
+        now: datetime,
+    ) -> ApprovalRequest:
+        """Store a pending request for a proposal the policy sent for approval, and show it."""
+        request = ApprovalRequest(
+            id=self._new_id(),
+            incident_id=incident_id,
+            incident_summary=incident_summary,
+            action=proposal.action,
+            params=proposal.params.model_dump(mode="json"),
+            target=Target(kind=proposal.target.kind, name=proposal.target.name, namespace=proposal.target.namespace),
+            risk=risk.as_json(),
+            threshold=threshold,
+            required_approvals=required_approvals(risk.total, self._settings),
+            requested_by=proposal.requested_by,
+            created_at=now,
+            deadline=now + timedelta(seconds=self._settings.timeout_seconds),
+            updated_at=now,
+        )
+        return self._create(request)
+
+    def _create(self, request: ApprovalRequest) -> ApprovalRequest:
+        self._repo.create(request)
+        self._emit(
+            "approval_requested",
+            request,
+            risk=request.risk,
+            threshold=request.threshold,
+            required_approvals=request.required_approvals,
+            deadline=request.deadline.isoformat(),
+            requested_by=request.requested_by,
+        )
+        self.notifier.publish(request)
+        return self._repo.get(request.id) or request
+
+    def vote(
+        self, request_id: str, approver: str, decision: VoteDecision, *, channel: VoteChannel, now: datetime
+    ) -> VoteResult:
+        """Record one person's decision. Only the vote that wins the state change gets
+        Approved or Rejected; a repeat, a race loser or a late click changes nothing."""
+        request = self._repo.get(request_id)
+        if request is None:
+            return NotFound(request_id)
+        blocked = self._vote_blocked(request, approver, decision, channel=channel, now=now)
+        if blocked is not None:
+            return blocked
+        if decision is VoteDecision.APPROVE and approver in request.approvers():
+            return NeedsAnotherApprover(request, len(request.approvers()), request.required_approvals, repeated=True)
+        self._repo.add_vote(request_id, Vote(approver=approver, decision=decision, at=now, channel=channel))
+        self._emit("approval_vote_recorded", request, approver=approver, decision=decision.value, channel=channel.value)
+        if decision is VoteDecision.REJECT:
+            return self._finish_reject(request, now)
+        return self._count_approvals(request, now)
+
+    def _vote_blocked(
+        self, request: ApprovalRequest, approver: str, decision: VoteDecision, *, channel: VoteChannel, now: datetime
+    ) -> VoteResult | None:
+        """The answer when the vote cannot count at all: decided, expired, or not allowed."""
+        if request.state is S.EXPIRED:
+            return Expired(request)
+        if request.state is not S.PENDING:
+            return AlreadyDecided(request)
+        if is_past_deadline(request, now):
+            self._expire(request, now)
+            return Expired(self._reload(request))
+        refusal = self._policy.check(request, approver, decision, channel=channel)
+        if refusal is None:
+            return None
+        self._emit(
+            "approval_vote_refused",
+            request,
+            approver=approver,
+            decision=decision.value,
+            channel=channel.value,
+            reason=refusal.reason,
+        )
+        return NotAllowed(refusal.reason, request)
+
+    def _finish_reject(self, request: ApprovalRequest, now: datetime) -> VoteResult:
+        if not self._repo.transition(request.id, {S.PENDING}, S.REJECTED, at=now):
+            return AlreadyDecided(self._reload(request))
+        rejected = self._reload(request)
+        self._emit("approval_rejected", rejected, rejected_by=rejected.rejecters())
+        self.notifier.publish(rejected)
+        return Rejected(rejected)
+
+    def _count_approvals(self, request: ApprovalRequest, now: datetime) -> VoteResult:
+        current = self._reload(request)
+        approvers = current.approvers()
+        if len(approvers) < current.required_approvals:
+            self.notifier.publish(current)
+            return NeedsAnotherApprover(current, len(approvers), current.required_approvals)
+        if not self._repo.transition(request.id, {S.PENDING}, S.APPROVED, at=now):
+            return AlreadyDecided(self._reload(request))
+        approved = self._reload(request)
+        self._emit("approval_approved", approved, approved_by=approved.approvers())
+        self.notifier.publish(approved)
+        if self._on_approved is not None:
+            self._on_approved(approved)
+        return Approved(approved)
+
+    def expire_due(self, now: datetime) -> list[ApprovalRequest]:
+        """Expire every pending request past its deadline; returns the ones this call expired."""
+        expired: list[ApprovalRequest] = []
+        for request in self._repo.due_for_expiry(now):
+            if self._expire(request, now):
+                expired.append(self._reload(request))
+        return expired
+
+    def _expire(self, request: ApprovalRequest, now: datetime) -> bool:
+        if not self._repo.transition(request.id, {S.PENDING}, S.EXPIRED, at=now):
+            return False
+        expired = self._reload(request)
+        self._emit(
+            "approval_expired",
+            expired,
+            deadline=expired.deadline.isoformat(),
+            escalated_to=self._settings.escalation_mention,
+        )
+        self.notifier.publish(expired)
+        return True
+
+    def mark_executing(self, request_id: str, *, now: datetime) -> bool:
+        """Claim an approved request for execution; True for exactly one caller."""
+        return self._move(request_id, {S.APPROVED}, S.EXECUTING, now=now, event="approval_executing")
+
+    def mark_succeeded(self, request_id: str, *, now: datetime, result: str, undo_available: bool = False) -> bool:
+        """Record a verified success; the thread gets the result and, when possible, Undo."""
+        return self._move(
+            request_id,
+            {S.EXECUTING},
+            S.SUCCEEDED,
+            now=now,
+            event="approval_succeeded",
+            result=result,
+            undo_available=undo_available,
+        )
+
+    def mark_failed(self, request_id: str, *, now: datetime, result: str, undo_available: bool = False) -> bool:
+        """Record a failed execution with what went wrong."""
+        return self._move(
+            request_id,
+            {S.EXECUTING},
+            S.FAILED,
+            now=now,
+            event="approval_failed",
+            result=result,
+            undo_available=undo_available,
+        )
+
+    def reask(self, request_id: str, risk: RiskScore, *, now: datetime, reason: str) -> ApprovalRequest | None:
+        """Re-validation failed: supersede the approved request and ask again with the new risk.
+        Returns the new pending request, or None when the old one was not approved/claimed."""
+        old = self._repo.get(request_id)
+        if old is None or not self._move(
+            request_id, {S.APPROVED, S.EXECUTING}, S.SUPERSEDED, now=now, event="approval_superseded", result=reason
+        ):
+            return None
+        fresh = old.model_copy(
+            update={
+                "id": self._new_id(),
+                "risk": risk.as_json(),
+                "required_approvals": required_approvals(risk.total, self._settings),
+                "created_at": now,
+                "deadline": now + timedelta(seconds=self._settings.timeout_seconds),
+                "state": S.PENDING,
+                "updated_at": now,
+                "slack_channel": None,
+                "slack_ts": None,
+                "votes": (),
+                "result": None,
+                "undo_available": False,
+            }
+        )
+        return self._create(fresh)
+
+    def _move(
+        self,
+        request_id: str,
+        from_states: set[ApprovalState],
+        to_state: ApprovalState,
+        *,
+        now: datetime,
+        event: str,
+        result: str | None = None,
+        undo_available: bool | None = None,
+    ) -> bool:
+        won = self._repo.transition(
+            request_id, from_states, to_state, at=now, result=result, undo_available=undo_available
+        )
+        if not won:
+            return False
+        moved = self._repo.get(request_id)
+        if moved is None:
+            return True
+        self._emit(event, moved, result=result)
+        self.notifier.publish(moved)
+        if to_state in (S.SUCCEEDED, S.FAILED):
+            self.notifier.publish_result(moved)
+        return True
+
+    def _reload(self, request: ApprovalRequest) -> ApprovalRequest:
+        return self._repo.get(request.id) or request
+
+    def _emit(self, event: str, request: ApprovalRequest, **details: Any) -> None:
+        payload: dict[str, Any] = {
+            "request_id": request.id,
+            "incident_id": request.incident_id,
+            "action": request.action.value,
+            "target": str(request.target),
+            "state": request.state.value,
+        }
+        payload.update(details)
+        self._audit(event, payload)

@@ -1,0 +1,66 @@
+"""Settings of the approvals layer; the agent's settings embed these two models."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class ApprovalSettings(BaseModel):
+    """Who may approve, how long a request waits, and when two approvers are needed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    timeout_seconds: float = Field(default=900.0, gt=0, le=86400)
+    """How long a request waits for a decision before it expires and escalates (default 15 minutes)."""
+    two_approver_min_risk: float = Field(default=0.8, ge=0.0, le=1.0)
+    """At or above this risk total, two different approvers must approve."""
+    approver_user_ids: tuple[str, ...] = ()
+    """Slack user IDs (e.g. U012ABC) allowed to approve. Empty together with the groups: nobody may."""
+    approver_groups: tuple[str, ...] = ()
+    """Slack user group IDs (e.g. S012ABC) whose members may approve, resolved via usergroups.users.list."""
+    cli_approvers: tuple[str, ...] = ()
+    """Names accepted by `scutum approvals approve ID --as NAME`, in addition to approver_user_ids."""
+    escalation_mention: str | None = None
+    """Who to mention when a request expires, in Slack syntax, e.g. "<!subteam^S012ABC>" for a group."""
+    revalidation_margin: float = Field(default=0.05, ge=0.0, le=1.0)
+    """Before executing, a re-scored risk more than this above the approved one asks again."""
+    group_cache_seconds: float = Field(default=60.0, ge=0.0, le=3600)
+    """How long a resolved user-group membership is trusted before asking Slack again."""
+
+
+class SlackMode(StrEnum):
+    """How Slack reaches the agent."""
+
+    SOCKET = "socket"
+    """Socket Mode: the agent opens a WebSocket to Slack; no ingress needed (needs the app token)."""
+    HTTP = "http"
+    """Slack POSTs interactions to the agent's /slack/events (needs the signing secret and ingress)."""
+
+
+class SlackSettings(BaseModel):
+    """How the agent talks to Slack. Tokens are secrets and never logged."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    enabled: bool = False
+    """Post approval requests to Slack; when off, only the CLI channel serves."""
+    mode: SlackMode = SlackMode.SOCKET
+    """Socket Mode (default, no ingress) or HTTP mode."""
+    bot_token: SecretStr = SecretStr("")
+    """Bot token (xoxb-...) used for the Web API."""
+    app_token: SecretStr = SecretStr("")
+    """App-level token (xapp-...) with connections:write, for Socket Mode."""
+    signing_secret: SecretStr = SecretStr("")
+    """Signing secret used to verify HTTP-mode requests."""
+    channel: str = ""
+    """Channel ID where approval requests are posted."""
+    base_url: str = "https://slack.com/api/"
+    """Web API base URL; tests point it at a local fake."""
+    request_timestamp_window_seconds: int = Field(default=300, ge=1, le=3600)
+    """HTTP mode: requests whose timestamp is further than this from now are rejected."""
+    max_retries: int = Field(default=3, ge=0, le=10)
+    """Retries of a Web API call on 5xx, rate limiting and connection errors."""
+    timeout_seconds: int = Field(default=10, ge=1, le=120)
+    """Timeout of one Web API call."""
