@@ -25,6 +25,8 @@ class Component(StrEnum):
 
 @dataclass(frozen=True)
 class ComponentScore:
+    """One component's number in [0, 1] and the short sentences that produced it."""
+
     score: float
     reasons: tuple[str, ...] = ()
 
@@ -60,11 +62,15 @@ class Proposal:
     incident_started_at: datetime
     claims: Mapping[str, Any] = field(default_factory=dict)
     alert_names: tuple[str, ...] = ()
+    alert_fingerprints: tuple[str, ...] = ()
+    """Alertmanager fingerprints of the incident's alerts; the probes ask whether they still fire."""
     requested_by: str | None = None
     """Who asked for this proposal when a person did (an undo); they may not approve it."""
 
 
 class Verdict(StrEnum):
+    """What the policy decided: act now, ask a human, or refuse."""
+
     EXECUTE = "execute"
     APPROVE = "approve"
     DENY = "deny"

@@ -1,0 +1,94 @@
+"""Where the probes read from: the cluster, the agent's own history, the alert source.
+
+These are Protocols so the agent's store, a watch cache or a test fake can stand in.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from actions.base import TargetRef
+
+Obj = dict[str, Any]
+
+
+class ClusterReader(Protocol):
+    """Read access to the cluster with the shape of `actions.kube.Kube`'s read verbs."""
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj:
+        """The object, or `actions.kube.NotFoundError`."""
+        ...
+
+    def try_get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        """The object, or None when it does not exist."""
+        ...
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> builtins.list[Obj]:
+        """Objects of a kind, optionally in one namespace and filtered by selectors."""
+        ...
+
+
+class ActionHistory(Protocol):
+    """The agent's record of what it did, its incidents and its kill switch (the store)."""
+
+    def action_times(
+        self, *, since: datetime, target: TargetRef | None = None, namespace: str | None = None
+    ) -> Sequence[datetime]:
+        """Start times of actions the agent ran since `since`: on `target`, in `namespace`, or all."""
+        ...
+
+    def open_incidents(self) -> int:
+        """Incidents currently open."""
+        ...
+
+    def kill_switch_engaged(self) -> bool:
+        """True while `scutum pause` is in force; read at every decision."""
+        ...
+
+
+class AlertStatus(Protocol):
+    """The alert source's current view."""
+
+    def is_firing(self, fingerprint: str) -> bool | None:
+        """Whether the alert with this fingerprint still fires; None when the source cannot tell."""
+        ...
+
+
+class ReadCounter:
+    """A ClusterReader that counts the reads it forwards."""
+
+    def __init__(self, inner: ClusterReader) -> None:
+        self._inner = inner
+        self.reads = 0
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj:
+        """Forward and count."""
+        self.reads += 1
+        return self._inner.get(kind, name, namespace)
+
+    def try_get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        """Forward and count."""
+        self.reads += 1
+        return self._inner.try_get(kind, name, namespace)
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> builtins.list[Obj]:
+        """Forward and count."""
+        self.reads += 1
+        return self._inner.list(kind, namespace, label_selector=label_selector, field_selector=field_selector)
