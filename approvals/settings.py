@@ -62,5 +62,9 @@ class SlackSettings(BaseModel):
     """HTTP mode: requests whose timestamp is further than this from now are rejected."""
     max_retries: int = Field(default=3, ge=0, le=10)
     """Retries of a Web API call on 5xx, rate limiting and connection errors."""
+    retry_backoff_seconds: float = Field(default=0.5, ge=0.0, le=30.0)
+    """First backoff interval on 5xx or connection errors; it doubles on each retry (with jitter)."""
+    max_retry_after_seconds: float = Field(default=30.0, ge=0.0, le=300.0)
+    """Longest wait honoured from a rate-limited answer's Retry-After header."""
     timeout_seconds: int = Field(default=10, ge=1, le=120)
     """Timeout of one Web API call."""

@@ -1,0 +1,216 @@
+"""Block Kit messages for approval requests: pure functions of plain data, no Slack imports.
+
+Buttons carry only the request ID; everything else is read back from the store on click.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from approvals.model import ApprovalRequest, ApprovalState, VoteChannel
+from approvals.queue import (
+    AlreadyDecided,
+    Approved,
+    Expired,
+    NeedsAnotherApprover,
+    NotAllowed,
+    NotFound,
+    Rejected,
+    VoteResult,
+)
+
+Message = dict[str, Any]
+"""A chat.postMessage / chat.update payload without the channel: {"text", "blocks"}."""
+
+APPROVE_ACTION_ID = "scutum_approve"
+REJECT_ACTION_ID = "scutum_reject"
+UNDO_ACTION_ID = "scutum_undo"
+
+_MAX_SECTION = 2900
+_HEADLINES: dict[ApprovalState, str] = {
+    ApprovalState.PENDING: ":raising_hand: Approval needed",
+    ApprovalState.APPROVED: ":white_check_mark: Approved",
+    ApprovalState.REJECTED: ":no_entry: Rejected",
+    ApprovalState.EXPIRED: ":hourglass: Expired",
+    ApprovalState.EXECUTING: ":gear: Executing",
+    ApprovalState.SUCCEEDED: ":white_check_mark: Succeeded",
+    ApprovalState.FAILED: ":x: Failed",
+    ApprovalState.SUPERSEDED: ":leftwards_arrow_with_hook: Superseded",
+}
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_SECTION else text[: _MAX_SECTION - 1] + "…"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+
+
+def _slack_date(request: ApprovalRequest) -> str:
+    epoch = int(request.deadline.timestamp())
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{request.deadline.isoformat()}>"
+
+
+def _who(request: ApprovalRequest, person: str) -> str:
+    """A Slack mention for people who voted in Slack, the plain name (CLI) otherwise."""
+    channels = {v.channel for v in request.votes if v.approver == person}
+    if VoteChannel.SLACK in channels:
+        return f"<@{escape(person)}>"
+    return f"{escape(person)} (CLI)"
+
+
+def _people(request: ApprovalRequest, people: list[str]) -> str:
+    return ", ".join(_who(request, p) for p in people) or "nobody"
+
+
+def _risk_lines(request: ApprovalRequest) -> str:
+    lines = [f"*Risk {request.risk_total:.2f}* (approval needed at {request.threshold:.2f} or above)"]
+    components: dict[str, Any] = request.risk.get("components", {})
+    for name, part in components.items():
+        reasons = "; ".join(escape(str(r)) for r in part.get("reasons", [])) or "no findings"
+        lines.append(f"• `{name}` {float(part['score']):.2f}: {reasons}")
+    return "\n".join(lines)
+
+
+def _pending_status(request: ApprovalRequest) -> str | None:
+    if request.required_approvals == 1:
+        return None
+    have = len(request.approvers())
+    return f"Needs {request.required_approvals} different approvers; approved so far by {have}."
+
+
+def _status_line(request: ApprovalRequest, escalation_mention: str | None) -> str | None:
+    state = request.state
+    if state is ApprovalState.PENDING:
+        return _pending_status(request)
+    if state in (ApprovalState.APPROVED, ApprovalState.EXECUTING):
+        return f"Approved by {_people(request, request.approvers())}."
+    if state is ApprovalState.REJECTED:
+        return f"Rejected by {_people(request, request.rejecters())}."
+    if state is ApprovalState.EXPIRED:
+        who = f" Escalating to {escalation_mention}." if escalation_mention else " Escalating to on-call."
+        return "No decision before the deadline; the action will not run." + who
+    if state is ApprovalState.SUPERSEDED:
+        return f"Not run: {escape(request.result or 'the risk changed')}. A new request follows."
+    verb = "Result" if state is ApprovalState.SUCCEEDED else "Error"
+    approved = f"Approved by {_people(request, request.approvers())}. "
+    return f"{approved}{verb}: {escape(request.result or 'no detail')}"
+
+
+def _buttons(request: ApprovalRequest) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": "scutum_decision",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": APPROVE_ACTION_ID,
+                "text": {"type": "plain_text", "text": "Approve"},
+                "style": "primary",
+                "value": request.id,
+            },
+            {
+                "type": "button",
+                "action_id": REJECT_ACTION_ID,
+                "text": {"type": "plain_text", "text": "Reject"},
+                "style": "danger",
+                "value": request.id,
+            },
+        ],
+    }
+
+
+def request_message(request: ApprovalRequest, *, escalation_mention: str | None = None) -> Message:
+    """The channel message for a request in its current state (buttons only while pending)."""
+    headline = f"{_HEADLINES[request.state]}: {request.action.value} on {request.target}"
+    params = json.dumps(request.params, indent=2, sort_keys=True)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},
+        _section(f"*Incident* `{escape(request.incident_id)}`: {escape(request.incident_summary)}"),
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*Action*\n`{request.action.value}`"},
+                {"type": "mrkdwn", "text": f"*Target*\n`{escape(str(request.target))}`"},
+                {"type": "mrkdwn", "text": f"*Deadline*\n{_slack_date(request)}"},
+                {"type": "mrkdwn", "text": f"*Approvers needed*\n{request.required_approvals}"},
+            ],
+        },
+        _section(f"*Parameters*\n```{escape(params)}```"),
+        _section(_risk_lines(request)),
+    ]
+    status = _status_line(request, escalation_mention)
+    if status is not None:
+        blocks.append(_section(status))
+    if request.state is ApprovalState.PENDING:
+        blocks.append(_buttons(request))
+    requested = f" · requested by <@{escape(request.requested_by)}>" if request.requested_by else ""
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"request `{request.id}`{requested}"}]})
+    text = f"{headline} (risk {request.risk_total:.2f})"
+    if request.state is ApprovalState.EXPIRED and escalation_mention:
+        text += f" {escalation_mention}"
+    return {"text": text, "blocks": blocks}
+
+
+def result_reply(request: ApprovalRequest) -> Message:
+    """The thread reply with the execution result, with an Undo button when an inverse exists."""
+    ok = request.state is ApprovalState.SUCCEEDED
+    icon = ":white_check_mark:" if ok else ":x:"
+    word = "succeeded" if ok else "failed"
+    text = f"{icon} `{request.action.value}` on `{escape(str(request.target))}` {word}: {escape(request.result or '')}"
+    blocks: list[dict[str, Any]] = [_section(text)]
+    if request.undo_available:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "scutum_undo",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": UNDO_ACTION_ID,
+                        "text": {"type": "plain_text", "text": "Undo"},
+                        "value": request.id,
+                    }
+                ],
+            }
+        )
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": "Undo is a new proposal: it is scored and may need approval."}],
+            }
+        )
+    return {"text": f"{request.action.value} {word}", "blocks": blocks}
+
+
+def not_allowed_reply(reason: str) -> Message:
+    """The ephemeral reply to someone whose click was refused."""
+    text = f":no_entry_sign: Your click was not accepted: {escape(reason)}. Nothing was run."
+    return {"text": text, "blocks": [_section(text)]}
+
+
+def vote_feedback(result: VoteResult) -> Message | None:
+    """An ephemeral reply to the clicker, or None when the updated message says it all."""
+    match result:
+        case NotAllowed(reason=reason):
+            return not_allowed_reply(reason)
+        case NeedsAnotherApprover(approvals=have, required=need, repeated=True):
+            text = f"You already approved this. The same person twice is one approval: {have} of {need}."
+        case NeedsAnotherApprover(approvals=have, required=need):
+            text = f"Your approval counted ({have} of {need}). A different approver must also approve."
+        case Expired():
+            text = "This request has expired and can no longer be approved."
+        case AlreadyDecided(request=request):
+            text = f"This request was already decided: it is {request.state.value}."
+        case NotFound(request_id=request_id):
+            text = f"No approval request `{escape(request_id)}` exists."
+        case Approved() | Rejected():
+            return None
+    return {"text": text, "blocks": [_section(text)]}
