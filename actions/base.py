@@ -7,6 +7,7 @@ Nothing here talks to a cluster; `ActionContext` carries the adapter an action u
 from __future__ import annotations
 
 import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class Scope(StrEnum):
 
 
 class WorkloadKind(StrEnum):
+    """The controllers whose pod template the workload actions change."""
+
     DEPLOYMENT = "Deployment"
     STATEFULSET = "StatefulSet"
     DAEMONSET = "DaemonSet"
@@ -104,6 +107,8 @@ class ActionParams(BaseModel):
 
 
 class NamespacedParams(ActionParams):
+    """Params of an action aimed at one namespaced object."""
+
     namespace: str = Field(pattern=DNS1123_LABEL, max_length=63)
     """Namespace of the target."""
     name: str = Field(pattern=DNS1123_SUBDOMAIN, max_length=253)
@@ -185,6 +190,8 @@ class ActionContext:
     snapshots: SnapshotSource = field(default_factory=NoSnapshots)
     limits: ActionLimits = field(default_factory=ActionLimits)
     field_manager: str = "scutum"
+    sleep: Callable[[float], None] = field(default=time.sleep)
+    """How an action waits between polls (drain_node); tests pass one that advances a fake clock."""
 
 
 class ActionRefused(Exception):

@@ -1,0 +1,185 @@
+"""rollback_workload: put back the pod template that was serving before the incident began.
+
+The target is the newest revision created before `before` (controller history: ReplicaSets or
+ControllerRevisions), not merely the previous one, so a bad patch followed by a restart does not
+land on the bad template. With no such revision the agent's last-known-good snapshot serves; with
+neither the action refuses.
+
+Inverse: `to_revision` names the replaced revision exactly when history holds it; otherwise the
+inverse carries `before` = the time of the rollback, which makes the snapshot keeper's newest
+version before that moment the replaced template.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import AwareDatetime, Field
+
+from actions.base import (
+    Action,
+    ActionContext,
+    ActionName,
+    ActionRefused,
+    Invocation,
+    Outcome,
+    Permission,
+    Precondition,
+    Profile,
+    Reversibility,
+    Scope,
+    TargetRef,
+    Verification,
+    WorkloadKind,
+)
+from actions.guarded_write import Write, dry_run_then_write
+from actions.revisions import Revision, history, matching, serving_before
+from actions.workloads import WorkloadParams, normalised_template, template_of, verify_rollout, workload_exists
+
+Obj = dict[str, Any]
+REVISION_HASH = "controller-revision-hash"
+
+
+class RollbackParams(WorkloadParams):
+    """Which workload to roll back, and to when."""
+
+    before: AwareDatetime
+    """When the incident began (reaching back past the alert rule's pending period): the revision
+    serving at this moment is restored."""
+    to_revision: int | None = Field(default=None, ge=1)
+    """Restore exactly this controller revision number instead (how the inverse names the replaced
+    template); refused when history no longer holds it."""
+
+
+def _target(ctx: ActionContext, params: RollbackParams, revisions: list[Revision]) -> tuple[Obj, str, int | None]:
+    """The template to restore, where it came from, and its revision number when known."""
+    kind, ns, name = params.kind.value, params.namespace, params.name
+    if params.to_revision is not None:
+        exact = [r for r in revisions if r.number == params.to_revision]
+        if not exact:
+            raise ActionRefused(
+                ActionName.ROLLBACK_WORKLOAD, f"{kind} {ns}/{name} has no revision {params.to_revision}"
+            )
+        return exact[-1].template, "history", exact[-1].number
+    revision = serving_before(revisions, params.before)
+    if revision is not None:
+        return revision.template, "history", revision.number
+    snapshot = ctx.snapshots.version_before(kind, ns, name, params.before)
+    if snapshot is not None and template_of(snapshot):
+        return normalised_template(template_of(snapshot)), "snapshot", None
+    raise ActionRefused(
+        ActionName.ROLLBACK_WORKLOAD,
+        f"no revision of {kind} {ns}/{name} was serving before {params.before.isoformat()}: the controller "
+        "history holds none and the snapshot store has no earlier version",
+    )
+
+
+class RollbackWorkload(Action[RollbackParams]):
+    """Restore the pod template serving before the incident began."""
+
+    name = ActionName.ROLLBACK_WORKLOAD
+    summary = "Restore the pod template of the newest revision serving before the incident began."
+    params_model = RollbackParams
+    profile = Profile(reversibility=Reversibility.PARTIALLY_REVERSIBLE, scope=Scope.WORKLOAD)
+    permissions = (
+        Permission("apps", "deployments", ("get", "update")),
+        Permission("apps", "statefulsets", ("get", "update")),
+        Permission("apps", "daemonsets", ("get", "update")),
+        Permission("apps", "replicasets", ("list",)),
+        Permission("apps", "controllerrevisions", ("list",)),
+        Permission("", "pods", ("delete", "list")),
+    )
+
+    def target(self, params: RollbackParams) -> TargetRef:
+        return TargetRef(params.kind.value, params.name, params.namespace)
+
+    def preconditions(self, ctx: ActionContext, params: RollbackParams) -> list[Precondition]:
+        exists = workload_exists(ctx.kube, params.kind.value, params.name, params.namespace)
+        if not exists.holds:
+            return [exists]
+        workload = ctx.kube.get(params.kind.value, params.name, params.namespace)
+        try:
+            _, source, number = _target(ctx, params, history(ctx.kube, params.kind, workload))
+        except ActionRefused as refused:
+            return [exists, Precondition("known_good_template", False, refused.reason)]
+        detail = f"from {source}" + (f", revision {number}" if number else "")
+        return [exists, Precondition("known_good_template", True, detail)]
+
+    def execute(self, ctx: ActionContext, params: RollbackParams) -> Outcome:
+        kind, ns, name = params.kind.value, params.namespace, params.name
+        state: Obj = {}
+
+        def plan() -> Write | None:
+            workload = ctx.kube.try_get(kind, name, ns)
+            if workload is None:
+                raise ActionRefused(self.name, f"{kind} {ns}/{name} does not exist")
+            revisions = history(ctx.kube, params.kind, workload)
+            template, source, number = _target(ctx, params, revisions)
+            current = normalised_template(template_of(workload))
+            replaced = matching(revisions, current)
+            state.update(
+                template=template,
+                source=source,
+                number=number,
+                replaced=current,
+                replaced_number=replaced.number if replaced else None,
+                bad_hashes={r.name for r in revisions if r.template == current}
+                | {str((workload.get("status") or {}).get("updateRevision") or "")},
+                uid=workload["metadata"].get("uid"),
+            )
+            if current == template:
+                return None
+            body = copy.deepcopy(workload)
+            body["spec"]["template"] = copy.deepcopy(template)
+            return lambda dry: ctx.kube.replace(kind, name, body, ns, dry_run=dry)
+
+        result = dry_run_then_write(plan)
+        before = {"template": state["replaced"], "revision": state["replaced_number"]}
+        after = {"template": state["template"], "revision": state["number"], "source": state["source"]}
+        after["at"] = ctx.clock().isoformat()
+        if result is None:
+            detail = f"{kind} {ns}/{name} already runs the template serving before {params.before.isoformat()}"
+            return Outcome(changed=False, detail=detail, before=before, after=after)
+        calls = [f"PUT {kind} {ns}/{name} (dry run)", f"PUT {kind} {ns}/{name}"]
+        if params.kind == WorkloadKind.STATEFULSET:
+            calls += self._replace_stuck_pods(ctx, ns, str(state["uid"]), state["bad_hashes"] - {""})
+        detail = f"rolled {kind} {ns}/{name} back to the template from {state['source']}"
+        return Outcome(changed=True, detail=detail, before=before, after=after, api_calls=tuple(calls))
+
+    @staticmethod
+    def _replace_stuck_pods(ctx: ActionContext, namespace: str, uid: str, bad_hashes: set[str]) -> list[str]:
+        """The forced rollback of an OrderedReady StatefulSet: delete pods stuck unready on the bad revision."""
+        calls: list[str] = []
+        for pod in ctx.kube.list("Pod", namespace):
+            meta = pod["metadata"]
+            if not any(ref.get("uid") == uid for ref in meta.get("ownerReferences") or []):
+                continue
+            if (meta.get("labels") or {}).get(REVISION_HASH) not in bad_hashes or _ready(pod):
+                continue
+            ctx.kube.delete("Pod", meta["name"], namespace, dry_run=True)
+            ctx.kube.delete("Pod", meta["name"], namespace)
+            calls.append(f"DELETE Pod {namespace}/{meta['name']} (stuck on the bad revision)")
+        return calls
+
+    def verify(self, ctx: ActionContext, params: RollbackParams, outcome: Outcome) -> Verification:
+        workload = ctx.kube.try_get(params.kind.value, params.name, params.namespace)
+        if workload is None:
+            return Verification(ok=False, settled=True, detail="the workload is gone")
+        if normalised_template(template_of(workload)) != outcome.after.get("template"):
+            return Verification(ok=False, settled=True, detail="the pod template is not the restored one")
+        return verify_rollout(ctx.kube, params.kind.value, params.name, params.namespace)
+
+    def inverse(self, params: RollbackParams, outcome: Outcome) -> Invocation | None:
+        if not outcome.changed:
+            return None
+        call: dict[str, Any] = {"kind": params.kind.value, "namespace": params.namespace, "name": params.name}
+        call["before"] = outcome.after["at"]
+        if outcome.before.get("revision") is not None:
+            call["to_revision"] = outcome.before["revision"]
+        return Invocation(self.name, call)
+
+
+def _ready(pod: Obj) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
