@@ -1,0 +1,85 @@
+"""The agent's store: the only package that imports sqlmodel.
+
+`Store.connect(url)` gives typed repositories returning plain records; `Store.upgrade()`
+brings the schema to the newest migration. SQLite (embedded default) and PostgreSQL
+(several replicas) behave the same; the test suite runs on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from agent.store import migrate
+from agent.store.audit_rows import AuditRepository
+from agent.store.control_state import ControlRepository
+from agent.store.database import Database, build_engine
+from agent.store.executions import ExecutionRepository
+from agent.store.incidents import IncidentRepository
+from agent.store.records import (
+    AuditHead,
+    AuditRecord,
+    ControlState,
+    DecisionRecord,
+    Execution,
+    ExecutionState,
+    Incident,
+    IncidentStatus,
+    ProposalRecord,
+    Snapshot,
+)
+from agent.store.snapshots import SnapshotRepository
+
+__all__ = [
+    "AuditHead",
+    "AuditRecord",
+    "ControlState",
+    "DecisionRecord",
+    "Execution",
+    "ExecutionState",
+    "Incident",
+    "IncidentStatus",
+    "ProposalRecord",
+    "Snapshot",
+    "Store",
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """One database and its repositories."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = _now) -> None:
+        self._db = db
+        self.url = db.engine.url.render_as_string(hide_password=True)
+        self.incidents = IncidentRepository(db, clock)
+        """Incidents, proposals and decisions."""
+        self.executions = ExecutionRepository(db, clock)
+        """Action runs and their claims."""
+        self.snapshots = SnapshotRepository(db)
+        """Last-known-good object history (an `actions.base.SnapshotSource`)."""
+        self.control = ControlRepository(db)
+        """The kill switch."""
+        self.audit = AuditRepository(db)
+        """Audit chain storage (use agent.audit.AuditLog to write and verify)."""
+
+    @classmethod
+    def connect(cls, url: str, *, clock: Callable[[], datetime] = _now) -> Store:
+        """A store on `url` (sqlite:///FILE or postgresql+psycopg://...); no I/O until first use."""
+        return cls(Database(build_engine(url)), clock=clock)
+
+    @property
+    def dialect(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self._db.dialect
+
+    def upgrade(self) -> None:
+        """Apply every pending migration."""
+        migrate.upgrade(self._db.engine)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._db.engine.dispose()

@@ -1,0 +1,184 @@
+"""Executions and the claim that makes each one run at most once across replicas."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from agent.store.database import Database, utc, utc_or_none
+from agent.store.records import Execution, ExecutionState
+from agent.store.tables import ExecutionRow
+
+FINISHED = (ExecutionState.SUCCEEDED, ExecutionState.FAILED)
+
+
+class ExecutionRepository:
+    """Action runs: created pending, claimed by one replica, then running and finished."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._clock = clock
+
+    def create(
+        self,
+        *,
+        action: str,
+        params: dict[str, Any],
+        target_kind: str,
+        target_name: str,
+        target_namespace: str | None = None,
+        proposal_id: str | None = None,
+        incident_id: str | None = None,
+    ) -> Execution:
+        """Record a pending execution."""
+        row = ExecutionRow(
+            id=uuid4().hex,
+            action=action,
+            params=params,
+            target_kind=target_kind,
+            target_name=target_name,
+            target_namespace=target_namespace,
+            proposal_id=proposal_id,
+            incident_id=incident_id,
+            state=ExecutionState.PENDING,
+            created_at=self._clock(),
+        )
+        with self._db.session() as session:
+            session.add(row)
+            session.flush()
+            return _execution(row)
+
+    def get(self, execution_id: str) -> Execution | None:
+        """The execution with this id, or None."""
+        with self._db.session() as session:
+            row = session.get(ExecutionRow, execution_id)
+            return _execution(row) if row else None
+
+    def claim_execution(self, execution_id: str, owner: str) -> bool:
+        """Claim a pending execution for `owner`; True for exactly one caller, however many race.
+
+        PostgreSQL: the row is locked with FOR UPDATE SKIP LOCKED, so a competing replica skips
+        it instead of waiting. SQLite: one conditional UPDATE, atomic under the write lock.
+        """
+        now = self._clock()
+        with self._db.session(write_lock=True) as session:
+            if self._db.is_postgres:
+                query = (
+                    select(ExecutionRow.id)
+                    .where(ExecutionRow.id == execution_id, ExecutionRow.state == ExecutionState.PENDING)
+                    .with_for_update(skip_locked=True)
+                )
+                if session.exec(query).first() is None:
+                    return False
+            result = session.connection().execute(
+                update(ExecutionRow)
+                .where(col(ExecutionRow.id) == execution_id, col(ExecutionRow.state) == ExecutionState.PENDING)
+                .values(state=ExecutionState.CLAIMED, claimed_by=owner, claimed_at=now)
+            )
+            return result.rowcount == 1
+
+    def mark_running(self, execution_id: str, owner: str) -> None:
+        """The claimer has started acting."""
+        self._transition(execution_id, owner, ExecutionState.CLAIMED, {"state": ExecutionState.RUNNING})
+
+    def finish(
+        self,
+        execution_id: str,
+        owner: str,
+        *,
+        succeeded: bool,
+        outcome: dict[str, Any],
+        verification: dict[str, Any] | None = None,
+    ) -> None:
+        """Record how the run ended; only the claimer may finish it."""
+        values = {
+            "state": ExecutionState.SUCCEEDED if succeeded else ExecutionState.FAILED,
+            "outcome": outcome,
+            "verification": verification,
+            "finished_at": self._clock(),
+        }
+        self._transition(execution_id, owner, None, values)
+
+    def _transition(
+        self, execution_id: str, owner: str, expected: ExecutionState | None, values: dict[str, Any]
+    ) -> None:
+        allowed = [expected] if expected else [ExecutionState.CLAIMED, ExecutionState.RUNNING]
+        with self._db.session(write_lock=True) as session:
+            result = session.connection().execute(
+                update(ExecutionRow)
+                .where(
+                    col(ExecutionRow.id) == execution_id,
+                    col(ExecutionRow.claimed_by) == owner,
+                    col(ExecutionRow.state).in_([s.value for s in allowed]),
+                )
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise ValueError(f"execution {execution_id} is not held by {owner} in state {allowed}")
+
+    def pending(self) -> list[Execution]:
+        """Executions nobody has claimed yet, oldest first."""
+        return self._query(states=(ExecutionState.PENDING,))
+
+    def unfinished(self) -> list[Execution]:
+        """Claimed or running executions: what a restart must resume or reconcile."""
+        return self._query(states=(ExecutionState.CLAIMED, ExecutionState.RUNNING))
+
+    def recent(
+        self,
+        since: datetime,
+        *,
+        namespace: str | None = None,
+        target_kind: str | None = None,
+        target_name: str | None = None,
+    ) -> list[Execution]:
+        """Executions created at or after `since`, optionally for one namespace or target."""
+        return self._query(since=since, namespace=namespace, target_kind=target_kind, target_name=target_name)
+
+    def _query(
+        self,
+        *,
+        states: tuple[ExecutionState, ...] = (),
+        since: datetime | None = None,
+        namespace: str | None = None,
+        target_kind: str | None = None,
+        target_name: str | None = None,
+    ) -> list[Execution]:
+        query = select(ExecutionRow)
+        if states:
+            query = query.where(col(ExecutionRow.state).in_([s.value for s in states]))
+        if since is not None:
+            query = query.where(col(ExecutionRow.created_at) >= since)
+        if namespace is not None:
+            query = query.where(ExecutionRow.target_namespace == namespace)
+        if target_kind is not None:
+            query = query.where(ExecutionRow.target_kind == target_kind)
+        if target_name is not None:
+            query = query.where(ExecutionRow.target_name == target_name)
+        with self._db.session() as session:
+            return [_execution(r) for r in session.exec(query.order_by(col(ExecutionRow.created_at)))]
+
+
+def _execution(row: ExecutionRow) -> Execution:
+    return Execution(
+        id=row.id,
+        action=row.action,
+        params=dict(row.params),
+        target_kind=row.target_kind,
+        target_name=row.target_name,
+        target_namespace=row.target_namespace,
+        state=ExecutionState(row.state),
+        created_at=utc(row.created_at),
+        proposal_id=row.proposal_id,
+        incident_id=row.incident_id,
+        claimed_by=row.claimed_by,
+        claimed_at=utc_or_none(row.claimed_at),
+        finished_at=utc_or_none(row.finished_at),
+        outcome=row.outcome,
+        verification=row.verification,
+    )

@@ -1,0 +1,203 @@
+"""Incidents, proposals and decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from sqlmodel import col, select
+
+from agent.store.database import Database, utc, utc_or_none
+from agent.store.records import DecisionRecord, Incident, IncidentStatus, ProposalRecord
+from agent.store.tables import DecisionRow, IncidentRow, ProposalRow
+
+ACTIVE = (IncidentStatus.OPEN, IncidentStatus.HANDLING)
+
+
+class IncidentRepository:
+    """Incidents, the proposals made for them and the decisions taken."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._clock = clock
+
+    def open(
+        self,
+        fingerprint: str,
+        *,
+        alerts: Sequence[dict[str, Any]],
+        started_at: datetime,
+        alert_name: str = "",
+        namespace: str | None = None,
+        group_key: str = "",
+    ) -> Incident:
+        """Record a new open incident."""
+        now = self._clock()
+        row = IncidentRow(
+            id=uuid4().hex,
+            fingerprint=fingerprint,
+            group_key=group_key,
+            alert_name=alert_name,
+            namespace=namespace,
+            status=IncidentStatus.OPEN,
+            started_at=started_at,
+            updated_at=now,
+            alerts=list(alerts),
+        )
+        with self._db.session() as session:
+            session.add(row)
+            session.flush()
+            return _incident(row)
+
+    def get(self, incident_id: str) -> Incident | None:
+        """The incident with this id, or None."""
+        with self._db.session() as session:
+            row = session.get(IncidentRow, incident_id)
+            return _incident(row) if row else None
+
+    def active_by_fingerprint(self, fingerprint: str) -> Incident | None:
+        """The open or in-hand incident for this fingerprint (deduplication), or None."""
+        with self._db.session() as session:
+            query = select(IncidentRow).where(
+                IncidentRow.fingerprint == fingerprint, col(IncidentRow.status).in_([s.value for s in ACTIVE])
+            )
+            row = session.exec(query.order_by(col(IncidentRow.started_at).desc())).first()
+            return _incident(row) if row else None
+
+    def active(self, namespace: str | None = None) -> list[Incident]:
+        """Open and in-hand incidents, oldest first, optionally of one namespace."""
+        with self._db.session() as session:
+            query = select(IncidentRow).where(col(IncidentRow.status).in_([s.value for s in ACTIVE]))
+            if namespace is not None:
+                query = query.where(IncidentRow.namespace == namespace)
+            return [_incident(r) for r in session.exec(query.order_by(col(IncidentRow.started_at)))]
+
+    def set_status(
+        self, incident_id: str, status: IncidentStatus, *, alerts: Sequence[dict[str, Any]] | None = None
+    ) -> None:
+        """Move an incident to `status` (and replace its alerts when given)."""
+        now = self._clock()
+        with self._db.session() as session:
+            row = session.get(IncidentRow, incident_id)
+            if row is None:
+                raise KeyError(incident_id)
+            row.status = status
+            row.updated_at = now
+            if status == IncidentStatus.RESOLVED:
+                row.resolved_at = now
+            if alerts is not None:
+                row.alerts = list(alerts)
+            session.add(row)
+
+    def add_proposal(
+        self,
+        incident_id: str,
+        *,
+        action: str,
+        params: dict[str, Any],
+        target_kind: str,
+        target_name: str,
+        target_namespace: str | None = None,
+        claims: dict[str, Any] | None = None,
+        planner: str = "",
+    ) -> ProposalRecord:
+        """Record a proposal for an incident."""
+        row = ProposalRow(
+            id=uuid4().hex,
+            incident_id=incident_id,
+            action=action,
+            params=params,
+            target_kind=target_kind,
+            target_name=target_name,
+            target_namespace=target_namespace,
+            claims=dict(claims or {}),
+            planner=planner,
+            created_at=self._clock(),
+        )
+        with self._db.session() as session:
+            session.add(row)
+            session.flush()
+            return _proposal(row)
+
+    def proposals(self, incident_id: str) -> list[ProposalRecord]:
+        """The proposals made for an incident, oldest first."""
+        with self._db.session() as session:
+            query = select(ProposalRow).where(ProposalRow.incident_id == incident_id)
+            return [_proposal(r) for r in session.exec(query.order_by(col(ProposalRow.created_at)))]
+
+    def add_decision(
+        self,
+        proposal_id: str,
+        *,
+        verdict: str,
+        risk_total: float,
+        components: dict[str, Any],
+        rules: Sequence[str],
+        shadow: bool = False,
+    ) -> DecisionRecord:
+        """Record the policy's verdict on a proposal, with the risk decomposition."""
+        row = DecisionRow(
+            id=uuid4().hex,
+            proposal_id=proposal_id,
+            verdict=verdict,
+            risk_total=risk_total,
+            components=components,
+            rules=list(rules),
+            shadow=shadow,
+            created_at=self._clock(),
+        )
+        with self._db.session() as session:
+            session.add(row)
+            session.flush()
+            return _decision(row)
+
+    def decisions(self, proposal_id: str) -> list[DecisionRecord]:
+        """The decisions taken on a proposal, oldest first."""
+        with self._db.session() as session:
+            query = select(DecisionRow).where(DecisionRow.proposal_id == proposal_id)
+            return [_decision(r) for r in session.exec(query.order_by(col(DecisionRow.created_at)))]
+
+
+def _incident(row: IncidentRow) -> Incident:
+    return Incident(
+        id=row.id,
+        fingerprint=row.fingerprint,
+        status=IncidentStatus(row.status),
+        started_at=utc(row.started_at),
+        updated_at=utc(row.updated_at),
+        group_key=row.group_key,
+        alert_name=row.alert_name,
+        namespace=row.namespace,
+        resolved_at=utc_or_none(row.resolved_at),
+        alerts=tuple(row.alerts),
+    )
+
+
+def _proposal(row: ProposalRow) -> ProposalRecord:
+    return ProposalRecord(
+        id=row.id,
+        incident_id=row.incident_id,
+        action=row.action,
+        params=dict(row.params),
+        target_kind=row.target_kind,
+        target_name=row.target_name,
+        target_namespace=row.target_namespace,
+        claims=dict(row.claims),
+        planner=row.planner,
+        created_at=utc(row.created_at),
+    )
+
+
+def _decision(row: DecisionRow) -> DecisionRecord:
+    return DecisionRecord(
+        id=row.id,
+        proposal_id=row.proposal_id,
+        verdict=row.verdict,
+        risk_total=row.risk_total,
+        components=dict(row.components),
+        rules=tuple(row.rules),
+        shadow=row.shadow,
+        created_at=utc(row.created_at),
+    )

@@ -1,0 +1,167 @@
+"""Plain records the store hands out; callers never see a table class or a session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class IncidentStatus(StrEnum):
+    """Where an incident is in its life."""
+
+    OPEN = "open"
+    HANDLING = "handling"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+    IGNORED = "ignored"
+
+
+class ExecutionState(StrEnum):
+    """The claim life of one action run: pending until one replica claims it."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Alerts that share a fingerprint, and what became of them."""
+
+    id: str
+    fingerprint: str
+    status: IncidentStatus
+    started_at: datetime
+    updated_at: datetime
+    group_key: str = ""
+    alert_name: str = ""
+    namespace: str | None = None
+    resolved_at: datetime | None = None
+    alerts: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ProposalRecord:
+    """A stored proposal: action name, params as JSON data, target and the planner's claims."""
+
+    id: str
+    incident_id: str
+    action: str
+    params: dict[str, Any]
+    target_kind: str
+    target_name: str
+    created_at: datetime
+    target_namespace: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
+    planner: str = ""
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A stored verdict with the risk total, its decomposition and the rules that fired."""
+
+    id: str
+    proposal_id: str
+    verdict: str
+    risk_total: float
+    components: dict[str, Any]
+    rules: tuple[str, ...]
+    created_at: datetime
+    shadow: bool = False
+
+
+@dataclass(frozen=True)
+class ApprovalRequestRecord:
+    """A stored approval request."""
+
+    id: str
+    proposal_id: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    required_approvals: int = 1
+    risk_total: float = 0.0
+    decision_id: str | None = None
+    requested_by: str | None = None
+    channel: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VoteRecord:
+    """One person's vote on an approval request."""
+
+    request_id: str
+    voter: str
+    approve: bool
+    at: datetime
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One run of an action and who claimed it."""
+
+    id: str
+    action: str
+    params: dict[str, Any]
+    target_kind: str
+    target_name: str
+    state: ExecutionState
+    created_at: datetime
+    target_namespace: str | None = None
+    proposal_id: str | None = None
+    incident_id: str | None = None
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    finished_at: datetime | None = None
+    outcome: dict[str, Any] | None = None
+    verification: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One observed version of a watched object."""
+
+    kind: str
+    namespace: str
+    name: str
+    resource_version: str
+    content: dict[str, Any]
+    observed_at: datetime
+
+
+@dataclass(frozen=True)
+class ControlState:
+    """The kill switch: when paused, nothing is executed."""
+
+    paused: bool
+    reason: str = ""
+    changed_by: str = ""
+    changed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One link of the audit chain as stored."""
+
+    seq: int
+    ts: datetime
+    kind: str
+    actor: str
+    incident_id: str | None
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The last seq and hash of the chain (0 and "" when empty)."""
+
+    seq: int
+    hash: str

@@ -1,0 +1,177 @@
+"""The store's tables. Nothing outside agent/store sees these classes: repositories return
+plain records (agent.store.records).
+
+Timestamps are stored timezone-aware (UTC); JSON columns hold plain data only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _json(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=nullable))
+
+
+def _when(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
+
+
+class IncidentRow(SQLModel, table=True):
+    """One incident: alerts grouped by fingerprint."""
+
+    __tablename__ = "incidents"
+
+    id: str = Field(primary_key=True, max_length=64)
+    fingerprint: str = Field(index=True, max_length=128)
+    group_key: str = Field(default="", max_length=512)
+    alert_name: str = Field(default="", max_length=256)
+    namespace: str | None = Field(default=None, max_length=253)
+    status: str = Field(index=True, max_length=32)
+    started_at: datetime = _when()
+    updated_at: datetime = _when()
+    resolved_at: datetime | None = _when(nullable=True)
+    alerts: list[dict[str, Any]] = _json()
+
+
+class ProposalRow(SQLModel, table=True):
+    """A typed action proposed for an incident."""
+
+    __tablename__ = "proposals"
+
+    id: str = Field(primary_key=True, max_length=64)
+    incident_id: str = Field(foreign_key="incidents.id", index=True, max_length=64)
+    action: str = Field(max_length=64)
+    params: dict[str, Any] = _json()
+    target_kind: str = Field(max_length=64)
+    target_namespace: str | None = Field(default=None, max_length=253)
+    target_name: str = Field(max_length=253)
+    claims: dict[str, Any] = _json()
+    planner: str = Field(default="", max_length=64)
+    created_at: datetime = _when()
+
+
+class DecisionRow(SQLModel, table=True):
+    """The policy's verdict on a proposal with the risk decomposition."""
+
+    __tablename__ = "decisions"
+
+    id: str = Field(primary_key=True, max_length=64)
+    proposal_id: str = Field(foreign_key="proposals.id", index=True, max_length=64)
+    verdict: str = Field(max_length=32)
+    risk_total: float
+    components: dict[str, Any] = _json()
+    rules: list[str] = _json()
+    shadow: bool = False
+    created_at: datetime = _when()
+
+
+class ApprovalRequestRow(SQLModel, table=True):
+    """A request for a person to approve a proposal."""
+
+    __tablename__ = "approval_requests"
+
+    id: str = Field(primary_key=True, max_length=64)
+    proposal_id: str = Field(foreign_key="proposals.id", index=True, max_length=64)
+    decision_id: str | None = Field(default=None, max_length=64)
+    state: str = Field(index=True, max_length=32)
+    required_approvals: int = 1
+    risk_total: float = 0.0
+    requested_by: str | None = Field(default=None, max_length=256)
+    channel: dict[str, Any] = _json()
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    expires_at: datetime = _when(index=True)
+
+
+class ApprovalVoteRow(SQLModel, table=True):
+    """One person's vote on an approval request."""
+
+    __tablename__ = "approval_votes"
+    __table_args__ = (UniqueConstraint("request_id", "voter", name="uq_approval_votes_request_voter"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="approval_requests.id", index=True, max_length=64)
+    voter: str = Field(max_length=256)
+    approve: bool
+    comment: str = Field(default="", max_length=2000)
+    at: datetime = _when()
+
+
+class ExecutionRow(SQLModel, table=True):
+    """One run of an action; claimed by exactly one replica before anything happens."""
+
+    __tablename__ = "executions"
+
+    id: str = Field(primary_key=True, max_length=64)
+    proposal_id: str | None = Field(default=None, index=True, max_length=64)
+    incident_id: str | None = Field(default=None, index=True, max_length=64)
+    action: str = Field(index=True, max_length=64)
+    params: dict[str, Any] = _json()
+    target_kind: str = Field(max_length=64)
+    target_namespace: str | None = Field(default=None, index=True, max_length=253)
+    target_name: str = Field(max_length=253)
+    state: str = Field(index=True, max_length=32)
+    claimed_by: str | None = Field(default=None, max_length=256)
+    claimed_at: datetime | None = _when(nullable=True)
+    created_at: datetime = _when(index=True)
+    finished_at: datetime | None = _when(nullable=True)
+    outcome: dict[str, Any] | None = _json(nullable=True)
+    verification: dict[str, Any] | None = _json(nullable=True)
+
+
+class SnapshotRow(SQLModel, table=True):
+    """One observed version of a watched object (never a Secret)."""
+
+    __tablename__ = "object_snapshots"
+    __table_args__ = (Index("ix_object_snapshots_object", "kind", "namespace", "name", "observed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=64)
+    namespace: str = Field(default="", max_length=253)
+    name: str = Field(max_length=253)
+    resource_version: str = Field(default="", max_length=64)
+    content: dict[str, Any] = _json()
+    observed_at: datetime = _when()
+
+
+class ControlRow(SQLModel, table=True):
+    """The kill switch: one row, id 1."""
+
+    __tablename__ = "control_state"
+
+    id: int = Field(default=1, primary_key=True)
+    paused: bool = False
+    reason: str = Field(default="", max_length=2000)
+    changed_by: str = Field(default="", max_length=256)
+    changed_at: datetime | None = _when(nullable=True)
+
+
+class AuditRow(SQLModel, table=True):
+    """One audit record; append-only (a trigger enforces it on PostgreSQL)."""
+
+    __tablename__ = "audit_records"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ts: datetime = _when()
+    kind: str = Field(index=True, max_length=64)
+    actor: str = Field(max_length=256)
+    incident_id: str | None = Field(default=None, index=True, max_length=64)
+    payload: dict[str, Any] = _json()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+class AuditHeadRow(SQLModel, table=True):
+    """The chain's head (last seq and hash): the lock appends take, and the anchor that
+    reveals records removed from the end."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = Field(default="", max_length=64)
