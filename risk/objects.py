@@ -49,28 +49,28 @@ def created_at(obj: Mapping[str, Any]) -> datetime | None:
     return parse_time(meta(obj).get("creationTimestamp"))
 
 
+def _expression_holds(expr: Mapping[str, Any], target: Mapping[str, str]) -> bool:
+    key, op, values = expr.get("key", ""), expr.get("operator", ""), set(expr.get("values") or [])
+    present = key in target
+    checks = {
+        "In": present and target.get(key) in values,
+        "NotIn": not (present and target.get(key) in values),
+        "Exists": present,
+        "DoesNotExist": not present,
+    }
+    return checks.get(op, False)
+
+
 def selector_matches(selector: Mapping[str, Any] | None, target: Mapping[str, str]) -> bool:
     """A metav1.LabelSelector (matchLabels and matchExpressions) against a label set.
 
-    An empty selector matches everything, as PodDisruptionBudgets in policy/v1 do.
+    An empty selector matches everything, as PodDisruptionBudgets in policy/v1 do; a null one nothing.
     """
     if selector is None:
         return False
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if target.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key", ""), expr.get("operator", ""), set(expr.get("values") or [])
-        present = key in target
-        if op == "In" and not (present and target[key] in values):
-            return False
-        if op == "NotIn" and present and target[key] in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-    return True
+    if any(target.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    return all(_expression_holds(e, target) for e in selector.get("matchExpressions") or [])
 
 
 def pod_volumes(pod: Mapping[str, Any]) -> list[Obj]:

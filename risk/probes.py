@@ -123,9 +123,7 @@ def _activity(proposal: Proposal, *, history: ActionHistory, now: datetime, wind
         read_at=now,
         window_seconds=window.total_seconds(),
         on_target=tuple(history.action_times(since=since, target=target)),
-        in_namespace=tuple(history.action_times(since=since, namespace=target.namespace))
-        if target.namespace
-        else (),
+        in_namespace=tuple(history.action_times(since=since, namespace=target.namespace)) if target.namespace else (),
         overall=tuple(history.action_times(since=since)),
     )
 
@@ -201,9 +199,7 @@ def _revisions(
         current = next((r for r in ordered if _revision_number(r) == wanted), current)
     started = proposal.incident_started_at
     before = [
-        _revision_number(r)
-        for r in ordered
-        if r is not current and (t := created_at(r)) is not None and t < started
+        _revision_number(r) for r in ordered if r is not current and (t := created_at(r)) is not None and t < started
     ]
     current_time = created_at(current) if current else None
     snapshot = _has_snapshot(snapshots, proposal)
@@ -220,7 +216,9 @@ def _has_snapshot(snapshots: SnapshotSource | None, proposal: Proposal) -> bool:
     target = proposal.target
     if snapshots is None or not target.namespace:
         return False
-    return snapshots.version_before(target.kind, target.namespace, target.name, proposal.incident_started_at) is not None
+    return (
+        snapshots.version_before(target.kind, target.namespace, target.name, proposal.incident_started_at) is not None
+    )
 
 
 def _pdb(pdbs: list[Obj], pod_labels: dict[str, str], *, now: datetime) -> PdbFacts:
