@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from simcluster.clock import Clock, ManualClock
+from simcluster.controllers import Context, run_all
+from simcluster.controllers.services import check_eviction
 from simcluster.store import ObjectStore
 
 
@@ -21,6 +23,7 @@ class SimCluster:
         self.seed = seed
         self.store = ObjectStore(self.clock, uid_seed=seed)
         self.alert_pending_seconds = alert_pending_seconds
+        self._context = Context(self.store, self.clock.now())
 
     def tick(self, seconds: float = 1.0) -> None:
         """Advance a ManualClock by `seconds` (if it is one) and run every controller once."""
@@ -30,6 +33,9 @@ class SimCluster:
 
     def run_controllers(self) -> None:
         """One pass of every controller at the current clock time; the clock does not move."""
+        with self.store.lock:
+            self._context.now = self.clock.now()
+            run_all(self._context)
 
     def inject(self, fault: str, **params: Any) -> dict[str, Any]:
         """Apply a named fault; returns a description. ValueError for an unknown fault or bad params."""
@@ -50,4 +56,8 @@ class SimCluster:
 
     def evict(self, namespace: str, name: str, dry_run: bool = False) -> None:
         """Evict a pod as the Eviction API does; errors.TooManyRequests when a PDB forbids it."""
-        self.store.delete("Pod", namespace, name, dry_run=dry_run)
+        with self.store.lock:
+            pod = self.store.get("Pod", namespace, name)
+            self._context.now = self.clock.now()
+            check_eviction(self._context, pod)
+            self.store.delete("Pod", namespace, name, dry_run=dry_run)
