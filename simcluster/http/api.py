@@ -1,0 +1,157 @@
+"""Dispatch a request to discovery, the resource verbs, subresources or the simulation routes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from simcluster import discovery
+from simcluster.errors import BadRequest, NotFound, StoreError
+from simcluster.http import resources, subresources
+from simcluster.http.messages import Request, Response
+from simcluster.http.routing import ResourceRoute, resolve
+from simcluster.http.simroutes import SimRoutes
+from simcluster.http.tables import to_table
+from simcluster.http.watch import open_watch
+from simcluster.store import RESOURCES_BY_KIND, ObjectStore
+
+Obj = dict[str, Any]
+
+
+class ClusterBackend(Protocol):
+    """What the server needs from a simulated cluster beyond its store."""
+
+    store: ObjectStore
+
+    def tick(self, seconds: float = 1.0) -> None: ...
+
+    def inject(self, fault: str, **params: Any) -> dict[str, Any]: ...
+
+    def faults(self) -> list[dict[str, Any]]: ...
+
+    def firing_alerts(self) -> list[dict[str, Any]]: ...
+
+    def evict(self, namespace: str, name: str, dry_run: bool = False) -> None: ...
+
+
+class MethodNotAllowed(StoreError):
+    """405: the verb is not served on this path."""
+
+    code, reason = 405, "MethodNotAllowed"
+
+
+_HEALTH = frozenset({"/healthz", "/readyz", "/livez"})
+
+
+class KubeApi:
+    """The API server's logic, independent of the HTTP transport."""
+
+    def __init__(self, store: ObjectStore, cluster: ClusterBackend | None = None) -> None:
+        self.store = store
+        self.cluster = cluster
+        self.stopping = threading.Event()
+        self._sim = SimRoutes(cluster)
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request; API errors become `Status` objects with their codes."""
+        try:
+            return self._dispatch(request)
+        except StoreError as exc:
+            return Response.error(exc)
+        except (ValueError, TypeError, KeyError) as exc:
+            return Response.error(BadRequest(f"bad request: {exc}"))
+
+    def _dispatch(self, request: Request) -> Response:
+        path = request.path.rstrip("/") or "/"
+        if path in _HEALTH:
+            return Response.text(200, "ok")
+        sim = self._sim.route(request, path)
+        if sim is not None:
+            return sim
+        found = self._discovery(path)
+        if found is not None:
+            if request.method != "GET":
+                raise MethodNotAllowed(f"the server does not allow this method on {path}")
+            return Response.json(200, found)
+        route = resolve(path)
+        if route is None:
+            raise NotFound("the server could not find the requested resource")
+        return self._resource(route, request)
+
+    def _discovery(self, path: str) -> Obj | None:
+        fixed: dict[str, Callable[[], Obj]] = {
+            "/version": lambda: discovery.SERVER_VERSION,
+            "/api": discovery.core_versions,
+            "/apis": discovery.api_groups,
+            "/openapi/v3": discovery.openapi_v3_root,
+        }
+        if path in fixed:
+            return fixed[path]()
+        if path.startswith("/openapi/v3/"):
+            return discovery.openapi_v3_document(path[len("/openapi/v3/") :])
+        parts = path.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "api":
+            return discovery.resource_list("", parts[1])
+        if len(parts) == 2 and parts[0] == "apis":
+            return discovery.api_group(parts[1])
+        if len(parts) == 3 and parts[0] == "apis":
+            return discovery.resource_list(parts[1], parts[2])
+        return None
+
+    def _resource(self, route: ResourceRoute, request: Request) -> Response:
+        if route.name is None:
+            return self._collection(route, request)
+        if route.subresource in ("scale", "eviction", "log"):
+            return self._special(route, request)
+        handlers: dict[str, Callable[[], Response]] = {
+            "GET": lambda: self._maybe_table(request, resources.get_object(self.store, route)),
+            "PUT": lambda: Response.json(200, resources.replace_object(self.store, route, request)),
+            "PATCH": lambda: Response.json(*resources.patch_object(self.store, route, request)),
+            "DELETE": lambda: Response.json(200, resources.delete_object(self.store, route, request)),
+        }
+        if route.subresource == "status":
+            handlers.pop("DELETE")
+        return self._call(handlers, request)
+
+    def _collection(self, route: ResourceRoute, request: Request) -> Response:
+        def get() -> Response:
+            if request.query.get("watch") in ("true", "1"):
+                stream = open_watch(self.store, route, request, self.stopping)
+                return Response(200, stream=stream)
+            if request.wants_table():
+                items, rv = resources.list_items(self.store, route, request)
+                return Response.json(200, to_table(route.resource, items, rv, self.store.clock.now()))
+            return resources.list_objects(self.store, route, request)
+
+        handlers: dict[str, Callable[[], Response]] = {
+            "GET": get,
+            "POST": lambda: Response.json(201, resources.create_object(self.store, route, request)),
+            "DELETE": lambda: Response.json(200, resources.delete_collection(self.store, route, request)),
+        }
+        return self._call(handlers, request)
+
+    def _special(self, route: ResourceRoute, request: Request) -> Response:
+        sub = route.subresource
+        if sub == "log" and request.method == "GET":
+            return subresources.pod_log(self.store, route)
+        if sub == "eviction" and request.method == "POST":
+            return subresources.evict(self.store, self.cluster, route, request)
+        if sub == "scale" and request.method == "GET":
+            return Response.json(200, subresources.get_scale(self.store, route))
+        if sub == "scale" and request.method in ("PUT", "PATCH"):
+            return Response.json(200, subresources.write_scale(self.store, route, request))
+        raise MethodNotAllowed(f"the server does not allow {request.method} on {route.resource.plural}/{sub}")
+
+    def _maybe_table(self, request: Request, obj: Obj) -> Response:
+        if request.wants_table():
+            rt, rv = RESOURCES_BY_KIND[obj["kind"]], int(obj["metadata"]["resourceVersion"])
+            return Response.json(200, to_table(rt, [obj], rv, self.store.clock.now()))
+        return Response.json(200, obj)
+
+    @staticmethod
+    def _call(handlers: dict[str, Callable[[], Response]], request: Request) -> Response:
+        handler = handlers.get(request.method)
+        if handler is None:
+            raise MethodNotAllowed(f"the server does not allow the method {request.method} here")
+        return handler()
