@@ -1,0 +1,293 @@
+"""A watch cache that serves the probes' reads: informer style, one LIST then a WATCH per kind.
+
+`ClusterCache` implements `ClusterReader`. For each cached kind it lists once, then a
+background thread watches from the list's resourceVersion and applies every change;
+an expired watch (410) or a failed one relists. Reads are answered from memory with
+indexes by namespace, by controller owner and (for pods) by node. Kinds that are not
+cached, and selectors the cache cannot evaluate, fall through to live reads.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+from actions.kube import KubeError, NotFoundError, WatchEvent
+from risk.objects import controller_owner, labels, meta
+
+Obj = dict[str, Any]
+Key = tuple[str, str]
+"""(namespace or "", name)"""
+
+DEFAULT_KINDS = (
+    "Namespace",
+    "Node",
+    "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "ControllerRevision",
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+)
+"""What the probes read; ConfigMaps and Services are left to live reads by default."""
+
+
+class WatchingKube(Protocol):
+    """The parts of `actions.kube.Kube` the cache uses."""
+
+    requests: int
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj:
+        """Live get."""
+        ...
+
+    def try_get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        """Live get, None when absent."""
+        ...
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> builtins.list[Obj]:
+        """Live list."""
+        ...
+
+    def list_with_version(self, kind: str, namespace: str | None = None) -> tuple[builtins.list[Obj], str]:
+        """Live list with the list's resourceVersion."""
+        ...
+
+    def watch(
+        self, kind: str, namespace: str | None = None, *, resource_version: str = "", timeout_seconds: int = 30
+    ) -> Iterator[WatchEvent]:
+        """Changes after a resourceVersion."""
+        ...
+
+
+def _key(obj: Obj) -> Key:
+    m = meta(obj)
+    return str(m.get("namespace") or ""), str(m.get("name") or "")
+
+
+def _parse_equalities(selector: str) -> dict[str, str] | None:
+    """`a=b,c==d` as a dict; None when the selector uses anything else (set-based, !=)."""
+    wanted: dict[str, str] = {}
+    for term in (t.strip() for t in selector.split(",") if t.strip()):
+        if "!" in term or "(" in term or "=" not in term:
+            return None
+        key, _, value = term.replace("==", "=").partition("=")
+        wanted[key.strip()] = value.strip()
+    return wanted
+
+
+class _KindStore:
+    """Objects of one kind with their indexes."""
+
+    def __init__(self) -> None:
+        self.objects: dict[Key, Obj] = {}
+        self.by_namespace: dict[str, set[Key]] = defaultdict(set)
+        self.by_owner: dict[str, set[Key]] = defaultdict(set)
+        self.by_node: dict[str, set[Key]] = defaultdict(set)
+
+    def put(self, obj: Obj) -> None:
+        key = _key(obj)
+        self.remove(key)
+        self.objects[key] = obj
+        self.by_namespace[key[0]].add(key)
+        owner = controller_owner(obj)
+        if owner and owner.get("uid"):
+            self.by_owner[str(owner["uid"])].add(key)
+        node = (obj.get("spec") or {}).get("nodeName")
+        if node:
+            self.by_node[str(node)].add(key)
+
+    def remove(self, key: Key) -> None:
+        old = self.objects.pop(key, None)
+        if old is None:
+            return
+        self.by_namespace[key[0]].discard(key)
+        owner = controller_owner(old)
+        if owner and owner.get("uid"):
+            self.by_owner[str(owner["uid"])].discard(key)
+        node = (old.get("spec") or {}).get("nodeName")
+        if node:
+            self.by_node[str(node)].discard(key)
+
+
+class ClusterCache:
+    """An informer-style cache over `Kube`, usable wherever a `ClusterReader` is expected."""
+
+    def __init__(
+        self,
+        kube: WatchingKube,
+        *,
+        kinds: Sequence[str] = DEFAULT_KINDS,
+        watch_timeout_seconds: int = 30,
+        retry_seconds: float = 1.0,
+        on_error: Callable[[str, Exception], None] | None = None,
+    ) -> None:
+        self._kube = kube
+        self._kinds = tuple(kinds)
+        self._stores = {kind: _KindStore() for kind in self._kinds}
+        self._lock = threading.Condition()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._watch_timeout = watch_timeout_seconds
+        self._retry_seconds = retry_seconds
+        self._on_error = on_error
+        self.live_reads = 0
+        """Reads the cache could not serve and passed to the API server."""
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests the underlying adapter has sent (lists, watches and live reads)."""
+        return self._kube.requests
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """List every kind (synchronously), then watch each in a background thread."""
+        versions = {kind: self._relist(kind) for kind in self._kinds}
+        for kind in self._kinds:
+            thread = threading.Thread(
+                target=self._watch_loop, args=(kind, versions[kind]), name=f"cache-{kind}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Ask the watch threads to end and wait a little for them."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def __enter__(self) -> ClusterCache:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait_until(self, predicate: Callable[[ClusterCache], bool], timeout: float) -> bool:
+        """Block until `predicate(self)` holds after some change, or `timeout` seconds pass."""
+        with self._lock:
+            return self._lock.wait_for(lambda: predicate(self), timeout)
+
+    def _relist(self, kind: str) -> str:
+        items, version = self._kube.list_with_version(kind)
+        store = _KindStore()
+        for item in items:
+            store.put(item)
+        with self._lock:
+            self._stores[kind] = store
+            self._lock.notify_all()
+        return version
+
+    def _watch_loop(self, kind: str, version: str) -> None:
+        while not self._stop.is_set():
+            try:
+                version = self._watch_once(kind, version)
+            except KubeError as exc:
+                if self._on_error is not None:
+                    self._on_error(kind, exc)
+                if self._stop.wait(self._retry_seconds):
+                    return
+                try:
+                    version = self._relist(kind)
+                except KubeError as relist_error:
+                    if self._on_error is not None:
+                        self._on_error(kind, relist_error)
+
+    def _watch_once(self, kind: str, version: str) -> str:
+        for event in self._kube.watch(kind, resource_version=version, timeout_seconds=self._watch_timeout):
+            if self._stop.is_set():
+                break
+            if event.type == "ERROR":
+                return self._relist(kind)
+            new_version = str(meta(event.object).get("resourceVersion") or version)
+            if event.type != "BOOKMARK":
+                self._apply(kind, event)
+            version = new_version
+        return version
+
+    def _apply(self, kind: str, event: WatchEvent) -> None:
+        obj = event.object
+        obj.setdefault("kind", kind)
+        with self._lock:
+            store = self._stores[kind]
+            if event.type == "DELETED":
+                store.remove(_key(obj))
+            else:
+                store.put(obj)
+            self._lock.notify_all()
+
+    # --- reads -------------------------------------------------------------------------
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj:
+        """The cached object, or NotFoundError; live for kinds not cached."""
+        found = self.try_get(kind, name, namespace)
+        if found is None:
+            raise NotFoundError(f"{kind} {namespace}/{name} not found", status=404, reason="NotFound")
+        return found
+
+    def try_get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        """The cached object or None; live for kinds not cached."""
+        if kind not in self._stores:
+            self.live_reads += 1
+            return self._kube.try_get(kind, name, namespace)
+        with self._lock:
+            obj = self._stores[kind].objects.get((namespace or "", name))
+            return copy.deepcopy(obj) if obj is not None else None
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> builtins.list[Obj]:
+        """Cached objects matching; live when the kind or a selector is beyond the cache."""
+        wanted = _parse_equalities(label_selector) if label_selector else {}
+        fields = _parse_equalities(field_selector) if field_selector else {}
+        supported = {"spec.nodeName", "metadata.name", "metadata.namespace"}
+        if kind not in self._stores or wanted is None or fields is None or not set(fields) <= supported:
+            self.live_reads += 1
+            return self._kube.list(kind, namespace, label_selector=label_selector, field_selector=field_selector)
+        with self._lock:
+            store = self._stores[kind]
+            keys: set[Key] | builtins.list[Key]
+            if "spec.nodeName" in fields:
+                keys = set(store.by_node.get(fields["spec.nodeName"], set()))
+            elif namespace is not None:
+                keys = set(store.by_namespace.get(namespace, set()))
+            else:
+                keys = builtins.list(store.objects)
+            found = []
+            for key in sorted(keys):
+                obj = store.objects[key]
+                if namespace is not None and key[0] != namespace:
+                    continue
+                if fields.get("metadata.name", key[1]) != key[1] or fields.get("metadata.namespace", key[0]) != key[0]:
+                    continue
+                obj_labels = labels(obj)
+                if all(obj_labels.get(k) == v for k, v in wanted.items()):
+                    found.append(copy.deepcopy(obj))
+            return found
+
+    def list_owned(self, kind: str, owner_uid: str) -> builtins.list[Obj]:
+        """Cached objects of `kind` whose controller owner has `owner_uid` (the owner index)."""
+        with self._lock:
+            store = self._stores.get(kind)
+            if store is None:
+                return []
+            return [copy.deepcopy(store.objects[k]) for k in sorted(store.by_owner.get(owner_uid, set()))]
