@@ -15,6 +15,7 @@ def alembic_config(engine: Engine) -> Config:
     """An Alembic config pointing at this package's migrations."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", str(MIGRATIONS / "versions"))
     config.attributes["engine"] = engine
     return config

@@ -1,0 +1,215 @@
+"""The tamper-evident audit chain.
+
+Each record holds the previous record's hash; the hash covers the record's canonical JSON
+(sorted keys, no whitespace, UTF-8) of seq, timestamp, kind, actor, incident id, payload and
+previous hash. With a key the hash is an HMAC-SHA256, so only key holders can forge a chain.
+Verification finds the first edited, deleted, inserted or reordered record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol, TextIO
+
+from agent.store.records import AuditHead, AuditRecord
+
+__all__ = ["AuditKind", "AuditLog", "AuditRecord", "VerifyReport", "canonical_json", "record_hash", "verify_records"]
+
+
+class AuditKind(StrEnum):
+    """What an audit record is about."""
+
+    ALERT = "alert"
+    INCIDENT = "incident"
+    PLAN = "plan"
+    LLM_EXCHANGE = "llm_exchange"
+    FACTS = "facts"
+    RISK = "risk"
+    DECISION = "decision"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_VOTE = "approval_vote"
+    APPROVAL_EXPIRED = "approval_expired"
+    SLACK_REQUEST_REJECTED = "slack_request_rejected"
+    DRY_RUN = "dry_run"
+    API_CALL = "api_call"
+    EXECUTION = "execution"
+    VERIFICATION = "verification"
+    UNDO_OFFERED = "undo_offered"
+    ESCALATION = "escalation"
+    CONTROL = "control"
+    ERROR = "error"
+
+
+class Problem(StrEnum):
+    """Why verification stopped at a record."""
+
+    EDITED = "edited"
+    DELETED = "deleted"
+    INSERTED = "inserted"
+    REORDERED = "reordered"
+    BAD_KEY = "bad key"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The result of checking a chain: ok, how many records were read, and the first fault."""
+
+    ok: bool
+    count: int
+    first_bad_seq: int | None = None
+    first_bad_index: int | None = None
+    problem: Problem | None = None
+    detail: str = ""
+
+    def describe(self) -> str:
+        """One line for a person."""
+        if self.ok:
+            return f"audit chain intact: {self.count} records"
+        return f"audit chain broken at record seq {self.first_bad_seq}: {self.problem}: {self.detail}"
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the bytes the hash covers."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def record_hash(record: AuditRecord, key: bytes | None) -> str:
+    """The hash a record should carry: SHA-256, or HMAC-SHA256 when a key is given."""
+    body = canonical_json(
+        {
+            "seq": record.seq,
+            "ts": _ts(record.ts),
+            "kind": record.kind,
+            "actor": record.actor,
+            "incident_id": record.incident_id,
+            "payload": record.payload,
+            "prev_hash": record.prev_hash,
+        }
+    )
+    if key is None:
+        return hashlib.sha256(body).hexdigest()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+class AuditStorage(Protocol):
+    """Where records live (agent.store's AuditRepository, or a list in tests)."""
+
+    def append(self, build: Callable[[AuditHead], AuditRecord]) -> AuditRecord:
+        """Append the record `build` makes from the head, with appends serialized."""
+        ...
+
+    def head(self) -> AuditHead:
+        """The last seq and hash."""
+        ...
+
+    def records(self) -> Iterable[AuditRecord]:
+        """Every record in seq order."""
+        ...
+
+
+class AuditLog:
+    """Writes, verifies and exports the chain."""
+
+    def __init__(
+        self, storage: AuditStorage, *, key: bytes | None = None, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self._storage = storage
+        self._key = key
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def append(
+        self, kind: AuditKind, *, actor: str, payload: dict[str, Any], incident_id: str | None = None
+    ) -> AuditRecord:
+        """Add one record at the end of the chain and return it."""
+        normal = json.loads(canonical_json(payload))  # exactly what the database will give back
+        ts = datetime.fromisoformat(_ts(self._clock()))
+
+        def build(head: AuditHead) -> AuditRecord:
+            draft = AuditRecord(
+                seq=head.seq + 1,
+                ts=ts,
+                kind=str(kind),
+                actor=actor,
+                incident_id=incident_id,
+                payload=normal,
+                prev_hash=head.hash,
+                hash="",
+            )
+            return AuditRecord(**{**draft.__dict__, "hash": record_hash(draft, self._key)})
+
+        return self._storage.append(build)
+
+    def verify(self) -> VerifyReport:
+        """Check every stored record and the head."""
+        return verify_records(self._storage.records(), key=self._key, head=self._storage.head())
+
+    def export(self, stream: TextIO) -> int:
+        """Write every record as one JSON line; returns how many."""
+        count = 0
+        for record in self._storage.records():
+            stream.write(export_line(record) + "\n")
+            count += 1
+        return count
+
+
+def export_line(record: AuditRecord) -> str:
+    """One record as a JSON Lines line (canonical JSON)."""
+    data = {**record.__dict__, "ts": _ts(record.ts)}
+    return canonical_json(data).decode()
+
+
+def verify_records(
+    records: Iterable[AuditRecord], *, key: bytes | None = None, head: AuditHead | None = None
+) -> VerifyReport:
+    """Check a chain given in storage order; the first fault found is reported.
+
+    `head`, when given, is the separately kept last seq and hash: it reveals records removed
+    from the end, which the chain alone cannot.
+    """
+    chain = list(records)
+    if key is not None and chain and not any(record_hash(r, key) == r.hash for r in chain):
+        return VerifyReport(False, len(chain), chain[0].seq, 0, Problem.BAD_KEY, "no record verifies with this key")
+    seen: set[int] = set()
+    prev_hash = ""
+    for index, record in enumerate(chain):
+        fault = _check(chain, index, seen=seen, prev_hash=prev_hash, key=key)
+        if fault is not None:
+            problem, detail = fault
+            return VerifyReport(False, len(chain), record.seq, index, problem, detail)
+        seen.add(record.seq)
+        prev_hash = record.hash
+    if head is not None and (head.seq, head.hash) != (len(chain), prev_hash):
+        if head.seq > len(chain):
+            detail = f"the head says {head.seq} records, {len(chain)} remain"
+            return VerifyReport(False, len(chain), len(chain) + 1, len(chain), Problem.DELETED, detail)
+        detail = "the last record does not match the recorded head"
+        return VerifyReport(False, len(chain), head.seq, len(chain) - 1, Problem.EDITED, detail)
+    return VerifyReport(True, len(chain))
+
+
+def _check(
+    chain: Sequence[AuditRecord], index: int, *, seen: set[int], prev_hash: str, key: bytes | None
+) -> tuple[Problem, str] | None:
+    record, expected = chain[index], index + 1
+    if record.seq != expected:
+        if record.seq in seen:
+            return Problem.INSERTED, f"seq {record.seq} appears twice"
+        later = {r.seq for r in chain[index + 1 :]}
+        if record.seq < expected or expected in later:
+            return Problem.REORDERED, f"expected seq {expected}, found {record.seq}"
+        return Problem.DELETED, f"records {expected}..{record.seq - 1} are missing"
+    if record_hash(record, key) != record.hash:
+        return Problem.EDITED, "the record's content does not match its hash"
+    if record.prev_hash != prev_hash:
+        return Problem.INSERTED, "the record does not link to the one before it"
+    return None
