@@ -190,13 +190,13 @@ class Kube:
     def from_kubeconfig(cls, path: str | None = None, *, context: str | None = None, **kw: Any) -> Kube:
         config = kubernetes.client.Configuration()
         kubernetes.config.load_kube_config(config_file=path, context=context, client_configuration=config)
-        return cls(kubernetes.client.ApiClient(config), **kw)
+        return cls(_client(config), **kw)
 
     @classmethod
     def in_cluster(cls, **kw: Any) -> Kube:
         config = kubernetes.client.Configuration()
         kubernetes.config.load_incluster_config(client_configuration=config)
-        return cls(kubernetes.client.ApiClient(config), **kw)
+        return cls(_client(config), **kw)
 
     @classmethod
     def from_url(cls, url: str, *, token: str | None = None, verify_ssl: bool = True, **kw: Any) -> Kube:
@@ -204,7 +204,7 @@ class Kube:
         config.verify_ssl = verify_ssl
         if token:
             config.api_key = {"authorization": f"Bearer {token}"}
-        return cls(kubernetes.client.ApiClient(config), **kw)
+        return cls(_client(config), **kw)
 
     @property
     def host(self) -> str:
@@ -249,7 +249,9 @@ class Kube:
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             backoff = wait_exponential_jitter(
-                initial=self._retry.initial_backoff_seconds, max=self._retry.max_backoff_seconds
+                multiplier=self._retry.initial_backoff_seconds,
+                max=self._retry.max_backoff_seconds,
+                jitter=self._retry.initial_backoff_seconds,
             )(state)
             if isinstance(exc, TransientError) and exc.retry_after is not None:
                 return min(max(backoff, exc.retry_after), self._retry.max_delay_seconds)
@@ -391,6 +393,12 @@ class Kube:
             raise TransientError(f"watch {kind}: {exc}") from exc
         finally:
             response.release_conn()
+
+
+def _client(config: kubernetes.client.Configuration) -> kubernetes.client.ApiClient:
+    """An API client whose transport never retries on its own: the one retry policy is ours."""
+    config.retries = False
+    return kubernetes.client.ApiClient(config)
 
 
 def _dry(dry_run: bool) -> dict[str, str]:
