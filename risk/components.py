@@ -97,7 +97,8 @@ def _blast_node(facts: Facts, params: ActionParams, found: _Findings) -> None:
         found.add(0.5, "node facts unknown")
         return
     if not drain_evicts(params):
-        found.add(0.1, f"cordons the node; its {node.pod_count} pods keep running")
+        verb = "uncordons" if param(params, "cordon") is False else "cordons"
+        found.add(0.1, f"{verb} the node; its {node.pod_count} pods keep running")
         return
     pods = node.pod_count / (node.pod_count + 10)
     workloads = node.workload_count / (node.workload_count + 4)
@@ -146,7 +147,10 @@ def reversibility(
 ) -> ComponentScore:
     """How hard the action is to take back: its class, raised by local data and missing owners."""
     found = _Findings()
-    found.add(REVERSIBILITY_BASE[profile.reversibility], f"action class {profile.reversibility.value}")
+    if action is ActionName.DRAIN_NODE and not drain_evicts(params):
+        found.add(REVERSIBILITY_BASE[Reversibility.REVERSIBLE], "cordon only: undone by the opposite call")
+    else:
+        found.add(REVERSIBILITY_BASE[profile.reversibility], f"action class {profile.reversibility.value}")
     pod = facts.pod
     if action is ActionName.EVICT_POD and pod is not None:
         if facts.target.owner_kind is None:
@@ -182,7 +186,7 @@ def state_validity(
     if not target.exists and action is not ActionName.RESTORE_SERVICE:
         found.add(1.0, f"the target {target.kind} does not exist")
     _validity_workload(facts, action, found)
-    _validity_history(facts, action, found)
+    _validity_history(facts, params, action, found)
     if action is ActionName.EVICT_POD and facts.pod is not None:
         if facts.pod.is_mirror_pod or facts.pod.is_daemonset_pod:
             found.add(0.8, "pod is a mirror or DaemonSet pod: eviction does not move it")
@@ -210,13 +214,15 @@ def _validity_workload(facts: Facts, action: ActionName, found: _Findings) -> No
         found.add(0.45, f"rollout in flight: {w.updated_replicas} of {w.desired_replicas} replicas updated")
 
 
-def _validity_history(facts: Facts, action: ActionName, found: _Findings) -> None:
+def _validity_history(facts: Facts, params: ActionParams, action: ActionName, found: _Findings) -> None:
     rev = facts.revisions
     if rev is None:
         return
     if action is ActionName.ROLLBACK_WORKLOAD:
         if not rev.revisions_before_incident and not rev.snapshot_available:
             found.add(1.0, "no revision from before the incident and no snapshot: nothing to roll back to")
+        elif (wanted := param(params, "to_revision")) is not None and str(wanted) not in rev.revisions_before_incident:
+            found.add(0.8, f"revision {wanted} is not one from before the incident")
         elif rev.current_predates_incident:
             found.add(0.7, f"running revision {rev.current_revision} predates the incident: rollback undoes no change")
     if action in (ActionName.RESTORE_CONFIGMAP, ActionName.RESTORE_SERVICE) and not rev.snapshot_available:
