@@ -1,0 +1,238 @@
+"""The audit chain: hashing, tamper detection (hypothesis), storage on both databases."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import sqlite3
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agent.audit import AuditKind, AuditLog, Problem, canonical_json, record_hash, verify_records
+from agent.store import AuditHead, AuditRecord, Store
+from tests.agent.conftest import FakeClock
+
+KEY = b"audit-test-key"
+
+
+class ListStorage:
+    """Audit storage in a list: the chain logic without a database."""
+
+    def __init__(self) -> None:
+        self.rows: list[AuditRecord] = []
+
+    def append(self, build: Callable[[AuditHead], AuditRecord]) -> AuditRecord:
+        record = build(self.head())
+        self.rows.append(record)
+        return record
+
+    def head(self) -> AuditHead:
+        return AuditHead(seq=self.rows[-1].seq, hash=self.rows[-1].hash) if self.rows else AuditHead(0, "")
+
+    def records(self) -> Iterable[AuditRecord]:
+        return list(self.rows)
+
+
+def _chain(length: int, key: bytes | None) -> tuple[list[AuditRecord], AuditHead]:
+    clock = FakeClock()
+    storage = ListStorage()
+    log = AuditLog(storage, key=key, clock=clock)
+    kinds = list(AuditKind)
+    for n in range(length):
+        clock.advance(1.5)
+        log.append(
+            kinds[n % len(kinds)], actor=f"replica-{n % 2}", incident_id=f"inc-{n // 3}", payload={"n": n, "x": [n]}
+        )
+    return storage.rows, storage.head()
+
+
+keys = st.sampled_from([None, KEY])
+
+
+def test_canonical_json_sorts_keys_without_whitespace() -> None:
+    assert canonical_json({"b": 1, "a": {"d": "é", "c": [1, 2]}}) == '{"a":{"c":[1,2],"d":"é"},"b":1}'.encode()
+
+
+def test_intact_chain_verifies_keyed_and_unkeyed() -> None:
+    for key in (None, KEY):
+        records, head = _chain(5, key)
+        report = verify_records(records, key=key, head=head)
+        assert report.ok, report.describe()
+        assert report.count == 5
+        assert records[1].prev_hash == records[0].hash
+
+
+def test_keyed_chain_checked_with_another_key_reports_bad_key() -> None:
+    records, head = _chain(4, KEY)
+    report = verify_records(records, key=b"not-the-key", head=head)
+    assert not report.ok
+    assert report.problem is Problem.BAD_KEY
+
+
+def test_keyed_hash_differs_from_plain_hash() -> None:
+    records, _ = _chain(1, None)
+    assert record_hash(records[0], KEY) != record_hash(records[0], None)
+
+
+EDITS: dict[str, Callable[[AuditRecord], AuditRecord]] = {
+    "payload": lambda r: dataclasses.replace(r, payload={**r.payload, "n": -1}),
+    "kind": lambda r: dataclasses.replace(r, kind="tampered"),
+    "actor": lambda r: dataclasses.replace(r, actor="mallory"),
+    "incident": lambda r: dataclasses.replace(r, incident_id="other"),
+    "ts": lambda r: dataclasses.replace(r, ts=r.ts + timedelta(microseconds=1)),
+    "hash": lambda r: dataclasses.replace(r, hash="0" * 64),
+    "prev_hash": lambda r: dataclasses.replace(r, prev_hash="f" * 64),
+    "seq": lambda r: dataclasses.replace(r, seq=r.seq + 100),
+}
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(length=st.integers(1, 12), data=st.data(), key=keys, field=st.sampled_from(sorted(EDITS)))
+def test_any_single_edit_is_caught(length: int, data: st.DataObject, key: bytes | None, field: str) -> None:
+    records, head = _chain(length, key)
+    index = data.draw(st.integers(0, length - 1))
+    records[index] = EDITS[field](records[index])
+
+    report = verify_records(records, key=key, head=head)
+
+    assert not report.ok
+    assert report.first_bad_index is not None
+    assert report.first_bad_index <= index
+
+
+@settings(max_examples=150)
+@given(length=st.integers(1, 12), data=st.data(), key=keys)
+def test_any_single_deletion_is_caught(length: int, data: st.DataObject, key: bytes | None) -> None:
+    records, head = _chain(length, key)
+    index = data.draw(st.integers(0, length - 1))
+    del records[index]
+
+    report = verify_records(records, key=key, head=head)
+
+    assert not report.ok
+    assert report.problem is Problem.DELETED
+    assert report.first_bad_index == index
+
+
+@settings(max_examples=150)
+@given(length=st.integers(1, 12), data=st.data(), key=keys, forged=st.booleans())
+def test_any_single_insertion_is_caught(length: int, data: st.DataObject, key: bytes | None, forged: bool) -> None:
+    records, head = _chain(length, key)
+    index = data.draw(st.integers(0, length))
+    if forged and index > 0:
+        # The strongest single insertion: right seq and link, hash recomputed without the key.
+        prev = records[index - 1]
+        fake = dataclasses.replace(prev, seq=prev.seq + 1, prev_hash=prev.hash, payload={"forged": True})
+        fake = dataclasses.replace(fake, hash=record_hash(fake, None))
+    else:
+        source = records[data.draw(st.integers(0, length - 1))]
+        fake = dataclasses.replace(source, payload={"copied": True})
+    records.insert(index, fake)
+
+    report = verify_records(records, key=key, head=head)
+
+    assert not report.ok
+    assert report.first_bad_index is not None
+    assert report.first_bad_index in (index, index + 1)
+
+
+@settings(max_examples=150)
+@given(length=st.integers(2, 12), data=st.data(), key=keys)
+def test_any_swap_of_two_records_is_caught(length: int, data: st.DataObject, key: bytes | None) -> None:
+    records, head = _chain(length, key)
+    first = data.draw(st.integers(0, length - 2))
+    second = data.draw(st.integers(first + 1, length - 1))
+    records[first], records[second] = records[second], records[first]
+
+    report = verify_records(records, key=key, head=head)
+
+    assert not report.ok
+    assert report.problem is Problem.REORDERED
+    assert report.first_bad_index == first
+
+
+def test_chain_round_trips_through_the_store(store: Store, clock: FakeClock) -> None:
+    log = AuditLog(store.audit, key=KEY, clock=clock)
+    log.append(AuditKind.ALERT, actor="intake", payload={"labels": {"alertname": "X"}, "value": 0.1, "ok": True})
+    clock.advance(0.000123)
+    log.append(AuditKind.DECISION, actor="policy", incident_id="inc-1", payload={"verdict": "approve", "n": None})
+
+    report = log.verify()
+    assert report.ok, report.describe()
+    assert report.count == 2
+    assert store.audit.head().seq == 2
+
+
+def test_export_writes_one_json_line_per_record(store: Store, clock: FakeClock) -> None:
+    log = AuditLog(store.audit, clock=clock)
+    for n in range(3):
+        log.append(AuditKind.EXECUTION, actor="executor", payload={"n": n})
+    out = io.StringIO()
+
+    assert log.export(out) == 3
+
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["seq"] for line in lines] == [1, 2, 3]
+    assert lines[2]["prev_hash"] == lines[1]["hash"]
+    assert lines[0]["ts"] == "2026-01-05T09:00:00.000000+00:00"
+
+
+def test_edit_in_sqlite_file_is_caught(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "scutum.db"
+    store = Store.connect(f"sqlite:///{path}", clock=clock)
+    store.upgrade()
+    log = AuditLog(store.audit, clock=clock)
+    for n in range(4):
+        log.append(AuditKind.API_CALL, actor="executor", payload={"n": n})
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE audit_records SET payload = ? WHERE seq = 3", ('{"n": 99}',))
+
+    report = log.verify()
+    store.close()
+
+    assert not report.ok
+    assert (report.first_bad_seq, report.problem) == (3, Problem.EDITED)
+    assert "seq 3" in report.describe()
+
+
+def test_truncated_tail_is_caught_by_the_head(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "scutum.db"
+    store = Store.connect(f"sqlite:///{path}", clock=clock)
+    store.upgrade()
+    log = AuditLog(store.audit, clock=clock)
+    for n in range(3):
+        log.append(AuditKind.API_CALL, actor="executor", payload={"n": n})
+    with sqlite3.connect(path) as raw:
+        raw.execute("DELETE FROM audit_records WHERE seq = 3")
+
+    report = log.verify()
+    store.close()
+
+    assert (report.ok, report.problem, report.first_bad_seq) == (False, Problem.DELETED, 3)
+
+
+@pytest.mark.parametrize("threads", [8])
+def test_concurrent_threads_on_sqlite_keep_one_chain(tmp_path: Path, threads: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = Store.connect(f"sqlite:///{tmp_path / 'scutum.db'}")
+    store.upgrade()
+    log = AuditLog(store.audit, key=KEY)
+
+    def write(worker: int) -> None:
+        for n in range(10):
+            log.append(AuditKind.FACTS, actor=f"w{worker}", payload={"n": n})
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(write, range(threads)))
+    report = log.verify()
+    store.close()
+
+    assert report.ok, report.describe()
+    assert report.count == threads * 10
