@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from actions.base import ActionName, NamespacedParams, TargetRef
-from approvals.authz import ApproverPolicy
+from approvals.authz import ApproverPolicy, GroupDirectory
 from approvals.memory import InMemoryApprovalRepository
 from approvals.model import ApprovalRequest
 from approvals.queue import ApprovalQueue
@@ -80,7 +80,9 @@ def proposal(requested_by: str | None = None) -> Proposal:
 class World:
     """A queue over the in-memory repository whose on_approved 'runs' the action through the claim."""
 
-    def __init__(self, settings: ApprovalSettings, clock: FakeClock, audit: AuditLog) -> None:
+    def __init__(
+        self, settings: ApprovalSettings, clock: FakeClock, audit: AuditLog, *, groups: GroupDirectory | None = None
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.audit = audit
@@ -92,7 +94,7 @@ class World:
         self.queue = ApprovalQueue(
             self.repo,
             settings,
-            policy=ApproverPolicy(settings),
+            policy=ApproverPolicy(settings, groups=groups),
             audit=audit,
             on_approved=self._execute,
             new_id=lambda: next(ids),
