@@ -54,6 +54,11 @@ WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 
 _POD_HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{5}$")
 _STATEFUL_ORDINAL = re.compile(r"^(?P<base>.+)-\d+$")
+_ORPHAN_OWNERS: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
+    "Pod": (("ReplicaSet", _POD_HASH), ("StatefulSet", _STATEFUL_ORDINAL)),
+    "Job": (("CronJob", _STATEFUL_ORDINAL),),
+}
+"""When the alert's pod or Job is gone: owners whose names its name was built from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +157,8 @@ class ResolvedTarget:
     chain: tuple[str, ...] = ()
     """Each object visited, alert's object first: Pod → ReplicaSet → Deployment."""
     labels: Mapping[str, str] = field(default_factory=dict)
+    hpa: Obj | None = None
+    """The HorizontalPodAutoscaler the alert named, when the target was reached through it."""
 
     @property
     def exists(self) -> bool:
@@ -209,8 +216,8 @@ class TargetResolver:
         obj = self._reader.try_get(kind, name, namespace)
         chain = [ref.key()]
         pod = name if kind == "Pod" else None
-        if obj is None and kind == "Pod":
-            kind, name, obj = self._orphan_pod_owner(name, namespace)
+        if obj is None and kind in _ORPHAN_OWNERS:
+            kind, name, obj = self._orphan_owner(kind, name, namespace)
             chain.append(ObjectRef(kind, name, namespace).key())
         while obj is not None:
             owner = controller_owner(obj)
@@ -226,14 +233,30 @@ class TargetResolver:
             kind, name, namespace, obj, pod=pod, container=container, chain=tuple(chain), labels=labels
         )
 
-    def _orphan_pod_owner(self, pod: str, namespace: str | None) -> tuple[str, str, Obj]:
-        for kind, pattern in (("ReplicaSet", _POD_HASH), ("StatefulSet", _STATEFUL_ORDINAL)):
-            match = pattern.match(pod)
+    def through_hpa(self, target: ResolvedTarget) -> ResolvedTarget:
+        """From an HPA to the workload its scaleTargetRef names (the HPA kept in `hpa`)."""
+        hpa = target.obj or {}
+        ref = hpa.get("spec", {}).get("scaleTargetRef") or {}
+        kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
+        if not kind or not name:
+            raise UnresolvedTarget(f"HPA {target.namespace}/{target.name} has no scaleTargetRef")
+        obj = self._reader.try_get(kind, name, target.namespace)
+        if obj is None:
+            raise UnresolvedTarget(f"HPA {target.namespace}/{target.name} scales {kind} {name}, which does not exist")
+        chain = (*target.chain, ObjectRef(kind, name, target.namespace).key())
+        container = self._container(obj, target.labels)
+        return ResolvedTarget(
+            kind, name, target.namespace, obj, container=container, chain=chain, labels=target.labels, hpa=hpa
+        )
+
+    def _orphan_owner(self, kind: str, name: str, namespace: str | None) -> tuple[str, str, Obj]:
+        for owner_kind, pattern in _ORPHAN_OWNERS[kind]:
+            match = pattern.match(name)
             if match:
-                obj = self._reader.try_get(kind, match["base"], namespace)
+                obj = self._reader.try_get(owner_kind, match["base"], namespace)
                 if obj is not None:
-                    return kind, match["base"], obj
-        raise UnresolvedTarget(f"pod {namespace}/{pod} no longer exists and no owner matches its name")
+                    return owner_kind, match["base"], obj
+        raise UnresolvedTarget(f"{kind} {namespace}/{name} no longer exists and no owner matches its name")
 
     @staticmethod
     def _container(obj: Obj | None, labels: Mapping[str, str]) -> str | None:

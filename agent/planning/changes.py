@@ -1,0 +1,137 @@
+"""What changed recently, read from the cluster: the facts runbook guards are made of.
+
+A workload's last change is the creation of its newest revision (ReplicaSet for a Deployment,
+ControllerRevision for a StatefulSet or DaemonSet); a ConfigMap's or Service's is the newest
+write recorded in its managedFields (or its creation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from agent.planning.targets import ClusterReader, pod_template_containers
+
+Obj = dict[str, Any]
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    """How many revisions the cluster holds for a workload and when the newest was created."""
+
+    count: int
+    newest_created: datetime | None
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """An RFC 3339 timestamp as the API server writes it, or None."""
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _owned_by(obj: Obj, owner: Obj) -> bool:
+    meta = owner.get("metadata", {})
+    uid, name = meta.get("uid"), meta.get("name")
+    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+        if (uid and ref.get("uid") == uid) or (not uid and ref.get("name") == name):
+            return True
+    return False
+
+
+def _revision_number(obj: Obj) -> int:
+    if obj.get("kind") == "ControllerRevision" or "revision" in obj:
+        return int(obj.get("revision") or 0)
+    annotations = obj.get("metadata", {}).get("annotations") or {}
+    try:
+        return int(annotations.get(REVISION_ANNOTATION, 0))
+    except ValueError:
+        return 0
+
+
+def revisions(reader: ClusterReader, workload: Obj) -> RevisionInfo:
+    """The workload's revision history as the cluster holds it."""
+    kind = workload.get("kind")
+    namespace = workload.get("metadata", {}).get("namespace")
+    history_kind = "ReplicaSet" if kind == "Deployment" else "ControllerRevision"
+    owned = [o for o in reader.list(history_kind, namespace) if _owned_by(o, workload)]
+    if not owned:
+        return RevisionInfo(0, None)
+    newest = max(owned, key=lambda o: (_revision_number(o), o.get("metadata", {}).get("creationTimestamp", "")))
+    return RevisionInfo(len(owned), parse_time(newest.get("metadata", {}).get("creationTimestamp")))
+
+
+def object_changed_at(obj: Obj) -> datetime | None:
+    """The newest write to an object: its managedFields times, or its creation."""
+    meta = obj.get("metadata", {})
+    times = [parse_time(entry.get("time")) for entry in meta.get("managedFields") or []]
+    times.append(parse_time(meta.get("creationTimestamp")))
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def _pod_spec(workload: Obj) -> Obj:
+    spec = workload.get("spec", {})
+    if workload.get("kind") == "CronJob":
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    if workload.get("kind") == "Pod":
+        return dict(spec)
+    pod_spec: Obj = spec.get("template", {}).get("spec", {})
+    return pod_spec
+
+
+def referenced_configmaps(workload: Obj) -> list[str]:
+    """ConfigMaps the workload's pods read (volumes, envFrom, env valueFrom), in first-seen order."""
+
+    def walk() -> Iterator[str]:
+        pod_spec = _pod_spec(workload)
+        for volume in pod_spec.get("volumes") or []:
+            if volume.get("configMap", {}).get("name"):
+                yield volume["configMap"]["name"]
+            for source in volume.get("projected", {}).get("sources") or []:
+                if source.get("configMap", {}).get("name"):
+                    yield source["configMap"]["name"]
+        for container in [*(pod_spec.get("initContainers") or []), *pod_template_containers(workload)]:
+            for env_from in container.get("envFrom") or []:
+                if env_from.get("configMapRef", {}).get("name"):
+                    yield env_from["configMapRef"]["name"]
+            for env in container.get("env") or []:
+                ref = env.get("valueFrom", {}).get("configMapKeyRef", {})
+                if ref.get("name"):
+                    yield ref["name"]
+
+    return list(dict.fromkeys(walk()))
+
+
+def container_resources(workload: Obj, container: str) -> dict[str, str | None]:
+    """A container's requests and limits as quantities (None when unset)."""
+    for c in pod_template_containers(workload):
+        if c.get("name") == container:
+            res = c.get("resources") or {}
+            req, lim = res.get("requests") or {}, res.get("limits") or {}
+            return {
+                "cpu_request": req.get("cpu"),
+                "cpu_limit": lim.get("cpu"),
+                "memory_request": req.get("memory"),
+                "memory_limit": lim.get("memory"),
+            }
+    return {"cpu_request": None, "cpu_limit": None, "memory_request": None, "memory_limit": None}
+
+
+def oom_killed_containers(reader: ClusterReader, namespace: str | None, pod: str | None) -> list[str]:
+    """Containers of the pod whose last termination was OOMKilled (empty when the pod is gone)."""
+    if not pod:
+        return []
+    obj = reader.try_get("Pod", pod, namespace)
+    if obj is None:
+        return []
+    found = []
+    for status in obj.get("status", {}).get("containerStatuses") or []:
+        for state in (status.get("lastState") or {}, status.get("state") or {}):
+            if (state.get("terminated") or {}).get("reason") == "OOMKilled":
+                found.append(str(status.get("name")))
+                break
+    return found
