@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from simcluster import estate, faults
+from simcluster.alerts import AlertEngine
 from simcluster.clock import Clock, ManualClock
 from simcluster.controllers import Context, run_all
 from simcluster.controllers.services import check_eviction
@@ -16,13 +18,19 @@ from simcluster.store import ObjectStore
 
 
 class SimCluster:
-    """A deterministic simulated Kubernetes cluster."""
+    """A deterministic simulated Kubernetes cluster.
 
-    def __init__(self, clock: Clock | None = None, *, seed: int = 0, alert_pending_seconds: float = 60.0) -> None:
+    `alert_pending_seconds` caps every rule's `for` period (the rule table keeps the mixin's
+    real values); None uses the real ones.
+    """
+
+    def __init__(
+        self, clock: Clock | None = None, *, seed: int = 0, alert_pending_seconds: float | None = 60.0
+    ) -> None:
         self.clock: Clock = clock if clock is not None else ManualClock()
         self.seed = seed
         self.store = ObjectStore(self.clock, uid_seed=seed)
-        self.alert_pending_seconds = alert_pending_seconds
+        self.alerts = AlertEngine(alert_pending_seconds)
         self._context = Context(self.store, self.clock.now())
 
     def tick(self, seconds: float = 1.0) -> None:
@@ -36,23 +44,33 @@ class SimCluster:
         with self.store.lock:
             self._context.now = self.clock.now()
             run_all(self._context)
+            self.alerts.evaluate(self.store, self._context.now)
+
+    def settle(self, passes: int = 5, seconds: float = 1.0) -> None:
+        """Tick a few times so freshly created objects reach their steady state."""
+        for _ in range(passes):
+            self.tick(seconds)
 
     def inject(self, fault: str, **params: Any) -> dict[str, Any]:
         """Apply a named fault; returns a description. ValueError for an unknown fault or bad params."""
-        raise ValueError(f"unknown fault {fault!r}")
+        with self.store.lock:
+            return faults.inject(self.store, fault, params)
 
     def faults(self) -> list[dict[str, Any]]:
         """The fault catalogue: name, summary, params."""
-        return []
+        return faults.catalogue()
 
     def firing_alerts(self) -> list[dict[str, Any]]:
         """Firing alerts as Alertmanager API v2 `GettableAlert` objects."""
-        return []
+        with self.store.lock:
+            now = self.clock.now()
+            self.alerts.evaluate(self.store, now)
+            return self.alerts.firing(now)
 
     def load_estate(self, name: str = "sample") -> None:
         """Create the objects of a named estate: "sample" or "bare"."""
-        if name not in ("sample", "bare"):
-            raise ValueError(f"unknown estate {name!r}")
+        with self.store.lock:
+            estate.load(self.store, name)
 
     def evict(self, namespace: str, name: str, dry_run: bool = False) -> None:
         """Evict a pod as the Eviction API does; errors.TooManyRequests when a PDB forbids it."""

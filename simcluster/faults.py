@@ -1,0 +1,282 @@
+"""Fault injection: each fault changes cluster state the way a person's bad change or a
+failing machine would, so that a real fix (rollback, restore, scale...) really clears it."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from simcluster.controllers.nodes import ANNOTATION_DISK, ANNOTATION_KUBELET
+from simcluster.controllers.services import ANNOTATION_LOAD
+from simcluster.errors import NotFound
+from simcluster.pods import ANNOTATION_LEAK_PER_MINUTE, ANNOTATION_RUN_SECONDS
+from simcluster.store import ObjectStore
+
+Obj = dict[str, Any]
+STUCK_TERMINATING = "sim.scutum.dev/stuck-terminating"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A named fault: what it does and the function that applies it."""
+
+    name: str
+    summary: str
+    apply: Callable[..., Obj]
+
+    @property
+    def params(self) -> list[str]:
+        """The fault's parameter names, in order."""
+        return [p for p in inspect.signature(self.apply).parameters if p != "store"]
+
+
+def _first_container(obj: Obj) -> Obj:
+    template = obj["spec"].get("jobTemplate", {}).get("spec", obj["spec"]).get("template", {})
+    containers = template.get("spec", {}).get("containers") or []
+    if not containers:
+        raise ValueError(f"{obj['kind']} {obj['metadata']['name']} has no containers")
+    return dict(containers[0])
+
+
+def _change(store: ObjectStore, kind: str, namespace: str | None, name: str, change: Callable[[Obj], None]) -> Obj:
+    try:
+        return store.mutate(kind, namespace, name, change)
+    except NotFound as exc:
+        raise ValueError(exc.message) from None
+
+
+def _set_image(store: ObjectStore, kind: str, namespace: str, name: str, image_tag: str) -> Obj:
+    def change(obj: Obj) -> None:
+        container = obj["spec"]["template"]["spec"]["containers"][0]
+        base = (
+            str(container["image"]).rsplit(":", 1)[0]
+            if ":" in str(container["image"]).rsplit("/", 1)[-1]
+            else container["image"]
+        )
+        container["image"] = f"{base}:{image_tag}"
+
+    obj = _change(store, kind, namespace, name, change)
+    return {"changed": f"{kind.lower()}/{name}", "image": _first_container(obj)["image"]}
+
+
+def bad_image_rollout(store: ObjectStore, namespace: str, deployment: str) -> Obj:
+    """Roll a Deployment to an image tag that does not exist (ImagePullBackOff, rollout stuck)."""
+    return _set_image(store, "Deployment", namespace, deployment, "doesnotexist")
+
+
+def bad_env(store: ObjectStore, namespace: str, deployment: str) -> Obj:
+    """Add an env value that makes the app crash on start (new ReplicaSet revision, CrashLoopBackOff)."""
+
+    def change(obj: Obj) -> None:
+        container = obj["spec"]["template"]["spec"]["containers"][0]
+        container["env"] = [e for e in container.get("env") or [] if e.get("name") != "SIM_FAIL"]
+        container["env"].append({"name": "SIM_FAIL", "value": "crash"})
+
+    _change(store, "Deployment", namespace, deployment, change)
+    return {"changed": f"deployment/{deployment}", "env": "SIM_FAIL=crash"}
+
+
+def bad_configmap_value(store: ObjectStore, namespace: str, configmap: str, key: str) -> Obj:
+    """Write a value the consuming pods cannot parse: they crash."""
+
+    def change(obj: Obj) -> None:
+        obj.setdefault("data", {})[key] = "SIM_BAD"
+
+    _change(store, "ConfigMap", namespace, configmap, change)
+    return {"changed": f"configmap/{configmap}", "key": key, "value": "SIM_BAD"}
+
+
+def service_selector_broken(store: ObjectStore, namespace: str, service: str) -> Obj:
+    """Point a Service's selector at labels no pod has: no endpoints."""
+
+    def change(obj: Obj) -> None:
+        obj["spec"]["selector"] = {k: f"{v}-typo" for k, v in (obj["spec"].get("selector") or {"app": "x"}).items()}
+
+    obj = _change(store, "Service", namespace, service, change)
+    return {"changed": f"service/{service}", "selector": obj["spec"]["selector"]}
+
+
+def service_targetport_broken(store: ObjectStore, namespace: str, service: str) -> Obj:
+    """Point a Service's targetPort at a port no container listens on."""
+
+    def change(obj: Obj) -> None:
+        for port in obj["spec"].get("ports") or []:
+            port["targetPort"] = 9999
+
+    _change(store, "Service", namespace, service, change)
+    return {"changed": f"service/{service}", "targetPort": 9999}
+
+
+def service_deleted(store: ObjectStore, namespace: str, service: str) -> Obj:
+    """Delete a Service that workloads depend on."""
+    try:
+        store.delete("Service", namespace, service)
+    except NotFound as exc:
+        raise ValueError(exc.message) from None
+    return {"deleted": f"service/{service}"}
+
+
+def scale_to_zero(store: ObjectStore, namespace: str, deployment: str) -> Obj:
+    """Scale a Deployment to zero replicas: its Service loses every endpoint."""
+
+    def change(obj: Obj) -> None:
+        obj["spec"]["replicas"] = 0
+
+    _change(store, "Deployment", namespace, deployment, change)
+    return {"changed": f"deployment/{deployment}", "replicas": 0}
+
+
+def memory_limit_too_low(store: ObjectStore, namespace: str, deployment: str) -> Obj:
+    """Set a memory limit below what the app needs: OOMKilled on start."""
+
+    def change(obj: Obj) -> None:
+        container = obj["spec"]["template"]["spec"]["containers"][0]
+        resources = container.setdefault("resources", {})
+        resources.setdefault("limits", {})["memory"] = "16Mi"
+        if "memory" in resources.get("requests", {}):
+            resources["requests"]["memory"] = "16Mi"
+
+    _change(store, "Deployment", namespace, deployment, change)
+    return {"changed": f"deployment/{deployment}", "memory_limit": "16Mi"}
+
+
+def memory_leak(store: ObjectStore, namespace: str, deployment: str) -> Obj:
+    """Ship a build that leaks memory: pods grow until OOMKilled, again and again."""
+
+    def change(obj: Obj) -> None:
+        template = obj["spec"]["template"]
+        template.setdefault("metadata", {}).setdefault("annotations", {})[ANNOTATION_LEAK_PER_MINUTE] = "32Mi"
+        container = template["spec"]["containers"][0]
+        container.setdefault("resources", {}).setdefault("limits", {}).setdefault("memory", "256Mi")
+
+    _change(store, "Deployment", namespace, deployment, change)
+    return {"changed": f"deployment/{deployment}", "leak_per_minute": "32Mi"}
+
+
+def _annotate_node(store: ObjectStore, node: str, key: str, value: str) -> Obj:
+    def change(obj: Obj) -> None:
+        obj["metadata"].setdefault("annotations", {})[key] = value
+
+    _change(store, "Node", None, node, change)
+    return {"changed": f"node/{node}", key: value}
+
+
+def node_not_ready(store: ObjectStore, node: str) -> Obj:
+    """Stop a node's kubelet: the node goes NotReady and its pods are lost."""
+    return _annotate_node(store, node, ANNOTATION_KUBELET, "stopped")
+
+
+def node_disk_pressure(store: ObjectStore, node: str) -> Obj:
+    """Fill a node's disk: DiskPressure, no new pods there."""
+    return _annotate_node(store, node, ANNOTATION_DISK, "true")
+
+
+def cronjob_runaway(store: ObjectStore, namespace: str, cronjob: str) -> Obj:
+    """Run a CronJob every minute with jobs that never finish in time: jobs pile up."""
+
+    def change(obj: Obj) -> None:
+        obj["spec"]["schedule"] = "* * * * *"
+        obj["spec"]["concurrencyPolicy"] = "Allow"
+        template = obj["spec"].setdefault("jobTemplate", {}).setdefault("spec", {}).setdefault("template", {})
+        template.setdefault("metadata", {}).setdefault("annotations", {})[ANNOTATION_RUN_SECONDS] = "86400"
+
+    _change(store, "CronJob", namespace, cronjob, change)
+    return {"changed": f"cronjob/{cronjob}", "schedule": "* * * * *"}
+
+
+def cronjob_failing(store: ObjectStore, namespace: str, cronjob: str) -> Obj:
+    """Make a CronJob's jobs crash: they fail past their backoff limit."""
+
+    def change(obj: Obj) -> None:
+        job = obj["spec"].setdefault("jobTemplate", {}).setdefault("spec", {})
+        job["backoffLimit"] = min(int(job.get("backoffLimit", 6)), 1)
+        container = job["template"]["spec"]["containers"][0]
+        container["env"] = [e for e in container.get("env") or [] if e.get("name") != "SIM_FAIL"]
+        container["env"].append({"name": "SIM_FAIL", "value": "crash"})
+
+    _change(store, "CronJob", namespace, cronjob, change)
+    return {"changed": f"cronjob/{cronjob}", "env": "SIM_FAIL=crash"}
+
+
+def hpa_maxed_out(store: ObjectStore, namespace: str, hpa: str) -> Obj:
+    """Raise the simulated load past what the HPA's maxReplicas can serve."""
+    current = store.try_get("HorizontalPodAutoscaler", namespace, hpa)
+    if current is None:
+        raise ValueError(f'horizontalpodautoscalers.autoscaling "{hpa}" not found')
+    load = str(int(current["spec"].get("maxReplicas", 1)) * 2)
+
+    def change(obj: Obj) -> None:
+        obj["metadata"].setdefault("annotations", {})[ANNOTATION_LOAD] = load
+
+    _change(store, "HorizontalPodAutoscaler", namespace, hpa, change)
+    return {"changed": f"horizontalpodautoscaler/{hpa}", "load": load}
+
+
+def pod_stuck_terminating(store: ObjectStore, namespace: str, pod: str) -> Obj:
+    """Delete a pod whose shutdown hangs: it keeps its deletionTimestamp until force-deleted."""
+
+    def change(obj: Obj) -> None:
+        obj["metadata"].setdefault("annotations", {})[STUCK_TERMINATING] = "true"
+
+    _change(store, "Pod", namespace, pod, change)
+    store.delete("Pod", namespace, pod)
+    return {"deleted": f"pod/{pod}", "stuck": True}
+
+
+def statefulset_bad_rollout(store: ObjectStore, namespace: str, statefulset: str) -> Obj:
+    """Roll a StatefulSet to an image that crashes: the highest ordinal blocks the rollout."""
+    return _set_image(store, "StatefulSet", namespace, statefulset, "broken")
+
+
+def daemonset_bad_rollout(store: ObjectStore, namespace: str, daemonset: str) -> Obj:
+    """Roll a DaemonSet to an image that does not exist."""
+    return _set_image(store, "DaemonSet", namespace, daemonset, "doesnotexist")
+
+
+def none(store: ObjectStore) -> Obj:
+    """A control: change nothing."""
+    return {"changed": None}
+
+
+CATALOGUE: dict[str, Fault] = {
+    f.__name__: Fault(f.__name__, (f.__doc__ or "").strip(), f)
+    for f in (
+        bad_image_rollout,
+        bad_env,
+        bad_configmap_value,
+        service_selector_broken,
+        service_targetport_broken,
+        service_deleted,
+        scale_to_zero,
+        memory_limit_too_low,
+        memory_leak,
+        node_not_ready,
+        node_disk_pressure,
+        cronjob_runaway,
+        cronjob_failing,
+        hpa_maxed_out,
+        pod_stuck_terminating,
+        statefulset_bad_rollout,
+        daemonset_bad_rollout,
+        none,
+    )
+}
+
+
+def inject(store: ObjectStore, fault: str, params: Obj) -> Obj:
+    """Apply a fault by name; ValueError for an unknown fault, wrong params or a missing target."""
+    entry = CATALOGUE.get(fault)
+    if entry is None:
+        raise ValueError(f"unknown fault {fault!r}; known: {', '.join(sorted(CATALOGUE))}")
+    if set(params) != set(entry.params):
+        raise ValueError(f"fault {fault!r} takes parameters {entry.params}, got {sorted(params)}")
+    if any(not isinstance(v, str) or not v for v in params.values()):
+        raise ValueError(f"fault {fault!r} parameters must be non-empty strings")
+    return {"fault": fault, "params": dict(params), **entry.apply(store, **params)}
+
+
+def catalogue() -> list[Obj]:
+    """The faults with their summaries and parameter names."""
+    return [{"name": f.name, "summary": f.summary, "params": f.params} for f in CATALOGUE.values()]
