@@ -96,13 +96,13 @@ class ApiServer:
 
     def start(self) -> ApiServer:
         """Serve in a daemon thread; returns self."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="simcluster-api", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name="simcluster-api", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve on the calling thread until `stop()` is called from another."""
-        self._httpd.serve_forever()
+        self._httpd.serve_forever(poll_interval=0.05)
 
     def stop(self) -> None:
         """Stop accepting requests, end open watches and close the socket."""
