@@ -29,6 +29,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m agent.docgen
+	$(BIN)/python -m agent.rbac
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
