@@ -82,8 +82,9 @@ def _risk_lines(request: ApprovalRequest) -> str:
 def _pending_status(request: ApprovalRequest) -> str | None:
     if request.required_approvals == 1:
         return None
-    have = len(request.approvers())
-    return f"Needs {request.required_approvals} different approvers; approved so far by {have}."
+    approvers = request.approvers()
+    need = request.required_approvals
+    return f"Needs {need} different approvers: {len(approvers)} of {need} so far ({_people(request, approvers)})."
 
 
 def _status_line(request: ApprovalRequest, escalation_mention: str | None) -> str | None:

@@ -142,7 +142,7 @@ def test_two_approver_band_in_slack_needs_two_different_people(sw: SlackWorld) -
     sw.click(APPROVE_ACTION_ID, request.id, user="UALICE")
     assert sw.world.runs == []
     assert any("same person twice is one approval" in t for t in sw.ephemerals())
-    assert "approved so far by 1" in sw.texts("chat.update")[-1]
+    assert "1 of 2 so far (<@UALICE>)" in sw.texts("chat.update")[-1]
     sw.click(APPROVE_ACTION_ID, request.id, user="UBOB")
     assert sw.world.runs == [request.id]
 
