@@ -202,7 +202,8 @@ def _deployment_status(ctx: Context, deploy: Obj, new: Obj, old: list[Obj], *, p
     max_unavailable = int_or_percent(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
     old_status = deploy.get("status") or {}
     counts = {"replicas": total, "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": available}
-    progressed = progressed or any(old_status.get(k, 0) != v for k, v in counts.items())
+    grown = ("updatedReplicas", "readyReplicas", "availableReplicas")
+    progressed = progressed or any(counts[k] > old_status.get(k, 0) for k in grown)
     conditions = list(old_status.get("conditions") or [])
     ok = available >= desired - max_unavailable
     conditions = with_condition(
@@ -228,7 +229,7 @@ def _deployment_status(ctx: Context, deploy: Obj, new: Obj, old: list[Obj], *, p
             "reason": "NewReplicaSetAvailable",
             "message": f'ReplicaSet "{name}" has successfully progressed.',
         }
-    elif progressed or prev is None or prev.get("reason") == "NewReplicaSetAvailable":
+    elif progressed or prev is None:
         progressing = {
             "status": "True",
             "reason": "ReplicaSetUpdated",
