@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -22,6 +22,9 @@ from approvals.queue import ApprovalQueue, AuditSink
 from approvals.render import APPROVE_ACTION_ID, REJECT_ACTION_ID, UNDO_ACTION_ID, vote_feedback
 from approvals.settings import SlackSettings
 from approvals.slack import SlackChannel
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 _DECISIONS = {APPROVE_ACTION_ID: VoteDecision.APPROVE, REJECT_ACTION_ID: VoteDecision.REJECT}
 
@@ -158,14 +161,26 @@ def _parse_payload(raw_body: bytes) -> BlockActions | None:
 
 
 def socket_mode_handler(
-    settings: SlackSettings, handler: ClickHandler, channel: SlackChannel, *, clock: Callable[[], datetime]
-) -> Any:
+    settings: SlackSettings,
+    handler: ClickHandler,
+    channel: SlackChannel,
+    *,
+    clock: Callable[[], datetime],
+    process_before_response: bool = False,
+) -> SocketModeHandler:
     """A slack_bolt SocketModeHandler whose listener acks and applies clicks; call `.start()`
-    (blocking) or `.connect()` on it. Nothing connects until then."""
+    (blocking) or `.connect()` on it. Nothing connects until then. By default the click is
+    acknowledged first and applied on bolt's worker thread (Slack wants an ack within 3 s);
+    `process_before_response=True` applies it before answering (tests)."""
     from slack_bolt import Ack, App
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    app = App(client=channel.client, token_verification_enabled=False, request_verification_enabled=False)
+    app = App(
+        client=channel.client,
+        token_verification_enabled=False,
+        request_verification_enabled=False,
+        process_before_response=process_before_response,
+    )
 
     @app.action(re.compile(r"^scutum_"))
     def _on_click(ack: Ack, body: dict[str, Any]) -> None:
