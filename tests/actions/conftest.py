@@ -132,8 +132,8 @@ def env() -> Iterator[Env]:
         environment = Env(sim, kube, clock, FakeKeeper(clock))
         if kube.try_get("Namespace", objects.NS) is None:
             environment.create(objects.namespace())
-        for name in ("node-a", "node-b"):
-            if kube.try_get("Node", name) is None:
+        if not kube.list("Node"):
+            for name in ("node-1", "node-2", "node-3"):
                 kube.create("Node", objects.node(name))
         environment.tick()
         yield environment

@@ -50,7 +50,7 @@ def serve() -> Iterator[object]:
 
     def start(script: Script) -> Kube:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(server)
         return Kube.from_url(f"http://127.0.0.1:{server.server_port}", retry=FAST)
 
