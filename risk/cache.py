@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import copy
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
@@ -164,11 +165,16 @@ class ClusterCache:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self, timeout: float = 1.0) -> None:
-        """Ask the watch threads to end and wait a little for them."""
+    def stop(self, timeout: float = 0.2) -> None:
+        """Ask the watch threads to end and wait at most `timeout` seconds in all.
+
+        A thread blocked in an open watch ends when that watch returns (its server-side
+        timeout) or fails; the threads are daemons, so none keeps the process alive.
+        """
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def __enter__(self) -> ClusterCache:
         self.start()

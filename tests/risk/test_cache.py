@@ -1,0 +1,123 @@
+"""ClusterCache without a server: a scripted adapter feeds lists and watch events."""
+
+from __future__ import annotations
+
+import builtins
+import queue
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from actions.kube import NotFoundError, WatchEvent
+from risk.cache import ClusterCache
+
+Obj = dict[str, Any]
+
+
+def _pod(name: str, node: str, *, ns: str = "shop", app: str = "web", rv: str = "1") -> Obj:
+    return {
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": app}, "resourceVersion": rv},
+        "spec": {"nodeName": node},
+    }
+
+
+class ScriptedKube:
+    """Lists return `objects`; watches stream what the test puts on `events` (None ends a watch)."""
+
+    def __init__(self, objects: list[Obj]) -> None:
+        self.objects = objects
+        self.events: queue.Queue[WatchEvent | None] = queue.Queue()
+        self.requests = 0
+        self.lists = 0
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj:
+        self.requests += 1
+        raise NotFoundError("live", status=404)
+
+    def try_get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        self.requests += 1
+        return {"kind": kind, "metadata": {"name": name, "namespace": namespace}, "live": True}
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> builtins.list[Obj]:
+        self.requests += 1
+        return [{"kind": kind, "metadata": {"name": "live"}}]
+
+    def list_with_version(self, kind: str, namespace: str | None = None) -> tuple[builtins.list[Obj], str]:
+        self.requests += 1
+        self.lists += 1
+        return [dict(o) for o in self.objects if o["kind"] == kind], str(self.lists)
+
+    def watch(
+        self, kind: str, namespace: str | None = None, *, resource_version: str = "", timeout_seconds: int = 30
+    ) -> Iterator[WatchEvent]:
+        # Watches are not counted: the scripted ones reconnect every 50 ms and would make counts racy.
+        while True:
+            try:
+                event = self.events.get(timeout=0.05)
+            except queue.Empty:
+                return
+            if event is None:
+                return
+            yield event
+
+
+@pytest.fixture
+def scripted() -> ScriptedKube:
+    return ScriptedKube([_pod("a", "n1"), _pod("b", "n1", app="api"), _pod("c", "n2", ns="other")])
+
+
+def test_lists_by_namespace_node_and_labels_from_memory(scripted: ScriptedKube) -> None:
+    with ClusterCache(scripted, kinds=("Pod",)) as cache:
+        before = scripted.requests
+        assert [p["metadata"]["name"] for p in cache.list("Pod", "shop")] == ["a", "b"]
+        assert [p["metadata"]["name"] for p in cache.list("Pod", field_selector="spec.nodeName=n1")] == ["a", "b"]
+        assert [p["metadata"]["name"] for p in cache.list("Pod", "shop", label_selector="app=api")] == ["b"]
+        assert cache.try_get("Pod", "c", "other") is not None
+        assert cache.try_get("Pod", "zzz", "other") is None
+        assert scripted.requests == before
+        assert cache.live_reads == 0
+
+
+def test_unsupported_selectors_and_uncached_kinds_go_live(scripted: ScriptedKube) -> None:
+    with ClusterCache(scripted, kinds=("Pod",)) as cache:
+        assert cache.list("Pod", "shop", label_selector="app in (web)")[0]["metadata"]["name"] == "live"
+        assert cache.try_get("ConfigMap", "cfg", "shop") is not None
+        assert cache.live_reads == 2
+
+
+def test_watch_events_add_modify_and_delete(scripted: ScriptedKube) -> None:
+    with ClusterCache(scripted, kinds=("Pod",)) as cache:
+        scripted.events.put(WatchEvent("ADDED", _pod("d", "n1", rv="5")))
+        scripted.events.put(WatchEvent("DELETED", _pod("a", "n1", rv="6")))
+        moved = _pod("b", "n2", app="api", rv="7")
+        scripted.events.put(WatchEvent("MODIFIED", moved))
+        assert cache.wait_until(lambda c: c.try_get("Pod", "b", "shop") == moved, timeout=5.0)
+        on_n1 = [p["metadata"]["name"] for p in cache.list("Pod", field_selector="spec.nodeName=n1")]
+        assert on_n1 == ["d"]
+
+
+def test_an_expired_watch_relists(scripted: ScriptedKube) -> None:
+    with ClusterCache(scripted, kinds=("Pod",)) as cache:
+        scripted.objects.append(_pod("late", "n3"))
+        scripted.events.put(WatchEvent("ERROR", {"code": 410, "reason": "Expired"}))
+        assert cache.wait_until(lambda c: c.try_get("Pod", "late", "shop") is not None, timeout=5.0)
+        assert scripted.lists >= 2
+
+
+def test_get_of_a_missing_cached_object_raises_not_found(scripted: ScriptedKube) -> None:
+    with ClusterCache(scripted, kinds=("Pod",)) as cache, pytest.raises(NotFoundError):
+        cache.get("Pod", "nope", "shop")
+
+
+def test_requests_pass_through_to_the_adapter(scripted: ScriptedKube) -> None:
+    with ClusterCache(scripted, kinds=("Pod",)) as cache:
+        assert cache.requests == scripted.requests
