@@ -11,10 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from agent.store import migrate
+from agent.store.approval_requests import SqlApprovalRepository
 from agent.store.audit_rows import AuditRepository
 from agent.store.control_state import ControlRepository
 from agent.store.database import Database, build_engine
 from agent.store.executions import ExecutionRepository
+from agent.store.history import StoreActionHistory
 from agent.store.incidents import IncidentRepository
 from agent.store.records import (
     AuditHead,
@@ -65,6 +67,10 @@ class Store:
         """The kill switch."""
         self.audit = AuditRepository(db)
         """Audit chain storage (use agent.audit.AuditLog to write and verify)."""
+        self.approvals = SqlApprovalRepository(db)
+        """Approval requests and votes (an `approvals.model.ApprovalRepository`)."""
+        self.history = StoreActionHistory(self.executions, self.incidents, self.control)
+        """Recent actions, open incidents, kill switch (a `risk.sources.ActionHistory`)."""
 
     @classmethod
     def connect(cls, url: str, *, clock: Callable[[], datetime] = _now) -> Store:

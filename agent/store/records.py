@@ -75,34 +75,6 @@ class DecisionRecord:
 
 
 @dataclass(frozen=True)
-class ApprovalRequestRecord:
-    """A stored approval request."""
-
-    id: str
-    proposal_id: str
-    state: str
-    created_at: datetime
-    updated_at: datetime
-    expires_at: datetime
-    required_approvals: int = 1
-    risk_total: float = 0.0
-    decision_id: str | None = None
-    requested_by: str | None = None
-    channel: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class VoteRecord:
-    """One person's vote on an approval request."""
-
-    request_id: str
-    voter: str
-    approve: bool
-    at: datetime
-    comment: str = ""
-
-
-@dataclass(frozen=True)
 class Execution:
     """One run of an action and who claimed it."""
 

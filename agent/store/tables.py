@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -71,34 +71,42 @@ class DecisionRow(SQLModel, table=True):
 
 
 class ApprovalRequestRow(SQLModel, table=True):
-    """A request for a person to approve a proposal."""
+    """A request for people to approve one action (approvals.model.ApprovalRequest)."""
 
     __tablename__ = "approval_requests"
 
     id: str = Field(primary_key=True, max_length=64)
-    proposal_id: str = Field(foreign_key="proposals.id", index=True, max_length=64)
-    decision_id: str | None = Field(default=None, max_length=64)
-    state: str = Field(index=True, max_length=32)
+    incident_id: str = Field(index=True, max_length=64)
+    incident_summary: str = Field(default="", max_length=2000)
+    action: str = Field(max_length=64)
+    params: dict[str, Any] = _json()
+    target_kind: str = Field(max_length=64)
+    target_name: str = Field(max_length=253)
+    target_namespace: str | None = Field(default=None, max_length=253)
+    risk: dict[str, Any] = _json()
+    threshold: float
     required_approvals: int = 1
-    risk_total: float = 0.0
     requested_by: str | None = Field(default=None, max_length=256)
-    channel: dict[str, Any] = _json()
+    state: str = Field(index=True, max_length=32)
     created_at: datetime = _when()
-    updated_at: datetime = _when()
-    expires_at: datetime = _when(index=True)
+    deadline: datetime = _when(index=True)
+    updated_at: datetime | None = _when(nullable=True)
+    slack_channel: str | None = Field(default=None, max_length=64)
+    slack_ts: str | None = Field(default=None, max_length=64)
+    result: str | None = Field(default=None, max_length=4000)
+    undo_available: bool = False
 
 
 class ApprovalVoteRow(SQLModel, table=True):
-    """One person's vote on an approval request."""
+    """One click or CLI command on an approval request (a person may vote more than once)."""
 
     __tablename__ = "approval_votes"
-    __table_args__ = (UniqueConstraint("request_id", "voter", name="uq_approval_votes_request_voter"),)
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: str = Field(foreign_key="approval_requests.id", index=True, max_length=64)
-    voter: str = Field(max_length=256)
-    approve: bool
-    comment: str = Field(default="", max_length=2000)
+    approver: str = Field(max_length=256)
+    decision: str = Field(max_length=16)
+    channel: str = Field(max_length=16)
     at: datetime = _when()
 
 

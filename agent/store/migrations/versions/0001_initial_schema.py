@@ -133,22 +133,30 @@ def upgrade() -> None:
 
     op.create_table('approval_requests',
     sa.Column('id', sa.String(length=64), nullable=False),
-    sa.Column('proposal_id', sa.String(length=64), nullable=False),
-    sa.Column('decision_id', sa.String(length=64), nullable=True),
-    sa.Column('state', sa.String(length=32), nullable=False),
+    sa.Column('incident_id', sa.String(length=64), nullable=False),
+    sa.Column('incident_summary', sa.String(length=2000), nullable=False),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('target_kind', sa.String(length=64), nullable=False),
+    sa.Column('target_name', sa.String(length=253), nullable=False),
+    sa.Column('target_namespace', sa.String(length=253), nullable=True),
+    sa.Column('risk', sa.JSON(), nullable=False),
+    sa.Column('threshold', sa.Float(), nullable=False),
     sa.Column('required_approvals', sa.Integer(), nullable=False),
-    sa.Column('risk_total', sa.Float(), nullable=False),
     sa.Column('requested_by', sa.String(length=256), nullable=True),
-    sa.Column('channel', sa.JSON(), nullable=False),
+    sa.Column('state', sa.String(length=32), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], ),
+    sa.Column('deadline', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('slack_channel', sa.String(length=64), nullable=True),
+    sa.Column('slack_ts', sa.String(length=64), nullable=True),
+    sa.Column('result', sa.String(length=4000), nullable=True),
+    sa.Column('undo_available', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('approval_requests', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_approval_requests_expires_at'), ['expires_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_approval_requests_proposal_id'), ['proposal_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_approval_requests_deadline'), ['deadline'], unique=False)
+        batch_op.create_index(batch_op.f('ix_approval_requests_incident_id'), ['incident_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_approval_requests_state'), ['state'], unique=False)
 
     op.create_table('decisions',
@@ -169,13 +177,12 @@ def upgrade() -> None:
     op.create_table('approval_votes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.String(length=64), nullable=False),
-    sa.Column('voter', sa.String(length=256), nullable=False),
-    sa.Column('approve', sa.Boolean(), nullable=False),
-    sa.Column('comment', sa.String(length=2000), nullable=False),
+    sa.Column('approver', sa.String(length=256), nullable=False),
+    sa.Column('decision', sa.String(length=16), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['request_id'], ['approval_requests.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('request_id', 'voter', name='uq_approval_votes_request_voter')
+    sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('approval_votes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_approval_votes_request_id'), ['request_id'], unique=False)
@@ -214,8 +221,8 @@ def downgrade() -> None:
     op.drop_table('decisions')
     with op.batch_alter_table('approval_requests', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_approval_requests_state'))
-        batch_op.drop_index(batch_op.f('ix_approval_requests_proposal_id'))
-        batch_op.drop_index(batch_op.f('ix_approval_requests_expires_at'))
+        batch_op.drop_index(batch_op.f('ix_approval_requests_incident_id'))
+        batch_op.drop_index(batch_op.f('ix_approval_requests_deadline'))
 
     op.drop_table('approval_requests')
     with op.batch_alter_table('proposals', schema=None) as batch_op:
