@@ -32,11 +32,12 @@ class IncidentRepository:
         alert_name: str = "",
         namespace: str | None = None,
         group_key: str = "",
+        incident_id: str | None = None,
     ) -> Incident:
-        """Record a new open incident."""
+        """Record a new open incident (under intake's deterministic id when given)."""
         now = self._clock()
         row = IncidentRow(
-            id=uuid4().hex,
+            id=incident_id or uuid4().hex,
             fingerprint=fingerprint,
             group_key=group_key,
             alert_name=alert_name,

@@ -1,0 +1,238 @@
+"""The incident pipeline: intake → planner → risk → policy → execute / approve / deny / escalate.
+
+It records every step in the store and the audit chain, and hands actions to the executor
+(which runs them on its own threads, so intake never waits on the cluster).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from pydantic_core import to_jsonable_python
+
+from agent.audit import AuditKind, AuditLog
+from agent.evaluate import Evaluation, Evaluator, Outcome, incident_json, target_text
+from agent.executor import Executor
+from agent.intake import Alert, Incident, Intake, IntakeResult
+from agent.metrics import Metrics
+from agent.store import IncidentStatus, Store
+from approvals.queue import ApprovalQueue
+from risk.model import Proposal
+from risk.policy import thresholds_for
+from risk.settings import PolicySettings
+
+log = structlog.get_logger(__name__)
+
+ACTOR = "scutum"
+
+
+def proposal_json(proposal: Proposal) -> dict[str, Any]:
+    return {
+        "action": proposal.action.value,
+        "params": proposal.params.model_dump(mode="json"),
+        "target": {"kind": proposal.target.kind, "namespace": proposal.target.namespace, "name": proposal.target.name},
+        "claims": dict(proposal.claims),
+    }
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    return {
+        "fingerprint": alert.fingerprint,
+        "name": alert.name,
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "starts_at": alert.starts_at.isoformat(),
+        "firing": alert.firing,
+        "source": alert.source.value,
+    }
+
+
+@dataclass
+class Handled:
+    """What the pipeline did with one incident: the evaluation and where it went."""
+
+    evaluation: Evaluation
+    execution_id: str | None = None
+    approval_id: str | None = None
+
+
+@dataclass
+class Notices:
+    """Where escalations and denials are told to humans (Slack or the console)."""
+
+    escalate: Callable[[Incident, str], None] = field(default=lambda incident, reason: None)
+
+
+class Pipeline:
+    """Turns intake results into decisions, records them, and routes each one."""
+
+    def __init__(
+        self,
+        *,
+        intake: Intake,
+        evaluator: Evaluator,
+        store: Store,
+        audit: AuditLog,
+        approvals: ApprovalQueue,
+        executor: Executor,
+        policy: PolicySettings,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        notices: Notices | None = None,
+        on_handled: Callable[[Handled], None] | None = None,
+    ) -> None:
+        self.intake = intake
+        self.evaluator = evaluator
+        self._store = store
+        self._audit = audit
+        self._approvals = approvals
+        self._executor = executor
+        self._policy = policy
+        self._metrics = metrics
+        self._clock = clock
+        self._notices = notices or Notices()
+        self._on_handled = on_handled
+
+    # --- intake ------------------------------------------------------------------------
+
+    def ingest_poll(self, payload: bytes | str | object) -> list[Handled]:
+        """A full `GET /api/v2/alerts` answer: alerts missing from it have resolved."""
+        now = self._clock()
+        return self.handle(self.intake.ingest_poll(payload, now=now), now=now)
+
+    def ingest_webhook(self, payload: bytes | str | object) -> list[Handled]:
+        """An Alertmanager webhook notification."""
+        now = self._clock()
+        return self.handle(self.intake.ingest_webhook(payload, now=now), now=now)
+
+    def handle(self, result: IntakeResult, *, now: datetime) -> list[Handled]:
+        """Record what intake rejected and resolved, and decide each new incident."""
+        for rejected in result.rejected:
+            self._metrics.alerts.labels(outcome="rejected").inc()
+            self._audit.append(
+                AuditKind.ALERT,
+                actor=ACTOR,
+                payload={"rejected": True, "reason": rejected.reason, "excerpt": rejected.excerpt},
+            )
+            log.warning("alert_rejected", reason=rejected.reason)
+        self._metrics.alerts.labels(outcome="ignored").inc(len(result.ignored))
+        for incident in result.resolved:
+            if self._store.incidents.get(incident.id) is not None:
+                self._store.incidents.set_status(incident.id, IncidentStatus.RESOLVED)
+            self._audit.append(AuditKind.INCIDENT, actor=ACTOR, incident_id=incident.id, payload={"event": "resolved"})
+        handled = []
+        for incident in result.new:
+            try:
+                handled.append(self.decide(incident, now=now))
+            except Exception as exc:  # task boundary: one incident must not stop the loop
+                log.exception("incident_failed", incident=incident.id)
+                self._audit.append(AuditKind.ERROR, actor=ACTOR, incident_id=incident.id, payload={"error": repr(exc)})
+        return handled
+
+    # --- one incident ------------------------------------------------------------------
+
+    def decide(self, incident: Incident, *, now: datetime) -> Handled:
+        """Plan, score and route one new incident; every step is recorded."""
+        bound = log.bind(incident=incident.id)
+        self._metrics.alerts.labels(outcome="incident").inc()
+        self._metrics.incidents.inc()
+        primary = incident.primary
+        self._store.incidents.open(
+            primary.fingerprint,
+            incident_id=incident.id,
+            alerts=[alert_json(a) for a in incident.alerts.values()],
+            started_at=incident.started_at,
+            alert_name=primary.name,
+            namespace=incident.target.namespace if incident.target else primary.labels.get("namespace"),
+            group_key=incident.group_key,
+        )
+        self._audit.append(AuditKind.INCIDENT, actor=ACTOR, incident_id=incident.id, payload=incident_json(incident))
+        evaluation = self.evaluator.evaluate(incident, now=now)
+        self._record_plan(evaluation)
+        self._metrics.verdicts.labels(verdict=evaluation.outcome.value).inc()
+        bound.info("incident_decided", verdict=evaluation.outcome.value, shadow=evaluation.shadow)
+        handled = self._route(evaluation, now=now)
+        if self._on_handled:
+            self._on_handled(handled)
+        return handled
+
+    def _record_plan(self, evaluation: Evaluation) -> None:
+        incident_id = evaluation.incident.id
+        trace = dict(evaluation.plan.trace)
+        llm = trace.pop("llm_exchange", None)
+        if llm is not None:
+            self._audit.append(AuditKind.LLM_EXCHANGE, actor=ACTOR, incident_id=incident_id, payload={"exchange": llm})
+        self._audit.append(AuditKind.PLAN, actor=ACTOR, incident_id=incident_id, payload={"trace": trace})
+        if evaluation.facts is not None:
+            self._audit.append(
+                AuditKind.FACTS, actor=ACTOR, incident_id=incident_id, payload=to_jsonable_python(evaluation.facts)
+            )
+        if evaluation.risk is not None:
+            self._metrics.risk.observe(evaluation.risk.total)
+            self._audit.append(AuditKind.RISK, actor=ACTOR, incident_id=incident_id, payload=evaluation.risk.as_json())
+        self._audit.append(
+            AuditKind.DECISION,
+            actor=ACTOR,
+            incident_id=incident_id,
+            payload={
+                "verdict": evaluation.outcome.value,
+                "rules": list(evaluation.reasons),
+                "shadow": evaluation.shadow,
+                "proposal": proposal_json(evaluation.proposal) if evaluation.proposal else None,
+            },
+        )
+
+    def _route(self, evaluation: Evaluation, *, now: datetime) -> Handled:
+        handled = Handled(evaluation)
+        incident = evaluation.incident
+        proposal = evaluation.proposal
+        if evaluation.outcome is Outcome.ESCALATE:
+            self._escalate(incident, "; ".join(evaluation.reasons))
+            return handled
+        if proposal is None or evaluation.risk is None or evaluation.decision is None:
+            return handled
+        record = self._store.incidents.add_proposal(
+            incident.id,
+            action=proposal.action.value,
+            params=proposal.params.model_dump(mode="json"),
+            target_kind=proposal.target.kind,
+            target_name=proposal.target.name,
+            target_namespace=proposal.target.namespace,
+            claims=dict(proposal.claims),
+            planner=str(evaluation.plan.trace.get("planner", "")),
+        )
+        self._store.incidents.add_decision(
+            record.id,
+            verdict=evaluation.outcome.value,
+            risk_total=evaluation.risk.total,
+            components=evaluation.risk.as_json()["components"],
+            rules=evaluation.reasons,
+            shadow=evaluation.shadow,
+        )
+        if evaluation.shadow:
+            return handled
+        if evaluation.outcome is Outcome.EXECUTE:
+            handled.execution_id = self._executor.submit_new(proposal, incident, proposal_id=record.id)
+        elif evaluation.outcome is Outcome.APPROVE:
+            execute_max, _, _ = thresholds_for(proposal, self._policy)
+            request = self._approvals.request(
+                proposal,
+                evaluation.risk,
+                incident_id=incident.id,
+                incident_summary=f"{', '.join(incident.alert_names)} on {target_text(proposal.target)}",
+                threshold=execute_max,
+                now=now,
+            )
+            self._executor.remember(request.id, proposal, incident, proposal_id=record.id)
+            handled.approval_id = request.id
+        elif evaluation.outcome is Outcome.DENY:
+            self._escalate(incident, "denied by policy: " + "; ".join(evaluation.reasons))
+        return handled
+
+    def _escalate(self, incident: Incident, reason: str) -> None:
+        self._audit.append(AuditKind.ESCALATION, actor=ACTOR, incident_id=incident.id, payload={"reason": reason})
+        self._notices.escalate(incident, reason)
