@@ -112,7 +112,7 @@ def _write_from_process(url: str, worker: int, count: int) -> None:
 
 
 def test_concurrent_processes_keep_one_valid_chain(pg_store: Store, postgres_url: str) -> None:
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("fork")  # spawn would re-import the product per process
     processes = [context.Process(target=_write_from_process, args=(postgres_url, w, 20)) for w in range(3)]
     for process in processes:
         process.start()
