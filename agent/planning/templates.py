@@ -40,7 +40,7 @@ def _number(arg: str) -> Decimal:
 
 def _format_quantity(value: Decimal, suffix: str) -> str:
     """A quantity in the given suffix when integral there, else in a finer unit."""
-    if suffix in _BINARY:
+    if suffix and suffix in _BINARY:
         for candidate in _BINARY[_BINARY.index(suffix) :]:
             scaled = value / parse_quantity(f"1{candidate}") if candidate else value
             if scaled == scaled.to_integral_value():
@@ -133,6 +133,9 @@ def check(value: Any) -> None:
 
 
 def _lookup(context: Mapping[str, Any], path: list[str]) -> Any:
+    if path[0] in ("labels", "annotations") and len(path) > 1:
+        # label names hold dots (app.kubernetes.io/name): the rest of the path is one key
+        path = [path[0], ".".join(path[1:])]
     node: Any = context
     for key in path:
         if not isinstance(node, Mapping) or key not in node:
