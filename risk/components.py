@@ -78,7 +78,10 @@ def blast_radius(
     elif facts.consumers is not None:
         c = facts.consumers
         verb = "restarts" if action is ActionName.RESTORE_CONFIGMAP else "reroutes traffic of"
-        found.add(c.workloads / (c.workloads + 3) + 0.1, f"{verb} {c.workloads} workloads ({c.ready_replicas} ready)")
+        found.add(
+            c.workloads / (c.workloads + 3) + 0.1,
+            f"{verb} {_count(c.workloads, 'workload')} ({c.ready_replicas} ready replicas)",
+        )
     else:
         found.add(0.05, f"touches one {facts.target.kind}")
     if facts.pdb is not None and facts.pdb.min_disruptions_allowed == 0 and action is not ActionName.SCALE_WORKLOAD:
@@ -246,7 +249,8 @@ def operational_pressure(
         found.add(min(0.6, 0.1 * (env.open_incidents - 1)), f"{env.open_incidents} open incidents")
     if act.on_target:
         found.add(
-            min(1.0, 0.3 * len(act.on_target)), f"acted on this target {len(act.on_target)} times in the last hour"
+            min(1.0, 0.3 * len(act.on_target)),
+            f"acted on this target {_count(len(act.on_target), 'time')} in the last hour",
         )
     last = act.last_on_target
     if last is not None and (at - last).total_seconds() < 900:
@@ -254,10 +258,12 @@ def operational_pressure(
     if act.in_namespace:
         found.add(
             min(0.5, 0.05 * len(act.in_namespace)),
-            f"{len(act.in_namespace)} actions in this namespace in the last hour",
+            f"{_count(len(act.in_namespace), 'action')} in this namespace in the last hour",
         )
     if act.overall:
-        found.add(min(0.4, 0.01 * len(act.overall)), f"{len(act.overall)} actions cluster-wide in the last hour")
+        found.add(
+            min(0.4, 0.01 * len(act.overall)), f"{_count(len(act.overall), 'action')} cluster-wide in the last hour"
+        )
     w = facts.workload
     if w is not None and w.last_change_at is not None and action is not ActionName.ROLLBACK_WORKLOAD:
         since = (at - w.last_change_at).total_seconds()
@@ -270,6 +276,10 @@ def operational_pressure(
             min(1.0, base.score + extra), (*base.reasons, f"off-hours ({at:%H:%M} UTC): +{extra:.2f}")
         )
     return base
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _off_hours(at: datetime, settings: RiskSettings) -> bool:
