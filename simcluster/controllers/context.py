@@ -113,10 +113,15 @@ def with_condition(conditions: list[Obj], new: Obj, now: str, *, touch: bool = F
 
 @dataclass
 class Context:
-    """One controller pass: the store, the pass's time and indexes rebuilt only when the store moved."""
+    """One controller pass: the store, the pass's time and indexes rebuilt only when the store moved.
+
+    `memo` keeps what controllers learnt between passes (e.g. pods whose status cannot change
+    until they or their ConfigMaps do), so an idle pass stays cheap.
+    """
 
     store: ObjectStore
     now: datetime
+    memo: dict[str, Any] = field(default_factory=dict)
     _index_rv: dict[str, int] = field(default_factory=dict)
     _index: dict[str, dict[str, list[Obj]]] = field(default_factory=dict)
 

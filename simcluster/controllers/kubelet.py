@@ -143,17 +143,41 @@ def pod_status(ctx: Context, pod: Obj, configmaps: dict[str, Obj], host_ip: str)
     }
 
 
+def _steady(pod: Obj, status: Obj) -> bool:
+    """True when the status cannot change with time alone (no backoff, leak or run-to-completion)."""
+    if pod["spec"].get("restartPolicy", "Always") != "Always" or model.leak_per_second(pod) > 0:
+        return False
+    for cs in status["containerStatuses"]:
+        state = cs["state"]
+        if "running" not in state and (state.get("waiting") or {}).get("reason") != "ImagePullBackOff":
+            return False
+    return True
+
+
 def run(ctx: Context, ready_nodes: dict[str, str]) -> None:
     """Report status for every scheduled, live pod on a Ready node (`ready_nodes`: name -> IP)."""
     configmaps: dict[str, dict[str, Obj]] = {}
+    versions: dict[str, int] = {}
     for cm in ctx.objects("ConfigMap"):
-        configmaps.setdefault(cm["metadata"]["namespace"], {})[cm["metadata"]["name"]] = cm
-    for pod in ctx.objects("Pod"):
+        namespace = cm["metadata"]["namespace"]
+        configmaps.setdefault(namespace, {})[cm["metadata"]["name"]] = cm
+        versions[namespace] = max(versions.get(namespace, 0), int(cm["metadata"]["resourceVersion"]))
+    steady: dict[str, tuple[str, int, str]] = ctx.memo.setdefault("kubelet-steady", {})
+    pods = ctx.objects("Pod")
+    if len(steady) > 2 * len(pods) + 100:
+        live = {p["metadata"]["uid"] for p in pods}
+        steady = ctx.memo["kubelet-steady"] = {uid: key for uid, key in steady.items() if uid in live}
+    for pod in pods:
+        meta = pod["metadata"]
         node = pod.get("spec", {}).get("nodeName")
-        if not node or node not in ready_nodes or pod["metadata"].get("deletionTimestamp"):
+        if not node or node not in ready_nodes or meta.get("deletionTimestamp"):
             continue
         if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
             continue
-        ctx.set_status(
-            "Pod", pod, pod_status(ctx, pod, configmaps.get(pod["metadata"]["namespace"], {}), ready_nodes[node])
-        )
+        key = (meta["resourceVersion"], versions.get(meta["namespace"], 0), node)
+        if steady.get(meta["uid"]) == key:
+            continue
+        status = pod_status(ctx, pod, configmaps.get(meta["namespace"], {}), ready_nodes[node])
+        if status == pod.get("status") and _steady(pod, status):
+            steady[meta["uid"]] = key
+        ctx.set_status("Pod", pod, status)
