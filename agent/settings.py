@@ -14,7 +14,8 @@ import os
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -22,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actions.base import ActionLimits
+from approvals.settings import ApprovalSettings, SlackSettings
+from risk.settings import PolicySettings, RiskSettings
 
 ENV_PREFIX = "SCUTUM_"
 ENV_DELIMITER = "__"
@@ -90,9 +93,7 @@ class AgentIdentitySettings(Section):
     identity: str | None = None
     """This replica's identity in claims and leases; unset means the host name."""
     dry_run: bool = False
-    """Send only server-side dry runs; never change the cluster."""
-    shadow: bool = False
-    """Decide and record every step, but never act (shadow mode)."""
+    """Send only server-side dry runs; never change the cluster (shadow mode is `policy.shadow`)."""
 
 
 class LeaderElectionSettings(Section):
@@ -244,6 +245,14 @@ class Settings(BaseSettings):
     """Action limits."""
     snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
     """Last-known-good snapshots."""
+    risk: RiskSettings = Field(default_factory=RiskSettings)
+    """How risk components are scored and combined."""
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    """Thresholds, vetoes and budgets that turn a score into a verdict."""
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    """Who may approve and how long requests wait."""
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    """The Slack approval channel."""
 
     def database_url(self) -> str:
         """The configured database URL, or SQLite in `data_dir`."""
@@ -369,7 +378,7 @@ def _resolve_field(loc: tuple[str, ...], variable: str) -> Any:
             hint = f"; did you mean {close[0]}?" if close else ""
             raise SettingsError(f"unknown environment variable {variable}: no settings field {'.'.join(loc)}{hint}")
         annotation = fields[part].annotation
-        nested = _model_of(annotation)
+        nested = section_model(annotation)
         if nested is None:
             if get_origin(annotation) is dict and depth < len(loc) - 1:
                 return str  # SCUTUM_X__LABELS__KEY sets one entry of a mapping
@@ -387,22 +396,24 @@ def env_variable_names(model: type[BaseModel] = Settings, prefix: str = ENV_PREF
     names = []
     for name, info in model.model_fields.items():
         variable = prefix + (info.alias or name).upper()
-        nested = _model_of(info.annotation)
+        nested = section_model(info.annotation)
         names.extend(env_variable_names(nested, variable + ENV_DELIMITER) if nested else [variable])
     return names
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
+def section_model(annotation: Any) -> type[BaseModel] | None:
+    """The settings model a field holds directly or as an optional; not models inside containers."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    for arg in get_args(annotation):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
+    if get_origin(annotation) in (Union, UnionType):
+        for arg in get_args(annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                return arg
     return None
 
 
 def _is_structured(annotation: Any) -> bool:
-    if _model_of(annotation) is not None:
+    if section_model(annotation) is not None:
         return True
     origins = {get_origin(annotation), *(get_origin(a) for a in get_args(annotation))}
     return bool(origins & {list, dict, tuple, set})
@@ -432,7 +443,7 @@ def _suggest_key(loc: tuple[str, ...]) -> str:
     model: type[BaseModel] | None = Settings
     for part in loc[:-1]:
         info = model.model_fields.get(part) if model else None
-        model = _model_of(info.annotation) if info else None
+        model = section_model(info.annotation) if info else None
     if model is None:
         return ""
     names = [info.alias or name for name, info in model.model_fields.items()]
