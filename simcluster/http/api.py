@@ -52,6 +52,7 @@ class KubeApi:
         self.cluster = cluster
         self.stopping = threading.Event()
         self._sim = SimRoutes(cluster)
+        self._json = resources.JsonCache()
 
     def handle(self, request: Request) -> Response:
         """Answer one request; API errors become `Status` objects with their codes."""
@@ -122,7 +123,7 @@ class KubeApi:
             if request.wants_table():
                 items, rv = resources.list_items(self.store, route, request)
                 return Response.json(200, to_table(route.resource, items, rv, self.store.clock.now()))
-            return resources.list_objects(self.store, route, request)
+            return resources.list_objects(self.store, route, request, self._json)
 
         handlers: dict[str, Callable[[], Response]] = {
             "GET": get,

@@ -44,10 +44,40 @@ def list_kind(rt: ResourceType) -> str:
     return f"{rt.kind}List"
 
 
-def list_objects(store: ObjectStore, route: ResourceRoute, request: Request) -> Response:
+class JsonCache:
+    """Serialised objects keyed by kind, namespace and name, valid while their resourceVersion is.
+
+    The store bumps resourceVersion on every change, so a cached text is reused only for an
+    unchanged object: LIST of a thousand pods then costs a join, not a thousand `json.dumps`.
+    """
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[str, str, str], tuple[str, str]] = {}
+
+    def text(self, kind: str, obj: Obj) -> str:
+        """The JSON text of a stored object (call under the store's lock)."""
+        meta = obj["metadata"]
+        key, rv = (kind, meta.get("namespace", ""), meta["name"]), meta.get("resourceVersion", "")
+        hit = self._texts.get(key)
+        if hit is not None and hit[0] == rv:
+            return hit[1]
+        text = json.dumps(obj, separators=(",", ":"))
+        self._texts[key] = (rv, text)
+        return text
+
+    def prune(self, live: int) -> None:
+        """Forget everything when the cache holds far more entries than live objects (deletions)."""
+        if len(self._texts) > 2 * live + 1000:
+            self._texts.clear()
+
+
+def list_objects(
+    store: ObjectStore, route: ResourceRoute, request: Request, cache: JsonCache | None = None
+) -> Response:
     """LIST: matching objects sorted by namespace and name, serialised under the lock."""
     labels, fields = selectors(request)
     rt = route.resource
+    cache = cache or JsonCache()
     with store.lock:
         live = store.iter_kind(rt.kind)
         chosen = [
@@ -57,8 +87,9 @@ def list_objects(store: ObjectStore, route: ResourceRoute, request: Request) -> 
             and matches(o, labels, fields)
         ]
         chosen.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
-        items = ",".join(json.dumps(o, separators=(",", ":")) for o in chosen)
+        items = ",".join(cache.text(rt.kind, o) for o in chosen)
         rv = store.resource_version
+        cache.prune(sum(1 for _ in live))
     head = json.dumps({"kind": list_kind(rt), "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(rv)}})
     return Response(200, f'{head[:-1]},"items":[{items}]}}'.encode())
 
