@@ -6,6 +6,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from simcluster.clock import SystemClock
 from simcluster.harness import start_sim
@@ -37,7 +38,7 @@ def serve(
         host=host,
         port=port,
     )
-    previous: dict[int, object] = {}
+    previous: dict[signal.Signals, Any] = {}
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         done.set()
@@ -54,4 +55,4 @@ def serve(
     finally:
         sim.stop()
         for signum, handler in previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+            signal.signal(signum, handler)
