@@ -155,6 +155,9 @@ def _error_from_response(status: int, body: bytes, headers: Mapping[str, str]) -
         payload = {}
     message = str(payload.get("message") or body[:300].decode("utf-8", "replace") or f"HTTP {status}")
     reason = str(payload.get("reason") or "")
+    causes = [str(c.get("message")) for c in (payload.get("details") or {}).get("causes") or [] if c.get("message")]
+    if causes:
+        message = f"{message} ({'; '.join(causes)})"
     if status == 404:
         return NotFoundError(message, status=status, reason=reason)
     if status == 409:
