@@ -147,13 +147,17 @@ def read_answer(
         return Reading(Escalation(f"LLM output refused: {exc}"), Outcome.INVALID_OUTPUT)
 
 
-def _read(completion: WireCompletion, *, toolset: ToolSet, incident: Incident, allowed: Collection[TargetRef]) -> Reading:
+def _read(
+    completion: WireCompletion, *, toolset: ToolSet, incident: Incident, allowed: Collection[TargetRef]
+) -> Reading:
     message = completion.choices[0].message
     calls = message.tool_calls or []
     if not calls:
         raise Rejected("the model answered with text instead of a tool call")
     if len(calls) != 1 or len(completion.choices) != 1:
-        raise Rejected(f"the model made {len(calls)} tool calls in {len(completion.choices)} choices; exactly one is allowed")
+        raise Rejected(
+            f"the model made {len(calls)} tool calls in {len(completion.choices)} choices; exactly one is allowed"
+        )
     call = calls[0]
     name = call.function.name
     if call.type != "function" or name not in toolset.names:

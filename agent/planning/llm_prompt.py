@@ -204,6 +204,8 @@ def object_summary(obj: Mapping[str, Any] | None, *, kind: str, chain: Iterable[
     elif kind == "Pod":
         out["node"] = spec.get("nodeName")
         out["restarts"] = {
-            str(s.get("name")): s.get("restartCount") for s in status.get("containerStatuses") or [] if isinstance(s, Mapping)
+            str(s.get("name")): s.get("restartCount")
+            for s in status.get("containerStatuses") or []
+            if isinstance(s, Mapping)
         }
     return out
