@@ -8,7 +8,7 @@ from actions.base import ActionLimits, ActionRefused
 from actions.registry import get_action
 from tests.actions import objects
 from tests.actions.checks import dry_run_changes_nothing, real_writes_follow_dry_runs, second_run_changes_nothing
-from tests.actions.conftest import Env
+from tests.actions.conftest import Env, RecordingKube
 
 NS = objects.NS
 RESTART = {"kind": "Deployment", "namespace": NS, "name": "web", "restart_token": "inc-7"}
@@ -143,3 +143,32 @@ def test_set_resources_refuses_unbounded_changes_and_limits_below_requests(web: 
     with pytest.raises(ActionRefused, match=reason):
         env.run("set_resources", params)
     assert env.revision == revision
+
+
+def test_a_conflicting_write_rereads_and_retries_once(web: Env) -> None:
+    env = web
+
+    class Interloper(RecordingKube):
+        """Someone else changes the Deployment between our read and our real write."""
+
+        meddled = False
+
+        def replace(self, kind: str, name: str, body: dict, namespace: str | None = None, *, dry_run: bool = False):
+            if not dry_run and not self.meddled:
+                self.meddled = True
+                env.kube.patch(kind, name, {"metadata": {"labels": {"touched": "yes"}}}, namespace)
+            return super().replace(kind, name, body, namespace, dry_run=dry_run)
+
+    kube = Interloper.from_url(env.sim.url)
+    assert isinstance(kube, Interloper)
+    action = get_action("set_resources")
+    params = action.parse(
+        {"kind": "Deployment", "namespace": NS, "name": "web", "container": "app", "cpu_limit": "300m"}
+    )
+    outcome = action.execute(env.ctx(kube=kube), params)
+
+    assert outcome.changed and [w[2] for w in kube.writes] == [True, False, True, False]
+    deployment = env.kube.get("Deployment", "web", NS)
+    assert deployment["metadata"]["labels"]["touched"] == "yes", "the other writer's change was lost"
+    assert _resources(env)["limits"]["cpu"] == "300m"
+    kube.close()
