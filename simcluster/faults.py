@@ -265,11 +265,48 @@ CATALOGUE: dict[str, Fault] = {
 }
 
 
+SHOP, PAYMENTS, BATCH = {"namespace": "shop"}, {"namespace": "payments"}, {"namespace": "batch"}
+SAMPLE_TARGETS: dict[str, Obj] = {
+    "bad_image_rollout": SHOP | {"deployment": "frontend"},
+    "bad_env": SHOP | {"deployment": "cart"},
+    "bad_configmap_value": SHOP | {"configmap": "cart-config", "key": "CART_TTL"},
+    "service_selector_broken": SHOP | {"service": "cart"},
+    "service_targetport_broken": SHOP | {"service": "cart"},
+    "service_deleted": SHOP | {"service": "cart"},
+    "scale_to_zero": SHOP | {"deployment": "catalog"},
+    "memory_limit_too_low": SHOP | {"deployment": "catalog"},
+    "memory_leak": SHOP | {"deployment": "catalog"},
+    "node_not_ready": {"node": "node-2"},
+    "node_disk_pressure": {"node": "node-2"},
+    "cronjob_runaway": BATCH | {"cronjob": "nightly-report"},
+    "cronjob_failing": BATCH | {"cronjob": "nightly-report"},
+    "hpa_maxed_out": SHOP | {"hpa": "cart"},
+    "statefulset_bad_rollout": PAYMENTS | {"statefulset": "ledger"},
+    "daemonset_bad_rollout": {"namespace": "monitoring", "daemonset": "node-exporter"},
+}
+
+
+def _sample_target(store: ObjectStore, fault: str) -> Obj:
+    """The sample estate's target for a fault injected without parameters (a demo scenario)."""
+    if fault == "pod_stuck_terminating":
+        pods = store.list("Pod", "shop", label_selector="app=frontend")[0]
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        if not live:
+            raise ValueError("pod_stuck_terminating needs namespace and pod parameters")
+        return {"namespace": "shop", "pod": live[0]["metadata"]["name"]}
+    return dict(SAMPLE_TARGETS.get(fault, {}))
+
+
 def inject(store: ObjectStore, fault: str, params: Obj) -> Obj:
-    """Apply a fault by name; ValueError for an unknown fault, wrong params or a missing target."""
+    """Apply a fault by name; ValueError for an unknown fault, wrong params or a missing target.
+
+    Without parameters, a fault targets the sample estate's usual victim (demo scenarios).
+    """
     entry = CATALOGUE.get(fault)
     if entry is None:
         raise ValueError(f"unknown fault {fault!r}; known: {', '.join(sorted(CATALOGUE))}")
+    if not params and entry.params:
+        params = _sample_target(store, fault)
     if set(params) != set(entry.params):
         raise ValueError(f"fault {fault!r} takes parameters {entry.params}, got {sorted(params)}")
     if any(not isinstance(v, str) or not v for v in params.values()):

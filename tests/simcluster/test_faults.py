@@ -206,6 +206,8 @@ def test_unknown_fault_or_bad_params_is_a_value_error(cluster: SimCluster) -> No
         cluster.inject("meteor_strike")
     with pytest.raises(ValueError, match="takes parameters"):
         cluster.inject("bad_env", namespace="shop")
+    with pytest.raises(ValueError, match="takes parameters"):
+        cluster.inject("bad_env", namespace="shop", deployment="cart", extra="x")
     with pytest.raises(ValueError, match="not found"):
         cluster.inject("bad_env", namespace="shop", deployment="nope")
 
@@ -216,3 +218,11 @@ def test_catalogue_lists_every_fault_with_params() -> None:
     assert catalogue["node_not_ready"]["params"] == ["node"]
     assert all(f["summary"] for f in catalogue.values())
     assert set(catalogue) >= {c[0] for c in CASES} | {"statefulset_bad_rollout", "none"}
+
+
+def test_fault_without_params_targets_the_sample_estate(cluster: SimCluster) -> None:
+    result = cluster.inject("bad_image_rollout")
+    assert result["params"] == {"namespace": "shop", "deployment": "frontend"}
+    image = cluster.store.get("Deployment", "shop", "frontend")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(":doesnotexist")
+    assert cluster.inject("pod_stuck_terminating")["params"]["pod"].startswith("frontend-")
