@@ -268,11 +268,10 @@ def _probe_node(reader: ClusterReader, node: Obj, *, now: datetime) -> dict[str,
     pods = [p for p in reader.list("Pod", field_selector=f"spec.nodeName={name}") if not is_finished(p)]
     skipped = [p for p in pods if is_mirror_pod(p) or (controller_owner(p) or {}).get("kind") == "DaemonSet"]
     movable = [p for p in pods if p not in skipped]
-    workloads = set()
+    workloads: set[tuple[str, str, str]] = set()
     for pod in movable:
-        owner = controller_owner(pod)
-        pod_meta = meta(pod)
-        workloads.add((pod_meta.get("namespace"), owner.get("kind"), owner.get("name")) if owner else id(pod))
+        owner = controller_owner(pod) or {"kind": "Pod", "name": meta(pod).get("name")}
+        workloads.add((str(meta(pod).get("namespace")), str(owner.get("kind")), str(owner.get("name"))))
     conditions = (node.get("status") or {}).get("conditions") or []
     ready = next((c.get("status") == "True" for c in conditions if c.get("type") == "Ready"), None)
     pdbs = reader.list("PodDisruptionBudget")
