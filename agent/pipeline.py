@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from pydantic_core import to_jsonable_python
 
+from actions.base import TargetRef
 from agent.audit import AuditKind, AuditLog
 from agent.evaluate import Evaluation, Evaluator, Outcome, incident_json, target_text
 from agent.executor import Executor
 from agent.intake import Alert, Incident, Intake, IntakeResult
 from agent.metrics import Metrics
-from agent.store import IncidentStatus, Store
+from agent.store import ExecutionState, IncidentStatus, Store
+from approvals.model import ApprovalState
 from approvals.queue import ApprovalQueue
 from risk.model import Proposal
 from risk.policy import thresholds_for
@@ -28,6 +30,9 @@ from risk.settings import PolicySettings
 log = structlog.get_logger(__name__)
 
 ACTOR = "scutum"
+IN_HAND_STATES = (ApprovalState.PENDING, ApprovalState.APPROVED, ApprovalState.EXECUTING)
+IN_HAND_WINDOW = timedelta(hours=6)
+"""How far back an unfinished execution still counts as holding its target."""
 
 
 def proposal_json(proposal: Proposal) -> dict[str, Any]:
@@ -58,6 +63,8 @@ class Handled:
     evaluation: Evaluation
     execution_id: str | None = None
     approval_id: str | None = None
+    joined: str | None = None
+    """Another incident's action already covers this target: its id (nothing new was started)."""
 
 
 @dataclass
@@ -215,6 +222,16 @@ class Pipeline:
         )
         if evaluation.shadow:
             return handled
+        owner = self.in_hand(proposal.target, now=now)
+        if owner is not None and evaluation.outcome in (Outcome.EXECUTE, Outcome.APPROVE):
+            handled.joined = owner
+            self._audit.append(
+                AuditKind.DECISION,
+                actor=ACTOR,
+                incident_id=incident.id,
+                payload={"joined": owner, "reason": f"{target_text(proposal.target)} is already in hand"},
+            )
+            return handled
         if evaluation.outcome is Outcome.EXECUTE:
             handled.execution_id = self._executor.submit_new(proposal, incident, proposal_id=record.id)
         elif evaluation.outcome is Outcome.APPROVE:
@@ -232,6 +249,23 @@ class Pipeline:
         elif evaluation.outcome is Outcome.DENY:
             self._escalate(incident, "denied by policy: " + "; ".join(evaluation.reasons))
         return handled
+
+    def in_hand(self, target: TargetRef, *, now: datetime) -> str | None:
+        """The incident whose action on `target` is awaiting approval or under way, if any.
+
+        Read from the store, so it holds across restarts and replicas.
+        """
+        wanted = (target.kind, target.namespace, target.name)
+        for state in IN_HAND_STATES:
+            for request in self._store.approvals.list(state=state):
+                if (request.target.kind, request.target.namespace, request.target.name) == wanted:
+                    return request.incident_id
+        for execution in self._store.executions.recent(
+            now - IN_HAND_WINDOW, namespace=target.namespace, target_kind=target.kind, target_name=target.name
+        ):
+            if execution.state in (ExecutionState.PENDING, ExecutionState.CLAIMED, ExecutionState.RUNNING):
+                return execution.incident_id or execution.id
+        return None
 
     def _escalate(self, incident: Incident, reason: str) -> None:
         self._audit.append(AuditKind.ESCALATION, actor=ACTOR, incident_id=incident.id, payload={"reason": reason})

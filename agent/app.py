@@ -1,0 +1,330 @@
+"""Wiring: `build_agent(settings)` builds every part once and passes it down.
+
+No part fetches its own dependencies, reads the environment or opens connections in a
+constructor; `Agent.start()` is where I/O begins.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from actions.base import ActionContext, ActionLimits
+from actions.kube import Kube
+from agent.audit import AuditKind, AuditLog
+from agent.control import KillSwitch
+from agent.evaluate import Evaluator
+from agent.executor import Executor, ExecutorSettings
+from agent.intake import Incident, Intake
+from agent.keeper import SnapshotKeeper
+from agent.leader import LeaderElector, LeaseConfig
+from agent.metrics import Metrics
+from agent.pipeline import Handled, Notices, Pipeline
+from agent.planning.select import build_planner
+from agent.settings import Settings
+from agent.store import Store
+from approvals.authz import ApproverPolicy
+from approvals.model import ApprovalRequest
+from approvals.queue import ApprovalNotifier, ApprovalQueue
+from risk.cache import ClusterCache
+from risk.settings import PolicySettings
+from risk.sources import ClusterReader
+
+log = structlog.get_logger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def database_url(settings: Settings) -> str:
+    """The configured database, or the embedded SQLite file in `data_dir`."""
+    if settings.database.url:
+        return settings.database.url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(settings.data_dir / 'scutum.db').resolve()}"
+
+
+def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Store:
+    """Connect and migrate the store."""
+    store = Store.connect(database_url(settings), clock=clock)
+    store.upgrade()
+    return store
+
+
+def audit_log(settings: Settings, store: Store, *, clock: Callable[[], datetime] = utc_now) -> AuditLog:
+    key = settings.audit.hmac_key.get_secret_value().encode() if settings.audit.hmac_key else None
+    return AuditLog(store.audit, key=key, clock=clock)
+
+
+def kube_from(settings: Settings) -> Kube:
+    """The Kubernetes adapter the settings describe."""
+    if settings.kube.url:
+        return Kube.from_url(settings.kube.url)
+    if settings.kube.in_cluster:
+        return Kube.in_cluster()
+    return Kube.from_kubeconfig(
+        str(settings.kube.kubeconfig) if settings.kube.kubeconfig else None, context=settings.kube.context
+    )
+
+
+_APPROVAL_KINDS = {
+    "approval_requested": AuditKind.APPROVAL_REQUESTED,
+    "approval_expired": AuditKind.APPROVAL_EXPIRED,
+    "slack_request_rejected": AuditKind.SLACK_REQUEST_REJECTED,
+}
+
+
+def approvals_audit(audit: AuditLog) -> Callable[[str, dict[str, Any]], None]:
+    """The approvals layer's audit sink: its events become chain records."""
+
+    def sink(event: str, details: dict[str, Any]) -> None:
+        kind = _APPROVAL_KINDS.get(event, AuditKind.APPROVAL_VOTE)
+        actor = str(details.get("approver") or details.get("user") or "scutum")
+        audit.append(kind, actor=actor, incident_id=details.get("incident_id"), payload={"event": event, **details})
+
+    return sink
+
+
+@dataclass
+class Agent:
+    """Every part of a running agent, built once by `build_agent`."""
+
+    settings: Settings
+    clock: Callable[[], datetime]
+    store: Store
+    audit: AuditLog
+    kube: Kube
+    reader: ClusterReader
+    cache: ClusterCache | None
+    metrics: Metrics
+    kill_switch: KillSwitch
+    approvals: ApprovalQueue
+    executor: Executor
+    pipeline: Pipeline
+    keeper: SnapshotKeeper
+    leader: LeaderElector | None
+    identity: str
+    scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone=UTC))
+    handled: list[Handled] = field(default_factory=list)
+
+    @property
+    def is_leader(self) -> bool:
+        return self.leader is None or self.leader.is_leader
+
+    # --- jobs --------------------------------------------------------------------------
+
+    def poll_once(self) -> list[Handled]:
+        """Read the alert source once and run what is new through the pipeline."""
+        if not self.is_leader:
+            return []
+        url = alerts_url(self.settings, self.kube)
+        params: dict[str, Any] = {"active": "true", "silenced": "false", "inhibited": "false"}
+        filters = [f'{k}="{v}"' for k, v in sorted(self.settings.alertmanager.label_filters.items())]
+        if filters:
+            params["filter"] = filters
+        try:
+            response = httpx.get(url, params=params, timeout=10.0)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            self.metrics.poll_errors.inc()
+            log.warning("alert_poll_failed", url=url, error=str(exc))
+            return []
+        return self.pipeline.ingest_poll(response.content)
+
+    def sweep_approvals(self) -> list[ApprovalRequest]:
+        """Expire requests past their deadline (each escalates through the notifier)."""
+        if not self.is_leader:
+            return []
+        expired = self.approvals.expire_due(self.clock())
+        self.metrics.queue_depth.set(len(self.approvals.repository.list(state=None)))
+        return expired
+
+    def resync_snapshots(self) -> None:
+        self.keeper.resync()
+        self.keeper.prune()
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self, *, schedule: bool = True) -> None:
+        """Start the watch cache, leader election and the scheduled jobs."""
+        if self.cache is not None:
+            self.cache.start()
+        if self.leader is not None:
+            self.leader.start()
+        self.keeper.resync()
+        if self.is_leader:
+            self.executor.reconcile()
+        if schedule:
+            interval = self.settings.alertmanager.poll_interval_seconds
+            self.scheduler.add_job(
+                self.poll_once,
+                "interval",
+                seconds=interval,
+                id="poll",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
+            self.scheduler.add_job(
+                self.sweep_approvals, "interval", seconds=5, id="expiry", max_instances=1, coalesce=True
+            )
+            self.scheduler.add_job(
+                self.resync_snapshots, "interval", seconds=10, id="snapshots", max_instances=1, coalesce=True
+            )
+            self.scheduler.start()
+        log.info("agent_started", identity=self.identity, store=self.store.url)
+
+    def stop(self) -> None:
+        """Graceful shutdown: no new jobs, running actions finish, the lease is released."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.executor.shutdown()
+        if self.leader is not None:
+            self.leader.stop()
+        if self.cache is not None:
+            self.cache.stop()
+        self.store.close()
+        log.info("agent_stopped", identity=self.identity)
+
+
+def alerts_url(settings: Settings, kube: Kube) -> str:
+    """Alertmanager's v2 alerts endpoint; without one, the simulated cluster serves it."""
+    base = settings.alertmanager.url or kube.host
+    return base.rstrip("/") + "/api/v2/alerts"
+
+
+def build_agent(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    kube: Kube | None = None,
+    notifier: ApprovalNotifier | None = None,
+    escalate: Callable[[Incident, str], None] | None = None,
+    use_cache: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+    store: Store | None = None,
+) -> Agent:
+    """Build every part of the agent from settings; nothing runs until `Agent.start()`."""
+    identity = settings.agent.identity or socket.gethostname()
+    store = store or open_store(settings, clock=clock)
+    audit = audit_log(settings, store, clock=clock)
+    kube = kube or kube_from(settings)
+    cache = ClusterCache(kube) if use_cache else None
+    reader: ClusterReader = cache if cache is not None else kube
+    metrics = Metrics()
+    kill_switch = KillSwitch(store, audit, clock=clock)
+    limits = ActionLimits(
+        max_scale_replicas=settings.actions.max_scale_replicas,
+        resource_factor_up=settings.actions.resource_factor_up,
+        resource_factor_down=settings.actions.resource_factor_down,
+        drain_timeout_seconds=settings.actions.drain_timeout_seconds,
+    )
+    context = ActionContext(kube=kube, clock=clock, snapshots=store.snapshots, limits=limits)
+    planner = build_planner(settings.planner, reader=reader)
+    policy = effective_policy(settings)
+    evaluator = Evaluator(planner, reader, store.history, settings.risk, policy, snapshots=store.snapshots)
+    executors: list[Executor] = []  # the queue and the executor need each other: bind late
+
+    def on_approved(request: ApprovalRequest) -> None:
+        executors[0].on_approved(request)
+
+    approvals = ApprovalQueue(
+        store.approvals,
+        settings.approvals,
+        policy=ApproverPolicy(settings.approvals),
+        audit=approvals_audit(audit),
+        notifier=notifier,
+        on_approved=on_approved,
+    )
+    leader = None
+    if settings.leader_election.enabled:
+        le = settings.leader_election
+        leader = LeaderElector(
+            kube,
+            LeaseConfig(
+                le.lease_name,
+                le.namespace or settings.agent.namespace,
+                identity,
+                le.lease_duration_seconds,
+                le.renew_deadline_seconds,
+                le.retry_period_seconds,
+            ),
+            clock=clock,
+            on_change=lambda leading: metrics.leader.set(1 if leading else 0),
+        )
+    intake = Intake()
+    executor = Executor(
+        store=store,
+        audit=audit,
+        evaluator=evaluator,
+        context=context,
+        approvals=approvals,
+        metrics=metrics,
+        clock=clock,
+        identity=identity,
+        is_leader=(lambda: leader.is_leader) if leader is not None else (lambda: True),
+        is_paused=kill_switch.is_paused,
+        on_verified=lambda incident_id: _mark_verified(intake, incident_id, clock),
+        settings=ExecutorSettings(revalidation_margin=settings.approvals.revalidation_margin),
+        sleep=sleep,
+    )
+    executors.append(executor)
+    pipeline = Pipeline(
+        intake=intake,
+        evaluator=evaluator,
+        store=store,
+        audit=audit,
+        approvals=approvals,
+        executor=executor,
+        policy=policy,
+        metrics=metrics,
+        clock=clock,
+        notices=Notices(escalate=escalate or _log_escalation),
+    )
+    keeper = SnapshotKeeper(
+        store,
+        reader,
+        namespaces=settings.agent.managed_namespaces,
+        clock=clock,
+        retention_count=settings.snapshots.retention_count,
+        retention_age_seconds=settings.snapshots.retention_age_seconds,
+    )
+    return Agent(
+        settings=settings,
+        clock=clock,
+        store=store,
+        audit=audit,
+        kube=kube,
+        reader=reader,
+        cache=cache,
+        metrics=metrics,
+        kill_switch=kill_switch,
+        approvals=approvals,
+        executor=executor,
+        pipeline=pipeline,
+        keeper=keeper,
+        leader=leader,
+        identity=identity,
+    )
+
+
+def effective_policy(settings: Settings) -> PolicySettings:
+    """The policy section, with the agent's own namespace always among the protected ones."""
+    return settings.policy.model_copy(update={"agent_namespace": settings.agent.namespace})
+
+
+def _mark_verified(intake: Intake, incident_id: str, clock: Callable[[], datetime]) -> None:
+    intake.mark_verified(incident_id, now=clock())
+
+
+def _log_escalation(incident: Incident, reason: str) -> None:
+    log.warning("incident_escalated", incident=incident.id, reason=reason)
