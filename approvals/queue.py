@@ -141,7 +141,12 @@ class _SilentNotifier:
 
 
 class ApprovalQueue:
-    """Creates requests, counts votes, expires, and records execution, over a repository."""
+    """Creates requests, counts votes, expires, and records execution, over a repository.
+
+    `on_approved` is called exactly once per approved request, by the vote that won; it runs
+    inside the Slack click handler (which must answer within 3 s), so it should hand the request
+    to the executor and return, not execute it.
+    """
 
     def __init__(
         self,
