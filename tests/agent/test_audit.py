@@ -83,7 +83,7 @@ def test_keyed_hash_differs_from_plain_hash() -> None:
 EDITS: dict[str, Callable[[AuditRecord], AuditRecord]] = {
     "payload": lambda r: dataclasses.replace(r, payload={**r.payload, "n": -1}),
     "kind": lambda r: dataclasses.replace(r, kind="tampered"),
-    "actor": lambda r: dataclasses.replace(r, actor="mallory"),
+    "actor": lambda r: dataclasses.replace(r, actor="attacker"),
     "incident": lambda r: dataclasses.replace(r, incident_id="other"),
     "ts": lambda r: dataclasses.replace(r, ts=r.ts + timedelta(microseconds=1)),
     "hash": lambda r: dataclasses.replace(r, hash="0" * 64),

@@ -72,7 +72,7 @@ def test_claim_skips_a_row_locked_by_another_replica(pg_store: Store, postgres_u
 @pytest.mark.parametrize(
     "statement",
     [
-        "UPDATE audit_records SET actor = 'mallory' WHERE seq = 1",
+        "UPDATE audit_records SET actor = 'attacker' WHERE seq = 1",
         "DELETE FROM audit_records WHERE seq = 1",
         "TRUNCATE audit_records",
     ],
