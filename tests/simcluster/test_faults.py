@@ -49,7 +49,10 @@ def undo(deployment: str) -> Callable[[SimCluster], None]:
 
 
 def set_path(kind: str, namespace: str | None, name: str, edit: Callable[[Obj], None]) -> Callable[[SimCluster], None]:
-    return lambda cluster: cluster.store.mutate(kind, namespace, name, edit) and None
+    def fix(cluster: SimCluster) -> None:
+        cluster.store.mutate(kind, namespace, name, edit)
+
+    return fix
 
 
 def drop_node_annotation(key: str) -> Callable[[SimCluster], None]:
