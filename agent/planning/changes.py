@@ -10,12 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from agent.planning.targets import ClusterReader, pod_template_containers
 
 Obj = dict[str, Any]
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+
+
+class ChangeHistory(Protocol):
+    """When the agent last saw an object change (the snapshot keeper's records)."""
+
+    def changed_at(self, kind: str, namespace: str | None, name: str) -> datetime | None:
+        """Time of the newest recorded version of the object, or None when none is recorded."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -64,12 +72,15 @@ def revisions(reader: ClusterReader, workload: Obj) -> RevisionInfo:
     return RevisionInfo(len(owned), parse_time(newest.get("metadata", {}).get("creationTimestamp")))
 
 
-def object_changed_at(obj: Obj) -> datetime | None:
-    """The newest write to an object: its managedFields times, or its creation."""
+def object_changed_at(obj: Obj, history: ChangeHistory | None = None) -> datetime | None:
+    """The newest modification of an object after its creation (managedFields times, the agent's
+    records), or None when it was never modified: a fresh object has no older version to restore."""
     meta = obj.get("metadata", {})
+    created = parse_time(meta.get("creationTimestamp"))
     times = [parse_time(entry.get("time")) for entry in meta.get("managedFields") or []]
-    times.append(parse_time(meta.get("creationTimestamp")))
-    known = [t for t in times if t is not None]
+    if history is not None:
+        times.append(history.changed_at(str(obj.get("kind", "")), meta.get("namespace"), str(meta.get("name", ""))))
+    known = [t for t in times if t is not None and (created is None or t > created)]
     return max(known) if known else None
 
 

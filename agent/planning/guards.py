@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent.planning.changes import (
+    ChangeHistory,
     container_resources,
     object_changed_at,
     oom_killed_containers,
@@ -22,6 +23,8 @@ from agent.planning.runbook_schema import Guards
 from agent.planning.targets import WORKLOAD_KINDS, ClusterReader, ResolvedTarget
 
 Obj = dict[str, Any]
+ROLLOUT_SKEW = timedelta(minutes=2)
+"""A ConfigMap written this close to a rollout counts as part of it (charts roll pods on config checksums)."""
 
 
 class GuardFailed(Exception):
@@ -78,14 +81,23 @@ def _workload_changed(target: ResolvedTarget, window: timedelta, reader: Cluster
 
 
 def _configmap_changed(
-    target: ResolvedTarget, window: timedelta, reader: ClusterReader, now: datetime, context: dict[str, Any]
+    target: ResolvedTarget,
+    *,
+    window: timedelta,
+    reader: ClusterReader,
+    now: datetime,
+    context: dict[str, Any],
+    history: ChangeHistory | None,
 ) -> Obj:
     workload = _workload(target, "configmap_changed_within")
+    # A rollout after the ConfigMap's change is the likelier cause: leave it to a rollback rule.
+    rollout = revisions(reader, workload).newest_created
+    since = max(now - window, rollout - ROLLOUT_SKEW) if rollout is not None else now - window
     recent: list[tuple[datetime, str, bool]] = []
     for name in referenced_configmaps(workload):
         obj = reader.try_get("ConfigMap", name, target.namespace)
-        changed = object_changed_at(obj) if obj is not None else now
-        if changed is not None and changed >= now - window:
+        changed = object_changed_at(obj, history) if obj is not None else now
+        if changed is not None and changed >= since:
             recent.append((changed, name, obj is not None))
     if not recent:
         raise GuardFailed(
@@ -96,12 +108,12 @@ def _configmap_changed(
     return {"configmap": name, "configmap_changed_at": changed}
 
 
-def _service_changed(target: ResolvedTarget, window: timedelta, now: datetime) -> Obj:
+def _service_changed(target: ResolvedTarget, window: timedelta, now: datetime, history: ChangeHistory | None) -> Obj:
     if target.kind != "Service":
         raise GuardFailed(f"service_changed_within: the target is a {target.kind}, not a Service")
     if target.obj is None:
         return {"service_exists": False}
-    changed = object_changed_at(target.obj)
+    changed = object_changed_at(target.obj, history)
     if changed is None or changed < now - window:
         raise GuardFailed(f"service_changed_within: Service {target.name} unchanged in the last {_hours(window)}")
     return {"service_exists": True, "service_changed_at": changed}
@@ -130,6 +142,7 @@ def check_guards(
     reader: ClusterReader,
     labels: Mapping[str, str],
     now: datetime,
+    history: ChangeHistory | None = None,
 ) -> dict[str, Any]:
     """Check every guard the rule sets; fill `context` and return the facts seen. GuardFailed if one fails."""
     context.update(base_context(target))
@@ -141,9 +154,18 @@ def check_guards(
     if guards.workload_changed_within is not None:
         facts.update(_workload_changed(target, guards.workload_changed_within, reader, now))
     if guards.configmap_changed_within is not None:
-        facts.update(_configmap_changed(target, guards.configmap_changed_within, reader, now, context))
+        facts.update(
+            _configmap_changed(
+                target,
+                window=guards.configmap_changed_within,
+                reader=reader,
+                now=now,
+                context=context,
+                history=history,
+            )
+        )
     if guards.service_changed_within is not None:
-        facts.update(_service_changed(target, guards.service_changed_within, now))
+        facts.update(_service_changed(target, guards.service_changed_within, now, history))
     if guards.oom_killed:
         facts.update(_oom_killed(target, reader, labels, context))
     if guards.hpa_at_max:

@@ -16,6 +16,7 @@ from actions.base import Action, ActionParams
 from actions.registry import UnknownActionError, parse_invocation
 from agent.intake import Alert, Incident, IncidentState
 from agent.planning.base import Escalation, Ignore, PlanResult
+from agent.planning.changes import ChangeHistory
 from agent.planning.guards import GuardFailed, check_guards
 from agent.planning.runbook_schema import Rule, Runbook, RunbookError, load_runbook, parse_runbook
 from agent.planning.targets import (
@@ -55,12 +56,18 @@ class RunbookPlanner:
     name = "runbook"
 
     def __init__(
-        self, reader: ClusterReader, runbook: Runbook | None = None, *, parse: ParseInvocation = parse_invocation
+        self,
+        reader: ClusterReader,
+        runbook: Runbook | None = None,
+        *,
+        history: ChangeHistory | None = None,
+        parse: ParseInvocation = parse_invocation,
     ) -> None:
         self.runbook = runbook if runbook is not None else load_runbook()
         self._reader = reader
         self._resolver = TargetResolver(reader)
         self._parse = parse
+        self._history = history
 
     def hints(self, alert_name: str) -> list[str]:
         """The runbook's hints for an alert name (for the LLM planner's prompt)."""
@@ -119,7 +126,9 @@ class RunbookPlanner:
                 "alert": {"name": alert.name, "fingerprint": alert.fingerprint, "starts_at": alert.starts_at},
                 "incident": {"id": incident.id, "started_at": incident.started_at, "before": before},
             }
-            facts = check_guards(rule.guards, target, context, reader=self._reader, labels=alert.labels, now=now)
+            facts = check_guards(
+                rule.guards, target, context, reader=self._reader, labels=alert.labels, now=now, history=self._history
+            )
             params = render(rule.params, context)
             action, typed = self._parse(rule.action, params)
         except (UnresolvedTarget, GuardFailed) as exc:
@@ -153,6 +162,8 @@ class RunbookPlanner:
             target = ResolvedTarget(ref.kind, ref.name, ref.namespace, obj, chain=(ref.key(),), labels=alert.labels)
         if rule.target.follow_owners and target.kind == "HorizontalPodAutoscaler" and target.obj is not None:
             target = self._resolver.through_hpa(target)
+        if rule.target.service_backend and target.kind == "Service":
+            target = self._resolver.through_service(target)
         if rule.target.kinds and target.kind not in rule.target.kinds:
             raise UnresolvedTarget(f"target resolved to {target.kind}, the rule acts on {'/'.join(rule.target.kinds)}")
         return target

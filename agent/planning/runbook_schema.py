@@ -85,6 +85,8 @@ class TargetSpec(_Model):
     the most specific object label that does not name the metrics exporter."""
     follow_owners: bool = True
     """Walk ownerReferences (pod → ReplicaSet → Deployment, Job → CronJob) and HPA targets."""
+    service_backend: bool = False
+    """For a Service: act on the one Deployment or StatefulSet its selector selects."""
     kinds: list[str] = Field(default_factory=list)
     """Kinds the resolved target must have; the rule does not apply otherwise (empty: any)."""
 

@@ -249,6 +249,27 @@ class TargetResolver:
             kind, name, target.namespace, obj, container=container, chain=chain, labels=target.labels, hpa=hpa
         )
 
+    def through_service(self, target: ResolvedTarget) -> ResolvedTarget:
+        """From a Service to the one Deployment or StatefulSet whose pod template its selector selects."""
+        selector = (target.obj or {}).get("spec", {}).get("selector") or {}
+        if not selector:
+            raise UnresolvedTarget(f"Service {target.namespace}/{target.name} does not exist or has no selector")
+        found = []
+        for kind in ("Deployment", "StatefulSet"):
+            for obj in self._reader.list(kind, target.namespace):
+                labels = obj.get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {}
+                if all(labels.get(k) == v for k, v in selector.items()):
+                    found.append((kind, obj))
+        if len(found) != 1:
+            raise UnresolvedTarget(
+                f"Service {target.namespace}/{target.name} selects {len(found)} workloads; the rule needs exactly one"
+            )
+        kind, obj = found[0]
+        name = str(obj.get("metadata", {}).get("name"))
+        chain = (*target.chain, ObjectRef(kind, name, target.namespace).key())
+        container = self._container(obj, target.labels)
+        return ResolvedTarget(kind, name, target.namespace, obj, container=container, chain=chain, labels=target.labels)
+
     def _orphan_owner(self, kind: str, name: str, namespace: str | None) -> tuple[str, str, Obj]:
         for owner_kind, pattern in _ORPHAN_OWNERS[kind]:
             match = pattern.match(name)

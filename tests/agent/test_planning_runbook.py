@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from actions.base import ActionName, TargetRef
@@ -219,3 +219,43 @@ def test_planner_reads_time_from_the_argument_not_the_wall_clock() -> None:
     later = NOW + timedelta(hours=7)
     result = RunbookPlanner(cluster).plan(incident("KubePodCrashLooping", namespace="prod", pod=pod_name), now=later)
     assert isinstance(result.decision, Escalation)
+
+
+class RecordedChanges:
+    """What the snapshot keeper would report: the agent saw these objects change."""
+
+    def __init__(self, **changed: datetime) -> None:
+        self.changed = changed
+
+    def changed_at(self, kind: str, namespace: str | None, name: str) -> datetime | None:
+        return self.changed.get(name.replace("-", "_"))
+
+
+def test_configmap_change_seen_only_by_the_agents_history_still_counts() -> None:
+    web = deployment("web", containers=[container("app", configmap="web-config")])
+    rs = replicaset(web, "7d9c8b6f5", revision=1, created=NOW - timedelta(days=3))
+    plain = {"kind": "ConfigMap", "metadata": meta("web-config", "prod", created=NOW - timedelta(days=30))}
+    cluster = FakeCluster(web, rs, plain, pod("web-7d9c8b6f5-x2k9p", rs))
+    inc = incident("KubePodCrashLooping", namespace="prod", pod="web-7d9c8b6f5-x2k9p")
+    assert isinstance(RunbookPlanner(cluster).plan(inc, now=NOW).decision, Escalation)
+    history = RecordedChanges(web_config=NOW - timedelta(minutes=30))
+    result = RunbookPlanner(cluster, history=history).plan(inc, now=NOW)
+    assert proposal(result).action is ActionName.RESTORE_CONFIGMAP
+
+
+def test_configmap_changed_before_a_later_rollout_leaves_the_fix_to_rollback() -> None:
+    cluster, pod_name = web_with_rollout(rolled_out_ago=timedelta(minutes=10), configmap_name="web-config")
+    cluster.add(configmap("web-config", changed=NOW - timedelta(hours=2)))
+    result = plan(cluster, "KubePodCrashLooping", namespace="prod", pod=pod_name)
+    assert proposal(result).action is ActionName.ROLLBACK_WORKLOAD
+
+
+def test_service_without_endpoints_scales_up_the_workload_it_selects_at_zero() -> None:
+    web = deployment("web", replicas=0)
+    web["spec"]["template"]["metadata"] = {"labels": {"app": "web"}}
+    other = deployment("db")
+    other["spec"]["template"]["metadata"] = {"labels": {"app": "db"}}
+    svc = {"kind": "Service", "metadata": meta("web", "prod", created=NOW), "spec": {"selector": {"app": "web"}}}
+    result = plan(FakeCluster(web, other, svc), "KubeServiceWithoutEndpoints", namespace="prod", service="web")
+    assert proposal(result).target == TargetRef("Deployment", "web", "prod")
+    assert proposal(result).action is ActionName.SCALE_WORKLOAD
