@@ -1,0 +1,73 @@
+"""Logging as configured from the `logging` settings: JSON off a terminal, secrets masked."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+import structlog
+from pydantic import SecretStr
+
+from agent.logs import bind_ids, configure_logging, get_logger
+from agent.settings import REDACTED, JsonLogs, LoggingSettings
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_json_lines_when_not_a_terminal_with_bound_ids() -> None:
+    out = io.StringIO()
+    configure_logging(LoggingSettings(), stream=out, isatty=False)
+
+    bind_ids(get_logger("executor"), incident_id="inc-1", action_id="act-7").info("execution_claimed", owner="r1")
+
+    line = json.loads(out.getvalue())
+    assert line["event"] == "execution_claimed"
+    assert (line["incident_id"], line["action_id"], line["owner"], line["level"]) == ("inc-1", "act-7", "r1", "info")
+    assert "proposal_id" not in line
+
+
+def test_key_value_on_a_terminal() -> None:
+    out = io.StringIO()
+    configure_logging(LoggingSettings(json=JsonLogs.AUTO), stream=out, isatty=True)
+
+    get_logger().warning("lease_lost", lease="scutum-leader")
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # the terminal renderer colours its output
+    assert "lease_lost" in text
+    assert "lease=scutum-leader" in text
+    assert not text.startswith("{")
+
+
+def test_secrets_are_never_written() -> None:
+    out = io.StringIO()
+    configure_logging(LoggingSettings(json=JsonLogs.TRUE), stream=out, isatty=True)
+
+    get_logger().info("llm_request", api_key="sk-live-1", token="xoxb-2", key=SecretStr("k"), model="small")
+
+    line = json.loads(out.getvalue())
+    assert "sk-live-1" not in out.getvalue()
+    assert "xoxb-2" not in out.getvalue()
+    assert line["api_key"] == line["token"] == line["key"] == REDACTED
+    assert line["model"] == "small"
+
+
+def test_level_filters_lower_events() -> None:
+    out = io.StringIO()
+    configure_logging(LoggingSettings(level="warning", json=JsonLogs.TRUE), stream=out)
+
+    get_logger().info("noise")
+    get_logger().error("failure")
+
+    assert [json.loads(line)["event"] for line in out.getvalue().splitlines()] == ["failure"]
