@@ -63,7 +63,10 @@ def sync_nodes(ctx: Context) -> dict[str, str]:
 
 
 def lost_pods(ctx: Context, ready_nodes: dict[str, str]) -> None:
-    """Pods on a NotReady node turn not ready, and after a while are deleted so controllers replace them."""
+    """Pods on a NotReady node turn not ready, and after a while are deleted so controllers replace them.
+
+    DaemonSet pods tolerate an unreachable node, as on a real cluster, so they stay.
+    """
     lost = {n["metadata"]["name"]: n for n in ctx.objects("Node") if n["metadata"]["name"] not in ready_nodes}
     if not lost:
         return
@@ -71,8 +74,9 @@ def lost_pods(ctx: Context, ready_nodes: dict[str, str]) -> None:
         node = lost.get(pod.get("spec", {}).get("nodeName", ""))
         if node is None or not pod_active(pod):
             continue
+        owners = {ref.get("kind") for ref in pod["metadata"].get("ownerReferences") or []}
         since = next((c.get("lastTransitionTime") for c in node["status"]["conditions"] if c["type"] == "Ready"), None)
-        if ctx.later(since, POD_EVICTION_SECONDS):
+        if "DaemonSet" not in owners and ctx.later(since, POD_EVICTION_SECONDS):
             ctx.delete("Pod", pod, grace_period_seconds=0)
             continue
         status = dict(pod.get("status") or {})

@@ -283,3 +283,19 @@ def test_service_endpoints_follow_ready_pods() -> None:
     (subset,) = cluster.store.get("Endpoints", "app", "web")["subsets"]
     assert len(subset["addresses"]) == 2
     assert subset["ports"] == [{"port": 80, "protocol": "TCP"}]
+
+
+def test_daemonset_pod_on_a_lost_node_stays_instead_of_churning() -> None:
+    cluster = make_cluster()
+    ds = web()
+    ds["metadata"]["name"] = "agent"
+    del ds["spec"]["replicas"]
+    cluster.store.create("DaemonSet", ds)
+    settle(cluster)
+    cluster.inject("node_not_ready", node="node-2")
+    for _ in range(70):
+        cluster.tick(5)
+    before = {p["metadata"]["uid"] for p in cluster.store.list("Pod", "app")[0]}
+    cluster.tick(5)
+    assert {p["metadata"]["uid"] for p in cluster.store.list("Pod", "app")[0]} == before
+    assert len(before) == 3
