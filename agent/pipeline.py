@@ -6,6 +6,7 @@ It records every step in the store and the audit chain, and hands actions to the
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -103,18 +104,22 @@ class Pipeline:
         self._clock = clock
         self._notices = notices or Notices()
         self._on_handled = on_handled
+        self._lock = threading.Lock()
+        """Poll and webhook arrive on different threads; intake and routing run one batch at a time."""
 
     # --- intake ------------------------------------------------------------------------
 
     def ingest_poll(self, payload: bytes | str | object) -> list[Handled]:
         """A full `GET /api/v2/alerts` answer: alerts missing from it have resolved."""
-        now = self._clock()
-        return self.handle(self.intake.ingest_poll(payload, now=now), now=now)
+        with self._lock:
+            now = self._clock()
+            return self.handle(self.intake.ingest_poll(payload, now=now), now=now)
 
     def ingest_webhook(self, payload: bytes | str | object) -> list[Handled]:
         """An Alertmanager webhook notification."""
-        now = self._clock()
-        return self.handle(self.intake.ingest_webhook(payload, now=now), now=now)
+        with self._lock:
+            now = self._clock()
+            return self.handle(self.intake.ingest_webhook(payload, now=now), now=now)
 
     def handle(self, result: IntakeResult, *, now: datetime) -> list[Handled]:
         """Record what intake rejected and resolved, and decide each new incident."""

@@ -1,0 +1,250 @@
+"""The `scutum` commands beyond the foundation's: run, plan, actions, approvals, sim, demo."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from actions.kube import KubeError
+from actions.registry import UnknownActionError, catalog, params_schema
+from agent.app import build_agent, effective_policy, kube_from, open_store
+from agent.cli import EXIT_BAD_INPUT, AsUserOption, ConfigOption, DataDirOption, JsonOption, app, settings_from
+from agent.evaluate import Evaluation, Evaluator, NoHistory, Outcome, incident_json
+from agent.http import HttpServer, build_http_app
+from agent.intake import Intake
+from agent.logs import configure_logging
+from agent.planning.select import build_planner
+from approvals import cli_channel
+from approvals.authz import ApproverPolicy
+from approvals.model import ApprovalState
+from approvals.queue import ApprovalQueue
+
+actions_app = typer.Typer(help="The registry of actions.", no_args_is_help=True)
+approvals_app = typer.Typer(help="The CLI approval channel.", no_args_is_help=True)
+sim_app = typer.Typer(help="The simulated cluster.", no_args_is_help=True)
+app.add_typer(actions_app, name="actions")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(sim_app, name="sim")
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+@actions_app.command("list")
+def actions_list(as_json: JsonOption = False) -> None:
+    """The nine actions: name, summary, params schema, reversibility, scope, permissions."""
+    entries = catalog()
+    if as_json:
+        typer.echo(json.dumps(entries, indent=2, sort_keys=True))
+        return
+    for entry in entries:
+        typer.echo(f"{entry['name']:<20} {entry['reversibility']:<22} {entry['scope']:<9} {entry['summary']}")
+
+
+@actions_app.command("schema")
+def actions_schema(name: Annotated[str, typer.Argument(help="An action name from `scutum actions list`.")]) -> None:
+    """The JSON schema of one action's params."""
+    try:
+        typer.echo(json.dumps(params_schema(name), indent=2, sort_keys=True))
+    except UnknownActionError as exc:
+        typer.echo(f"scutum: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+# --- plan ----------------------------------------------------------------------------------
+
+
+@app.command("plan")
+def plan(
+    alert: Annotated[Path, typer.Option("--alert", help="File with an Alertmanager v2 alert list (JSON).")],
+    kubeconfig: Annotated[
+        Path | None, typer.Option("--kubeconfig", help="Cluster to read (default: settings).")
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One-shot: alerts → proposal → risk → verdict against a cluster. Executes nothing."""
+    settings = settings_from(config)
+    if kubeconfig is not None:
+        settings = settings.model_copy(
+            update={"kube": settings.kube.model_copy(update={"kubeconfig": kubeconfig, "url": None})}
+        )
+    try:
+        payload = alert.read_bytes()
+    except OSError as exc:
+        typer.echo(f"scutum: cannot read {alert}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    now = datetime.now(UTC)
+    kube = kube_from(settings)
+    evaluator = Evaluator(
+        build_planner(settings.planner, reader=kube), kube, NoHistory(), settings.risk, effective_policy(settings)
+    )
+    result = Intake().ingest_poll(payload, now=now)
+    objects: list[dict[str, Any]] = []
+    try:
+        objects.extend(evaluator.evaluate(incident, now=now).as_json() for incident in result.new)
+    except KubeError as exc:
+        typer.echo(f"scutum: cannot read the cluster at {kube.host}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    objects.extend(_ignored_json(item.alert.name, item.alert.fingerprint, item.reason.value) for item in result.ignored)
+    for rejected in result.rejected:
+        typer.echo(f"scutum: skipped a malformed alert: {rejected.reason} ({rejected.excerpt})", err=True)
+    if as_json:
+        typer.echo(json.dumps(objects, indent=2))
+    else:
+        for obj in objects:
+            typer.echo(_plan_line(obj))
+    if result.rejected:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _ignored_json(name: str, fingerprint: str, reason: str) -> dict[str, Any]:
+    return {
+        "incident": {"id": None, "target": None, "alerts": [name], "fingerprints": [fingerprint]},
+        "proposal": None,
+        "escalation": None,
+        "risk": None,
+        "verdict": Outcome.IGNORE.value,
+        "reasons": [reason],
+    }
+
+
+def _plan_line(obj: dict[str, Any]) -> str:
+    alerts = ",".join(obj["incident"]["alerts"])
+    proposal = obj["proposal"]
+    what = f"{proposal['action']} {json.dumps(proposal['params'], sort_keys=True)}" if proposal else "-"
+    score = f"risk {obj['risk']['score']:.2f}" if obj["risk"] else ""
+    return f"{alerts}: {obj['verdict']} {what} {score} — {'; '.join(obj['reasons'])}"
+
+
+def evaluation_summary(evaluation: Evaluation) -> dict[str, Any]:
+    """For logs and the demo: the plan contract plus the incident."""
+    return {**evaluation.as_json(), "incident": incident_json(evaluation.incident)}
+
+
+# --- approvals -----------------------------------------------------------------------------
+
+
+def _queue(config: Path | None, data_dir: Path | None) -> ApprovalQueue:
+    settings = settings_from(config, data_dir)
+    store = open_store(settings)
+    from agent.app import approvals_audit, audit_log
+
+    return ApprovalQueue(
+        store.approvals,
+        settings.approvals,
+        policy=ApproverPolicy(settings.approvals),
+        audit=approvals_audit(audit_log(settings, store)),
+    )
+
+
+@approvals_app.command("list")
+def approvals_list(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    all_states: Annotated[bool, typer.Option("--all", help="Every request, not only pending ones.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Requests waiting for a decision (or all with --all)."""
+    rows = cli_channel.list_requests(_queue(config, data_dir), state=None if all_states else ApprovalState.PENDING)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no requests")
+    for row in rows:
+        typer.echo(
+            f"{row['id']}  {row['state']:<9} risk {row['risk']['score']:.2f}  {row['action']} {row['target']}  "
+            f"deadline {row['deadline']}  — {row['summary']}"
+        )
+
+
+def _vote(
+    approve: bool, request_id: str, *, as_user: str, config: Path | None, data_dir: Path | None, as_json: bool
+) -> None:
+    queue = _queue(config, data_dir)
+    vote = cli_channel.approve if approve else cli_channel.reject
+    outcome = vote(queue, request_id, as_user=as_user, now=datetime.now(UTC))
+    typer.echo(json.dumps(outcome.as_json(), indent=2) if as_json else outcome.message)
+    raise typer.Exit(outcome.exit_code)
+
+
+@approvals_app.command("approve")
+def approvals_approve(
+    request_id: Annotated[str, typer.Argument(help="The request ID.")],
+    as_user: AsUserOption,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Approve a request, under the same who-may-approve rules as Slack."""
+    _vote(True, request_id, as_user=as_user, config=config, data_dir=data_dir, as_json=as_json)
+
+
+@approvals_app.command("reject")
+def approvals_reject(
+    request_id: Annotated[str, typer.Argument(help="The request ID.")],
+    as_user: AsUserOption,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Reject a request."""
+    _vote(False, request_id, as_user=as_user, config=config, data_dir=data_dir, as_json=as_json)
+
+
+# --- sim -----------------------------------------------------------------------------------
+
+
+@sim_app.command("serve")
+def sim_serve(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 picks a free one).")] = 0,
+    kubeconfig: Annotated[Path, typer.Option("--kubeconfig", help="Where to write its kubeconfig.")] = Path(
+        "simcluster.kubeconfig"
+    ),
+    scenario: Annotated[str | None, typer.Option("--scenario", help="Inject this named fault once.")] = None,
+    bare: Annotated[bool, typer.Option("--bare", help="Three Ready nodes and nothing else.")] = False,
+    speed: Annotated[float, typer.Option("--speed", help="Simulated seconds per wall second.")] = 1.0,
+) -> None:
+    """Run the simulated cluster until interrupted."""
+    from simcluster.serve import serve
+
+    serve(port, kubeconfig, scenario=scenario, bare=bare, speed=speed)
+
+
+# --- run -----------------------------------------------------------------------------------
+
+
+@app.command("run")
+def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """The daemon: poll and receive alerts, decide, act or ask, until SIGTERM."""
+    settings = settings_from(config, data_dir)
+    configure_logging(settings.logging)
+    agent = build_agent(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    http_app = build_http_app(
+        pipeline=agent.pipeline,
+        metrics_text=agent.metrics.render,
+        is_leader=lambda: agent.is_leader,
+        is_ready=lambda: True,
+        clock=agent.clock,
+    )
+    server = HttpServer(http_app, host=settings.http.host, port=settings.http.port)
+    server.start()
+    agent.start()
+    stop.wait()
+    server.stop()
+    agent.stop()
+
+
+def main() -> None:
+    """Console-script entry point `scutum`: every command group registered."""
+    app()
