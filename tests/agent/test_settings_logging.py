@@ -40,7 +40,7 @@ def test_json_lines_when_not_a_terminal_with_bound_ids() -> None:
 
 def test_key_value_on_a_terminal() -> None:
     out = io.StringIO()
-    configure_logging(LoggingSettings(json=JsonLogs.AUTO), stream=out, isatty=True)
+    configure_logging(LoggingSettings(json_lines=JsonLogs.AUTO), stream=out, isatty=True)
 
     get_logger().warning("lease_lost", lease="scutum-leader")
 
@@ -52,7 +52,7 @@ def test_key_value_on_a_terminal() -> None:
 
 def test_secrets_are_never_written() -> None:
     out = io.StringIO()
-    configure_logging(LoggingSettings(json=JsonLogs.TRUE), stream=out, isatty=True)
+    configure_logging(LoggingSettings(json_lines=JsonLogs.TRUE), stream=out, isatty=True)
 
     get_logger().info("llm_request", api_key="sk-live-1", token="xoxb-2", key=SecretStr("k"), model="small")
 
@@ -65,7 +65,7 @@ def test_secrets_are_never_written() -> None:
 
 def test_level_filters_lower_events() -> None:
     out = io.StringIO()
-    configure_logging(LoggingSettings(level="warning", json=JsonLogs.TRUE), stream=out)
+    configure_logging(LoggingSettings(level="warning", json_lines=JsonLogs.TRUE), stream=out)
 
     get_logger().info("noise")
     get_logger().error("failure")
