@@ -15,7 +15,7 @@ import pytest
 from actions.base import ActionName, NamespacedParams, TargetRef
 from approvals.authz import ApproverPolicy, GroupDirectory
 from approvals.memory import InMemoryApprovalRepository
-from approvals.model import ApprovalRequest
+from approvals.model import ApprovalRepository, ApprovalRequest
 from approvals.queue import ApprovalQueue
 from approvals.settings import ApprovalSettings, SlackSettings
 from risk.model import Component, ComponentScore, Proposal, RiskScore
@@ -81,12 +81,18 @@ class World:
     """A queue over the in-memory repository whose on_approved 'runs' the action through the claim."""
 
     def __init__(
-        self, settings: ApprovalSettings, clock: FakeClock, audit: AuditLog, *, groups: GroupDirectory | None = None
+        self,
+        settings: ApprovalSettings,
+        clock: FakeClock,
+        audit: AuditLog,
+        *,
+        groups: GroupDirectory | None = None,
+        repo: ApprovalRepository | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.audit = audit
-        self.repo = InMemoryApprovalRepository()
+        self.repo: ApprovalRepository = repo or InMemoryApprovalRepository()
         self.runs: list[str] = []
         self.auto_execute = True
         """When False, tests drive the executor's claim by hand."""
