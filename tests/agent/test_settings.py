@@ -11,9 +11,9 @@ from agent.settings import (
     JsonLogs,
     PlannerKind,
     SettingsError,
-    env_variable_names,
     load_settings,
     redacted,
+    settings_variable_names,
 )
 
 
@@ -137,7 +137,7 @@ def test_redacted_hides_every_secret_and_url_password() -> None:
 
 
 def test_every_field_is_documented_and_has_a_variable() -> None:
-    names = env_variable_names()
+    names = settings_variable_names()
     assert "SCUTUM_PLANNER__LLM__API_KEY" in names
     assert "SCUTUM_LOGGING__JSON" in names
     assert len(names) == len(set(names))
