@@ -28,7 +28,7 @@ class SqlApprovalRepository:
     def create(self, request: ApprovalRequest) -> None:
         """Store a new request; a duplicate ID raises ValueError."""
         try:
-            with self._db.session() as session:
+            with self._db.session(write_lock=True) as session:
                 session.add(_row(request))
                 session.flush()
                 for vote in request.votes:
@@ -80,7 +80,7 @@ class SqlApprovalRepository:
 
     def add_vote(self, request_id: str, vote: Vote) -> None:
         """Append a vote (a record of clicks; the queue decides what they mean)."""
-        with self._db.session() as session:
+        with self._db.session(write_lock=True) as session:
             if session.get(ApprovalRequestRow, request_id) is None:
                 raise KeyError(request_id)
             session.add(_vote_row(request_id, vote))
@@ -96,7 +96,7 @@ class SqlApprovalRepository:
 
     def set_message_ref(self, request_id: str, *, channel: str, ts: str) -> None:
         """Remember where the Slack message for the request lives."""
-        with self._db.session() as session:
+        with self._db.session(write_lock=True) as session:
             session.connection().execute(
                 update(ApprovalRequestRow)
                 .where(col(ApprovalRequestRow.id) == request_id)

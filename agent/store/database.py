@@ -59,8 +59,12 @@ class Database:
 
     @contextmanager
     def session(self, *, write_lock: bool = False) -> Iterator[Session]:
-        """A session in one transaction, committed on success; `write_lock` takes SQLite's
-        write lock at BEGIN so read-then-write sequences cannot interleave."""
+        """A session in one transaction, committed on success.
+
+        Every session that writes passes `write_lock=True`: SQLite then takes its write lock at
+        BEGIN (waiting up to the busy timeout), where a deferred transaction that reads first
+        would fail with "database is locked" when another writer got in between.
+        """
         with self.engine.connect() as conn:
             conn.execution_options(write_lock=write_lock)
             with conn.begin(), Session(bind=conn) as session:

@@ -48,7 +48,7 @@ class ExecutionRepository:
             state=ExecutionState.PENDING,
             created_at=self._clock(),
         )
-        with self._db.session() as session:
+        with self._db.session(write_lock=True) as session:
             session.add(row)
             session.flush()
             return _execution(row)

@@ -47,7 +47,7 @@ class IncidentRepository:
             updated_at=now,
             alerts=list(alerts),
         )
-        with self._db.session() as session:
+        with self._db.session(write_lock=True) as session:
             session.add(row)
             session.flush()
             return _incident(row)
@@ -80,7 +80,7 @@ class IncidentRepository:
     ) -> None:
         """Move an incident to `status` (and replace its alerts when given)."""
         now = self._clock()
-        with self._db.session() as session:
+        with self._db.session(write_lock=True) as session:
             row = session.get(IncidentRow, incident_id)
             if row is None:
                 raise KeyError(incident_id)
@@ -117,7 +117,7 @@ class IncidentRepository:
             planner=planner,
             created_at=self._clock(),
         )
-        with self._db.session() as session:
+        with self._db.session(write_lock=True) as session:
             session.add(row)
             session.flush()
             return _proposal(row)
@@ -149,7 +149,7 @@ class IncidentRepository:
             shadow=shadow,
             created_at=self._clock(),
         )
-        with self._db.session() as session:
+        with self._db.session(write_lock=True) as session:
             session.add(row)
             session.flush()
             return _decision(row)

@@ -137,3 +137,22 @@ def test_action_history_counts_claimed_runs_incidents_and_kill_switch(store: Sto
     assert store.history.kill_switch_engaged() is False
     store.control.set(paused=True, reason="x", changed_by="oncall", at=clock.now)
     assert store.history.kill_switch_engaged() is True
+
+
+def test_concurrent_votes_are_all_recorded(store: Store, clock: FakeClock) -> None:
+    store.approvals.create(_request(clock))
+    start = threading.Barrier(6)
+
+    def vote(n: int) -> None:
+        start.wait()
+        store.approvals.transition("req-1", [ApprovalState.PENDING], ApprovalState.PENDING, at=clock.now)
+        store.approvals.add_vote(
+            "req-1", Vote(approver=f"U{n}", decision=VoteDecision.APPROVE, at=clock.now, channel=VoteChannel.SLACK)
+        )
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(vote, range(6)))
+
+    loaded = store.approvals.get("req-1")
+    assert loaded is not None
+    assert sorted(loaded.approvers()) == [f"U{n}" for n in range(6)]
