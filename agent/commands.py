@@ -80,7 +80,7 @@ def plan(
     except OSError as exc:
         typer.echo(f"scutum: cannot read {alert}: {exc.strerror}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    now = datetime.now(UTC)
+    now = _snapshot_time(payload)
     kube = kube_from(settings)
     evaluator = Evaluator(
         build_planner(settings.planner, reader=kube), kube, NoHistory(), settings.risk, effective_policy(settings)
@@ -102,6 +102,17 @@ def plan(
             typer.echo(_plan_line(obj))
     if result.rejected:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _snapshot_time(payload: bytes) -> datetime:
+    """When the alert list was taken: its newest `updatedAt` (else now), so a saved file is
+    judged as of its own moment, not as of whenever `plan` runs."""
+    try:
+        alerts = json.loads(payload)
+        stamps = [datetime.fromisoformat(a["updatedAt"].replace("Z", "+00:00")) for a in alerts if a.get("updatedAt")]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        stamps = []
+    return max(stamps) if stamps else datetime.now(UTC)
 
 
 def _ignored_json(name: str, fingerprint: str, reason: str) -> dict[str, Any]:

@@ -20,10 +20,18 @@ class SystemClock:
         self._speed = speed
         self._origin_wall = datetime.now(UTC)
         self._origin_sim = self._origin_wall
+        self._lock = threading.Lock()
 
     def now(self) -> datetime:
-        elapsed = datetime.now(UTC) - self._origin_wall
-        return self._origin_sim + elapsed * self._speed
+        with self._lock:
+            elapsed = datetime.now(UTC) - self._origin_wall
+            return self._origin_sim + elapsed * self._speed
+
+    def jump(self, seconds: float) -> datetime:
+        """Move simulated time forward at once (e.g. so an estate has history before a fault)."""
+        with self._lock:
+            self._origin_sim += timedelta(seconds=seconds)
+        return self.now()
 
 
 class ManualClock:

@@ -265,6 +265,7 @@ class ObjectStore:
         dry_run: bool = False,
         subresource: str | None = None,
         check_version: bool = True,
+        manager: str = "simcluster",
     ) -> Obj:
         """Replace an object (PUT). A stale resourceVersion is a 409, as on a real server.
 
@@ -286,22 +287,7 @@ class ObjectStore:
                 new = copy.deepcopy(current)
                 new["status"] = obj.get("status", {})
             else:
-                new = obj
-                new["kind"], new["apiVersion"] = kind, current["apiVersion"]
-                for keep in ("uid", "creationTimestamp", "namespace", "deletionTimestamp"):
-                    if keep in current["metadata"]:
-                        new["metadata"][keep] = current["metadata"][keep]
-                    else:
-                        new["metadata"].pop(keep, None)
-                if "status" in current:
-                    new["status"] = current["status"]
-                if "generation" in current["metadata"]:
-                    changed = {k: v for k, v in new.items() if k not in ("metadata", "status", "kind", "apiVersion")}
-                    before = {k: v for k, v in current.items() if k not in ("metadata", "status", "kind", "apiVersion")}
-                    gen = int(current["metadata"]["generation"])
-                    new["metadata"]["generation"] = gen + 1 if changed != before else gen
-                for check in self._admission:
-                    check(kind, new, current)
+                new = self._replaced(kind, obj, current, manager)
             if dry_run:
                 return new
             if new == current:
@@ -312,6 +298,44 @@ class ObjectStore:
             if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
                 self._remove(kind, new)
             return copy.deepcopy(new)
+
+    def _replaced(self, kind: str, obj: Obj, current: Obj, manager: str) -> Obj:
+        """`obj` as the new version of `current`: server-owned metadata and status kept,
+        generation and managedFields moved on when the content changed, admission checked."""
+        new = obj
+        new["kind"], new["apiVersion"] = kind, current["apiVersion"]
+        for keep in ("uid", "creationTimestamp", "namespace", "deletionTimestamp"):
+            if keep in current["metadata"]:
+                new["metadata"][keep] = current["metadata"][keep]
+            else:
+                new["metadata"].pop(keep, None)
+        if "status" in current:
+            new["status"] = current["status"]
+        content = {k: v for k, v in new.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+        before = {k: v for k, v in current.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+        if "generation" in current["metadata"]:
+            gen = int(current["metadata"]["generation"])
+            new["metadata"]["generation"] = gen + 1 if content != before else gen
+        if content != before:
+            self._touch_managed_fields(new, manager)
+        for check in self._admission:
+            check(kind, new, current)
+        return new
+
+    def _touch_managed_fields(self, obj: Obj, manager: str) -> None:
+        """Record when `manager` last changed the object, as a real server's managedFields do."""
+        entries = [e for e in obj["metadata"].get("managedFields") or [] if e.get("manager") != manager]
+        entries.append(
+            {
+                "manager": manager,
+                "operation": "Update",
+                "apiVersion": obj.get("apiVersion", "v1"),
+                "time": rfc3339(self.clock.now()),
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {},
+            }
+        )
+        obj["metadata"]["managedFields"] = entries
 
     def mutate(self, kind: str, namespace: str | None, name: str, change: Callable[[Obj], None], **kw: Any) -> Obj:
         """Read, change in place and write back under the lock (no version check): for controllers."""
