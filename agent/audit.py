@@ -131,7 +131,8 @@ class AuditLog:
         self, kind: AuditKind, *, actor: str, payload: dict[str, Any], incident_id: str | None = None
     ) -> AuditRecord:
         """Add one record at the end of the chain and return it."""
-        normal = json.loads(canonical_json(payload))  # exactly what the database will give back
+        # Exactly what the database will give back: datetimes, enums and the like become strings.
+        normal = json.loads(json.dumps(payload, default=str, allow_nan=False))
         ts = datetime.fromisoformat(_ts(self._clock()))
 
         def build(head: AuditHead) -> AuditRecord:

@@ -236,3 +236,13 @@ def test_concurrent_threads_on_sqlite_keep_one_chain(tmp_path: Path, threads: in
 
     assert report.ok, report.describe()
     assert report.count == threads * 10
+
+
+def test_payload_values_without_json_form_are_stored_as_strings(clock: FakeClock) -> None:
+    storage = ListStorage()
+    log = AuditLog(storage, clock=clock)
+
+    record = log.append(AuditKind.FACTS, actor="probe", payload={"observed_at": clock.now, "kind": AuditKind.FACTS})
+
+    assert record.payload == {"observed_at": "2026-01-05 09:00:00+00:00", "kind": "facts"}
+    assert log.verify().ok
