@@ -18,9 +18,10 @@ import pytest
 from agent.settings import ci_required
 from agent.store import Store
 
-POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+POSTGRES_USERS = ("postgres", "root")
+"""Trust-auth roles tried in order: Debian's default superuser, then the CI container's root."""
 POSTGRES_HELP = (
-    "PostgreSQL is not reachable on 127.0.0.1:5432 (user postgres, database test, trust auth). "
+    "PostgreSQL is not reachable on 127.0.0.1:5432 (user postgres or root, database test, trust auth). "
     "Install it (apt-get install postgresql) and start it "
     "(pg_ctlcluster --skip-systemctl-redirect <version> main start), or run bash .ci/run."
 )
@@ -44,37 +45,47 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+def _dsn(user: str) -> str:
+    return f"postgresql://{user}@127.0.0.1:5432/test"
+
+
 @functools.cache
-def _postgres_problem() -> str | None:
-    try:
-        with psycopg.connect(POSTGRES_DSN, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        return f"{POSTGRES_HELP} ({exc.__class__.__name__}: {str(exc).strip()[:200]})"
-    return None
+def _postgres_user() -> tuple[str | None, str]:
+    """The first role that connects, or None and why none did."""
+    problem = ""
+    for user in POSTGRES_USERS:
+        try:
+            with psycopg.connect(_dsn(user), connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            problem = f"{exc.__class__.__name__}: {str(exc).strip()[:200]}"
+            continue
+        return user, ""
+    return None, problem
 
 
 def require_postgres() -> None:
     """Skip (or under CI=true, fail) when PostgreSQL is not reachable."""
-    problem = _postgres_problem()
-    if problem is None:
+    user, problem = _postgres_user()
+    if user is not None:
         return
     if ci_required():
-        pytest.fail(f"CI=true requires PostgreSQL: {problem}")
-    pytest.skip(problem)
+        pytest.fail(f"CI=true requires PostgreSQL: {POSTGRES_HELP} ({problem})")
+    pytest.skip(f"{POSTGRES_HELP} ({problem})")
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A SQLAlchemy URL on a fresh PostgreSQL schema, dropped after the test."""
     require_postgres()
+    user = _postgres_user()[0]
     schema = f"scutum_test_{uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+    with psycopg.connect(_dsn(str(user)), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+        yield f"postgresql+psycopg://{user}@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
     finally:
-        with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+        with psycopg.connect(_dsn(str(user)), autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
