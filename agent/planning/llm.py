@@ -171,6 +171,16 @@ class LlmPlanner:
             "tool_choice": "required",
             "max_tokens": self.settings.max_tokens,
         }
+        return self._ask(trace, messages, incident=incident, allowed=allowed)
+
+    def _ask(
+        self,
+        trace: dict[str, Any],
+        messages: list[dict[str, str]],
+        *,
+        incident: Incident,
+        allowed: tuple[TargetRef, ...],
+    ) -> PlanResult:
         started = self._clock()
         exchange = self._exchange(messages)
         trace.update(

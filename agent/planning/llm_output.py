@@ -61,7 +61,7 @@ class WireToolCall(_Wire):
 
 
 class WireMessage(_Wire):
-    content: str | None = None
+    content: Any = None
     tool_calls: list[WireToolCall] | None = None
 
 
