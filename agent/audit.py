@@ -70,7 +70,7 @@ class VerifyReport:
     def describe(self) -> str:
         """One line for a person."""
         if self.ok:
-            return f"audit chain intact: {self.count} records"
+            return f"audit chain intact: {self.count} record{'' if self.count == 1 else 's'}"
         return f"audit chain broken at record seq {self.first_bad_seq}: {self.problem}: {self.detail}"
 
 
