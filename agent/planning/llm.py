@@ -34,12 +34,14 @@ from agent.planning.llm_tools import ToolSet, build_toolset
 from agent.planning.targets import ClusterReader, ResolvedTarget, TargetResolver, UnresolvedTarget
 from agent.settings import LlmSettings
 
-__all__ = ["FactsProvider", "HintSource", "LlmPlanner", "Outcome"]
+__all__ = ["FactsProvider", "HintSource", "LlmClient", "LlmPlanner", "Outcome"]
 
 FactsProvider = Callable[[Incident, ResolvedTarget], Mapping[str, Any]]
 """Facts about the resolved target for the prompt, as plain JSON-able data (never secrets)."""
 HintSource = Callable[[str], Sequence[str]]
 """The operator's runbook hints for an alert name."""
+LlmClient = openai.OpenAI
+"""The chat client type, so callers can pass one without importing `openai` themselves."""
 
 MAX_RAW_CHARS = 20_000
 """Longest raw response body kept in the trace."""
@@ -122,7 +124,7 @@ class LlmPlanner:
         reader: ClusterReader,
         facts_provider: FactsProvider | None = None,
         hints: HintSource | None = None,
-        client: openai.OpenAI | None = None,
+        client: LlmClient | None = None,
         strict_tools: bool = True,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,

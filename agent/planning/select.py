@@ -11,11 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import openai
-
 from agent.intake import Incident
 from agent.planning.base import Escalation, Planner, PlanResult
-from agent.planning.llm import FactsProvider, LlmPlanner
+from agent.planning.llm import FactsProvider, LlmClient, LlmPlanner
 from agent.planning.llm_output import TECHNICAL_OUTCOMES, Outcome
 from agent.planning.runbook import RunbookPlanner, load_runbook
 from agent.planning.targets import ClusterReader
@@ -60,7 +58,7 @@ def build_planner(
     *,
     reader: ClusterReader,
     facts_provider: FactsProvider | None = None,
-    client: openai.OpenAI | None = None,
+    client: LlmClient | None = None,
 ) -> Planner:
     """The planner the settings ask for; the LLM planner gets the runbook's hints either way."""
     runbook = RunbookPlanner(reader, load_runbook(settings.runbook_path))

@@ -185,6 +185,10 @@ def test_every_kind_of_bad_output_escalates_and_is_traced(
     result = plan(llm, answer, answer, answer)
     assert_escalated(result, outcome, words)
     assert result.trace["attempts"], "the exchange is recorded"
+    if outcome is Outcome.INVALID_OUTPUT:
+        assert result.trace["response"]["raw"] == (
+            answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
+        )
 
 
 def test_model_escalation_is_quoted_as_the_models_words_and_truncated(llm: FakeLlm) -> None:
