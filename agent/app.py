@@ -154,8 +154,9 @@ class Agent:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def start(self, *, schedule: bool = True) -> None:
-        """Start the watch cache, leader election and the scheduled jobs."""
+    def start(self, *, schedule: bool = True, poll: bool = True) -> None:
+        """Start the watch cache, leader election and the scheduled jobs (`poll=False`: the
+        caller drives `poll_once` itself, as the demo does)."""
         if self.cache is not None:
             self.cache.start()
         if self.leader is not None:
@@ -165,15 +166,16 @@ class Agent:
             self.executor.reconcile()
         if schedule:
             interval = self.settings.alertmanager.poll_interval_seconds
-            self.scheduler.add_job(
-                self.poll_once,
-                "interval",
-                seconds=interval,
-                id="poll",
-                max_instances=1,
-                coalesce=True,
-                next_run_time=datetime.now(UTC),
-            )
+            if poll:
+                self.scheduler.add_job(
+                    self.poll_once,
+                    "interval",
+                    seconds=interval,
+                    id="poll",
+                    max_instances=1,
+                    coalesce=True,
+                    next_run_time=datetime.now(UTC),
+                )
             self.scheduler.add_job(
                 self.sweep_approvals, "interval", seconds=5, id="expiry", max_instances=1, coalesce=True
             )
@@ -212,6 +214,7 @@ def build_agent(
     use_cache: bool = True,
     sleep: Callable[[float], None] = time.sleep,
     store: Store | None = None,
+    verify_timeout_seconds: float = 120.0,
 ) -> Agent:
     """Build every part of the agent from settings; nothing runs until `Agent.start()`."""
     identity = settings.agent.identity or socket.gethostname()
@@ -274,7 +277,11 @@ def build_agent(
         is_leader=(lambda: leader.is_leader) if leader is not None else (lambda: True),
         is_paused=kill_switch.is_paused,
         on_verified=lambda incident_id: _mark_verified(intake, incident_id, clock),
-        settings=ExecutorSettings(revalidation_margin=settings.approvals.revalidation_margin),
+        settings=ExecutorSettings(
+            revalidation_margin=settings.approvals.revalidation_margin,
+            verify_timeout_seconds=verify_timeout_seconds,
+            verify_interval_seconds=min(1.0, verify_timeout_seconds / 20),
+        ),
         sleep=sleep,
     )
     executors.append(executor)

@@ -20,6 +20,7 @@ from agent.http import HttpServer, build_http_app
 from agent.intake import Intake
 from agent.logs import configure_logging
 from agent.planning.select import build_planner
+from agent.settings import LoggingSettings
 from approvals import cli_channel
 from approvals.authz import ApproverPolicy
 from approvals.model import ApprovalState
@@ -227,6 +228,21 @@ def sim_serve(
     from simcluster.serve import serve
 
     serve(port, kubeconfig, scenario=scenario, bare=bare, speed=speed)
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo(
+    yes: Annotated[bool, typer.Option("--yes", help="Approve as the demo on-call user instead of asking.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Simulated cluster + alerts + agent + console approvals: scripted incidents end to end."""
+    from agent.demo import run_demo
+
+    configure_logging(LoggingSettings(level="error"))
+    raise typer.Exit(run_demo(data_dir=data_dir, yes=yes, echo=typer.echo))
 
 
 # --- run -----------------------------------------------------------------------------------

@@ -101,6 +101,28 @@ class NoHistory:
         return False
 
 
+class ExcludingClaim:
+    """A history that leaves out one claim time (the execution asking)."""
+
+    def __init__(self, inner: ActionHistory, claimed_at: datetime) -> None:
+        self._inner = inner
+        self._claimed_at = claimed_at
+
+    def action_times(
+        self, *, since: datetime, target: TargetRef | None = None, namespace: str | None = None
+    ) -> Sequence[datetime]:
+        times = list(self._inner.action_times(since=since, target=target, namespace=namespace))
+        if self._claimed_at in times:
+            times.remove(self._claimed_at)
+        return times
+
+    def open_incidents(self) -> int:
+        return self._inner.open_incidents()
+
+    def kill_switch_engaged(self) -> bool:
+        return self._inner.kill_switch_engaged()
+
+
 class UnknownAlerts:
     """No alert source to ask (an undo, or an execution resumed after a restart)."""
 
@@ -149,17 +171,26 @@ class Evaluator:
         outcome = Outcome(verdict.verdict.value)
         return Evaluation(incident, plan, outcome, verdict.rules, proposal, facts, risk, verdict)
 
-    def probe(self, proposal: Proposal, incident: Incident | None, *, now: datetime) -> Facts:
+    def probe(
+        self, proposal: Proposal, incident: Incident | None, *, now: datetime, history: ActionHistory | None = None
+    ) -> Facts:
         return probe(
             proposal,
             reader=self.reader,
-            history=self.history,
+            history=history or self.history,
             alerts=self.alert_status(incident, now) if incident else UnknownAlerts(),
             now=now,
             snapshots=self.snapshots,
         )
 
-    def rescore(self, proposal: Proposal, incident: Incident | None, *, now: datetime) -> tuple[RiskScore, Decision]:
-        """Probe again and score again: what the executor does right before acting."""
-        facts = self.probe(proposal, incident, now=now)
+    def rescore(
+        self, proposal: Proposal, incident: Incident | None, *, now: datetime, exclude_claim: datetime | None = None
+    ) -> tuple[RiskScore, Decision]:
+        """Probe again and score again: what the executor does right before acting.
+
+        `exclude_claim` is the claim time of the execution being re-validated: its own claim
+        must not count as a recent action on the target (it would veto itself by cooldown).
+        """
+        history = ExcludingClaim(self.history, exclude_claim) if exclude_claim else self.history
+        facts = self.probe(proposal, incident, now=now, history=history)
         return assess(proposal, facts, self.risk_settings, self.policy, now=now)

@@ -24,7 +24,7 @@ from agent.audit import AuditKind, AuditLog
 from agent.evaluate import Evaluator
 from agent.intake import Incident
 from agent.metrics import Metrics
-from agent.store import Execution, Store
+from agent.store import Execution, ExecutionState, Store
 from approvals.model import ApprovalRequest
 from approvals.queue import ApprovalQueue, needs_reapproval
 from risk.model import Proposal, Verdict
@@ -54,6 +54,8 @@ class _Pending:
     approval_id: str | None = None
     approved_risk: float | None = None
     """The risk total the approver saw (re-validation compares against it)."""
+    incident_id: str | None = None
+    """The incident's id when the incident itself is not in memory (after a restart)."""
 
 
 class Executor:
@@ -125,6 +127,7 @@ class Executor:
                 None,
                 None,
                 request.id,
+                incident_id=request.incident_id,
             )
         pending.approval_id = request.id
         pending.approved_risk = request.risk_total
@@ -135,7 +138,7 @@ class Executor:
             target_name=pending.proposal.target.name,
             target_namespace=pending.proposal.target.namespace,
             proposal_id=pending.proposal_id,
-            incident_id=pending.incident.id if pending.incident else None,
+            incident_id=pending.incident.id if pending.incident else pending.incident_id,
         )
         self._pending[execution.id] = pending
         self.futures.append(self._pool.submit(self.run, execution.id))
@@ -173,11 +176,13 @@ class Executor:
         approval_id = pending.approval_id if pending else None
         incident_id = execution.incident_id
         if approval_id and not self._approvals.mark_executing(approval_id, now=self._clock()):
-            self._finish(execution, succeeded=False, outcome={"refused": "approval no longer approved"})
+            self._finish(execution, succeeded=False, outcome={"refused": "approval no longer approved"}, refused=True)
             return
-        refusal = self._revalidate(proposal, pending, approval_id)
+        refusal = self._revalidate(proposal, pending, approval_id, claimed_at=execution.claimed_at)
         if refusal is not None:
-            self._finish(execution, succeeded=False, outcome={"refused": refusal}, approval_id=approval_id)
+            self._finish(
+                execution, succeeded=False, outcome={"refused": refusal}, approval_id=approval_id, refused=True
+            )
             return
         self._store.executions.mark_running(execution_id, self.identity)
         action = get_action(proposal.action)
@@ -223,13 +228,15 @@ class Executor:
         if verification.ok and incident_id:
             self._on_verified(incident_id)
 
-    def _revalidate(self, proposal: Proposal, pending: _Pending | None, approval_id: str | None) -> str | None:
+    def _revalidate(
+        self, proposal: Proposal, pending: _Pending | None, approval_id: str | None, *, claimed_at: datetime | None
+    ) -> str | None:
         """Probe and score again right before acting; a reason to stop, or None to go on."""
         if self._is_paused():
             return "kill switch engaged"
         now = self._clock()
         incident = pending.incident if pending else None
-        risk, decision = self._evaluator.rescore(proposal, incident, now=now)
+        risk, decision = self._evaluator.rescore(proposal, incident, now=now, exclude_claim=claimed_at)
         self._audit.append(
             AuditKind.RISK,
             actor=self.identity,
@@ -249,7 +256,11 @@ class Executor:
                 " and a veto now applies" if vetoed else ""
             )
             if not vetoed:
-                self._approvals.reask(approval_id, risk, now=now, reason=reason)
+                fresh = self._approvals.reask(approval_id, risk, now=now, reason=reason)
+                if fresh is not None and pending is not None:
+                    self._pending[fresh.id] = _Pending(
+                        pending.proposal, pending.incident, pending.proposal_id, fresh.id
+                    )
             return reason
         return None
 
@@ -275,9 +286,15 @@ class Executor:
         verification: dict[str, Any] | None = None,
         approval_id: str | None = None,
         undo: bool = False,
+        refused: bool = False,
     ) -> None:
         self._store.executions.finish(
-            execution.id, self.identity, succeeded=succeeded, outcome=outcome, verification=verification
+            execution.id,
+            self.identity,
+            succeeded=succeeded,
+            outcome=outcome,
+            verification=verification,
+            refused=refused,
         )
         if approval_id:
             detail = (verification or {}).get("detail") or outcome.get("refused") or outcome.get("error") or ""
@@ -298,10 +315,21 @@ class Executor:
         start the ones that were recorded but never claimed. Returns what was reconciled."""
         done = []
         for execution in self._store.executions.unfinished():
+            owner = execution.claimed_by or self.identity
+            if execution.state is ExecutionState.CLAIMED:
+                # Claimed but never started: nothing happened to the cluster; say so, do not act.
+                self._store.executions.finish(
+                    execution.id,
+                    owner,
+                    succeeded=False,
+                    outcome={"refused": "interrupted before acting; not started after the restart"},
+                    refused=True,
+                )
+                done.append(execution.id)
+                continue
             proposal = self._proposal_from(execution)
             action = get_action(proposal.action)
             verification = action.verify(self._ctx, proposal.params, Outcome(changed=True, detail="reconciled"))
-            owner = execution.claimed_by or self.identity
             self._store.executions.finish(
                 execution.id,
                 owner,

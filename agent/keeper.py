@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -19,6 +20,25 @@ log = structlog.get_logger(__name__)
 
 KEPT_KINDS: tuple[str, ...] = ("Deployment", "StatefulSet", "DaemonSet", "ConfigMap", "Service")
 """What the keeper records (never Secrets)."""
+
+
+def valid_from(obj: dict[str, Any], now: datetime) -> datetime:
+    """Since when this version has been current: its last write (managedFields) or creation.
+
+    Recording that instead of the moment the keeper saw it means an object that did not change
+    between the agent's start and an incident still has a version from "before the incident".
+    """
+    meta = obj.get("metadata") or {}
+    stamps = [meta.get("creationTimestamp")] + [e.get("time") for e in meta.get("managedFields") or []]
+    times = []
+    for stamp in stamps:
+        if isinstance(stamp, str) and stamp:
+            try:
+                times.append(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
+            except ValueError:
+                continue
+    newest = max(times, default=now)
+    return min(newest, now)
 
 
 class SnapshotKeeper:
@@ -62,7 +82,7 @@ class SnapshotKeeper:
                     if self._seen.get(key) == version:
                         continue
                     obj.setdefault("kind", kind)
-                    if self._store.snapshots.record(obj, observed_at=now):
+                    if self._store.snapshots.record(obj, observed_at=valid_from(obj, now)):
                         recorded += 1
                     self._seen[key] = version
         return recorded

@@ -153,15 +153,20 @@ class Pipeline:
         self._metrics.alerts.labels(outcome="incident").inc()
         self._metrics.incidents.inc()
         primary = incident.primary
-        self._store.incidents.open(
-            primary.fingerprint,
-            incident_id=incident.id,
-            alerts=[alert_json(a) for a in incident.alerts.values()],
-            started_at=incident.started_at,
-            alert_name=primary.name,
-            namespace=incident.target.namespace if incident.target else primary.labels.get("namespace"),
-            group_key=incident.group_key,
-        )
+        if self._store.incidents.get(incident.id) is not None:
+            # The same alerts came back after the incident was closed (a fix that did not hold):
+            # decide again under the same id; cooldowns and budgets see the earlier action.
+            self._store.incidents.set_status(incident.id, IncidentStatus.OPEN)
+        else:
+            self._store.incidents.open(
+                primary.fingerprint,
+                incident_id=incident.id,
+                alerts=[alert_json(a) for a in incident.alerts.values()],
+                started_at=incident.started_at,
+                alert_name=primary.name,
+                namespace=incident.target.namespace if incident.target else primary.labels.get("namespace"),
+                group_key=incident.group_key,
+            )
         self._audit.append(AuditKind.INCIDENT, actor=ACTOR, incident_id=incident.id, payload=incident_json(incident))
         evaluation = self.evaluator.evaluate(incident, now=now)
         self._record_plan(evaluation)

@@ -24,7 +24,7 @@ class ApprovalSettings(BaseModel):
     """Names accepted by `scutum approvals approve ID --as NAME`, in addition to approver_user_ids."""
     escalation_mention: str | None = None
     """Who to mention when a request expires, in Slack syntax, e.g. "<!subteam^S012ABC>" for a group."""
-    revalidation_margin: float = Field(default=0.05, ge=0.0, le=1.0)
+    revalidation_margin: float = Field(default=0.15, ge=0.0, le=1.0)
     """Before executing, a re-scored risk more than this above the approved one asks again."""
     group_cache_seconds: float = Field(default=60.0, ge=0.0, le=3600)
     """How long a resolved user-group membership is trusted before asking Slack again."""

@@ -197,7 +197,9 @@ def _revisions(
     if obj.get("kind") == "Deployment" and DEPLOYMENT_REVISION in (meta(obj).get("annotations") or {}):
         wanted = str(meta(obj)["annotations"][DEPLOYMENT_REVISION])
         current = next((r for r in ordered if _revision_number(r) == wanted), current)
-    started = proposal.incident_started_at
+    # The rollback acts on what changed since its own `before` (the incident start reaching back
+    # past the alert's pending period), so "before the incident" means before that instant.
+    started = getattr(proposal.params, "before", None) or proposal.incident_started_at
     before = [
         _revision_number(r) for r in ordered if r is not current and (t := created_at(r)) is not None and t < started
     ]

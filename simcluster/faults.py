@@ -128,18 +128,23 @@ def scale_to_zero(store: ObjectStore, namespace: str, deployment: str) -> Obj:
     return {"changed": f"deployment/{deployment}", "replicas": 0}
 
 
+TIGHT_MEMORY_LIMIT = "48Mi"
+"""Three quarters of a pod's default memory need (64Mi): OOMKilled, and one doubling fixes it,
+as with a limit set a little too tight in a real change."""
+
+
 def memory_limit_too_low(store: ObjectStore, namespace: str, deployment: str) -> Obj:
     """Set a memory limit below what the app needs: OOMKilled on start."""
 
     def change(obj: Obj) -> None:
         container = obj["spec"]["template"]["spec"]["containers"][0]
         resources = container.setdefault("resources", {})
-        resources.setdefault("limits", {})["memory"] = "16Mi"
+        resources.setdefault("limits", {})["memory"] = TIGHT_MEMORY_LIMIT
         if "memory" in resources.get("requests", {}):
-            resources["requests"]["memory"] = "16Mi"
+            resources["requests"]["memory"] = TIGHT_MEMORY_LIMIT
 
     _change(store, "Deployment", namespace, deployment, change)
-    return {"changed": f"deployment/{deployment}", "memory_limit": "16Mi"}
+    return {"changed": f"deployment/{deployment}", "memory_limit": TIGHT_MEMORY_LIMIT}
 
 
 def memory_leak(store: ObjectStore, namespace: str, deployment: str) -> Obj:

@@ -139,16 +139,17 @@ class RunbookPlanner:
             raise RuleSkipped(str(exc)) from None
         except ValueError as exc:  # pydantic's ValidationError: params outside the action's bounds
             raise RuleSkipped(f"params rejected by {rule.action}: {exc}".replace("\n", " ")) from None
-        claims = {"rule": rule.name, "resolved_via": list(target.chain), **facts}
+        # The runbook makes no claims: what its guards read goes to the trace, and the risk
+        # probes read the cluster again for themselves.
         proposal = Proposal(
             action=action.name,
             params=typed,
             target=action.target(typed),
             incident_started_at=incident.started_at,
-            claims=_jsonable(claims),
             alert_names=incident.alert_names,
+            alert_fingerprints=tuple(incident.alerts),
         )
-        return proposal, facts
+        return proposal, {"rule": rule.name, "resolved_via": list(target.chain), **facts}
 
     def _resolve(self, rule: Rule, alert: Alert) -> ResolvedTarget:
         ref = target_from_labels(alert.labels, label=rule.target.label)

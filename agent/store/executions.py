@@ -94,10 +94,12 @@ class ExecutionRepository:
         succeeded: bool,
         outcome: dict[str, Any],
         verification: dict[str, Any] | None = None,
+        refused: bool = False,
     ) -> None:
-        """Record how the run ended; only the claimer may finish it."""
+        """Record how the run ended; only the claimer may finish it. `refused`: it never acted."""
+        state = ExecutionState.SUCCEEDED if succeeded else ExecutionState.FAILED
         values = {
-            "state": ExecutionState.SUCCEEDED if succeeded else ExecutionState.FAILED,
+            "state": ExecutionState.REFUSED if refused else state,
             "outcome": outcome,
             "verification": verification,
             "finished_at": self._clock(),

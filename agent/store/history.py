@@ -11,6 +11,9 @@ from agent.store.executions import ExecutionRepository
 from agent.store.incidents import IncidentRepository
 from agent.store.records import ExecutionState
 
+NOT_ACTED = frozenset({ExecutionState.PENDING, ExecutionState.REFUSED})
+"""Executions that did nothing to the cluster: not actions for budgets and cooldowns."""
+
 
 class StoreActionHistory:
     """What the agent did (claimed executions), its open incidents and the kill switch."""
@@ -32,7 +35,7 @@ class StoreActionHistory:
             target_kind=target.kind if target else None,
             target_name=target.name if target else None,
         )
-        started = [run.claimed_at for run in runs if run.state is not ExecutionState.PENDING and run.claimed_at]
+        started = [run.claimed_at for run in runs if run.state not in NOT_ACTED and run.claimed_at]
         return sorted(started)
 
     def open_incidents(self) -> int:

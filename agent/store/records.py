@@ -26,6 +26,8 @@ class ExecutionState(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    REFUSED = "refused"
+    """Claimed, then stopped before acting (re-validation, kill switch): nothing was done."""
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,8 @@ def test_crashloop_after_recent_rollout_rolls_back_to_before_the_incident() -> N
         "to_revision": None,
     }
     assert p.incident_started_at == STARTED and p.alert_names == ("KubePodCrashLooping",)
-    assert p.claims["revisions"] == 2 and p.claims["rule"] == "crashloop-after-rollout"
+    assert p.claims == {}  # the runbook claims nothing: the risk probes read for themselves
+    assert result.trace["facts"]["revisions"] == 2 and result.trace["facts"]["rule"] == "crashloop-after-rollout"
     assert result.trace["rules"][-1] == {
         "rule": "crashloop-after-rollout",
         "alert": "fp-KubePodCrashLooping",
@@ -117,7 +118,7 @@ def test_oom_killed_container_gets_double_memory_limit() -> None:
     assert proposal(result).action is ActionName.SET_RESOURCES
     got = params(result)
     assert (got["container"], got["memory_limit"], got["memory_request"]) == ("app", "512Mi", None)
-    assert proposal(result).claims["memory_limit"] == "256Mi"
+    assert result.trace["facts"]["memory_limit"] == "256Mi"
 
 
 def test_statefulset_rollout_stuck_after_change_rolls_back_via_controller_revisions() -> None:
@@ -189,7 +190,7 @@ def test_failed_job_without_a_cronjob_escalates() -> None:
 def test_deleted_service_without_endpoints_is_restored() -> None:
     result = plan(FakeCluster(), "KubeServiceWithoutEndpoints", namespace="prod", service="web")
     assert proposal(result).action is ActionName.RESTORE_SERVICE
-    assert proposal(result).claims["service_exists"] is False
+    assert result.trace["facts"]["service_exists"] is False
 
 
 def test_long_unchanged_service_without_endpoints_escalates() -> None:
