@@ -30,6 +30,7 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m agent.docgen
 	$(BIN)/python -m agent.rbac
+	$(BIN)/python -m actions.reference
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

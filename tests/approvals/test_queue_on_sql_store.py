@@ -36,11 +36,6 @@ def sql_world(approval_settings: ApprovalSettings, clock: FakeClock, audit: Audi
     return World(approval_settings, clock, audit, repo=store.approvals)
 
 
-@pytest.mark.xfail(
-    reason="store: SqlApprovalRepository.add_vote reads then writes in a DEFERRED SQLite transaction, "
-    "so concurrent votes fail with 'database is locked'; it needs session(write_lock=True)",
-    strict=False,
-)
 def test_concurrent_clicks_on_the_sql_store_run_the_action_once(sql_world: World) -> None:
     request = sql_world.ask(0.6)
     barrier = threading.Barrier(6)
