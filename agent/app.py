@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,10 +19,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from actions.base import ActionContext, ActionLimits
 from actions.kube import Kube
+from actions.registry import parse_invocation
 from agent.audit import AuditKind, AuditLog
 from agent.control import KillSwitch
 from agent.evaluate import Evaluator
-from agent.executor import Executor, ExecutorSettings
+from agent.executor import Executor, ExecutorSettings, outcome_from
 from agent.intake import Incident, Intake
 from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
@@ -31,10 +32,14 @@ from agent.pipeline import Handled, Notices, Pipeline
 from agent.planning.select import build_planner
 from agent.settings import Settings
 from agent.store import Store
-from approvals.authz import ApproverPolicy
+from approvals.authz import ApproverPolicy, CachedGroupDirectory
 from approvals.model import ApprovalRequest
 from approvals.queue import ApprovalNotifier, ApprovalQueue
+from approvals.slack import SlackChannel
+from approvals.slack_interactions import ClickHandler, SlackInteractions
 from risk.cache import ClusterCache
+from risk.model import Proposal, Verdict
+from risk.policy import thresholds_for
 from risk.settings import PolicySettings
 from risk.sources import ClusterReader
 
@@ -113,8 +118,11 @@ class Agent:
     keeper: SnapshotKeeper
     leader: LeaderElector | None
     identity: str
+    slack: SlackChannel | None = None
+    clicks: ClickHandler | None = None
     scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone=UTC))
-    handled: list[Handled] = field(default_factory=list)
+    started: bool = False
+    """True once the cache has listed everything and the jobs run (what /readyz reports)."""
 
     @property
     def is_leader(self) -> bool:
@@ -152,7 +160,50 @@ class Agent:
         self.keeper.resync()
         self.keeper.prune()
 
+    def undo(self, request_id: str, user: str) -> str:
+        """Slack's Undo button: the inverse of what a request ran becomes a new proposal,
+        scored and sent for approval like any other; the person who asked cannot approve it."""
+        request = self.approvals.get(request_id)
+        if request is None:
+            return "That request no longer exists."
+        since = request.created_at - timedelta(days=1)
+        runs = [
+            e
+            for e in self.store.executions.recent(since)
+            if e.incident_id == request.incident_id and e.action == request.action.value and e.outcome
+        ]
+        if not runs or runs[-1].state.value != "succeeded":
+            return "Nothing to undo: the action did not run to completion."
+        execution = runs[-1]
+        action, params = parse_invocation(execution.action, execution.params)
+        inverse = action.inverse(params, outcome_from(execution.outcome or {}))
+        if inverse is None:
+            return f"{action.name} has no inverse."
+        undo_action, undo_params = parse_invocation(inverse.action.value, inverse.params)
+        now = self.clock()
+        proposal = Proposal(undo_action.name, undo_params, undo_action.target(undo_params), now, requested_by=user)
+        risk, decision = self.pipeline.evaluator.rescore(proposal, None, now=now)
+        if decision.verdict is Verdict.DENY:
+            return "Undo refused by policy: " + "; ".join(decision.rules)
+        execute_max, _, _ = thresholds_for(proposal, self.pipeline.evaluator.policy)
+        fresh = self.approvals.request(
+            proposal,
+            risk,
+            incident_id=request.incident_id,
+            incident_summary=f"Undo of {request.action.value} on {request.target} (asked by {user})",
+            threshold=execute_max,
+            now=now,
+        )
+        return f"Undo requested ({fresh.id[:8]}): another approver must approve it."
+
     # --- lifecycle ---------------------------------------------------------------------
+
+    def slack_http_handler(self) -> Callable[[dict[str, str], bytes, datetime], tuple[int, str]] | None:
+        """Slack's HTTP mode (signature and timestamp checked), for `POST /slack/events`."""
+        if self.clicks is None or self.settings.slack.mode.value != "http":
+            return None
+        interactions = SlackInteractions(self.settings.slack, self.clicks, audit=approvals_audit(self.audit))
+        return interactions.handle_interaction
 
     def start(self, *, schedule: bool = True, poll: bool = True) -> None:
         """Start the watch cache, leader election and the scheduled jobs (`poll=False`: the
@@ -183,6 +234,7 @@ class Agent:
                 self.resync_snapshots, "interval", seconds=10, id="snapshots", max_instances=1, coalesce=True
             )
             self.scheduler.start()
+        self.started = True
         log.info("agent_started", identity=self.identity, store=self.store.url)
 
     def stop(self) -> None:
@@ -240,10 +292,22 @@ def build_agent(
     def on_approved(request: ApprovalRequest) -> None:
         executors[0].on_approved(request)
 
+    slack = None
+    groups = None
+    if settings.slack.enabled:
+        slack = SlackChannel(
+            settings.slack,
+            repository=store.approvals,
+            audit=approvals_audit(audit),
+            escalation_mention=settings.approvals.escalation_mention,
+        )
+        groups = CachedGroupDirectory(slack, ttl=timedelta(seconds=settings.approvals.group_cache_seconds), clock=clock)
+        notifier = notifier or slack
+    approvals_policy = ApproverPolicy(settings.approvals, groups=groups)
     approvals = ApprovalQueue(
         store.approvals,
         settings.approvals,
-        policy=ApproverPolicy(settings.approvals),
+        policy=approvals_policy,
         audit=approvals_audit(audit),
         notifier=notifier,
         on_approved=on_approved,
@@ -295,7 +359,7 @@ def build_agent(
         policy=policy,
         metrics=metrics,
         clock=clock,
-        notices=Notices(escalate=escalate or _log_escalation),
+        notices=Notices(escalate=escalate or _escalation_notice(slack)),
     )
     keeper = SnapshotKeeper(
         store,
@@ -305,7 +369,7 @@ def build_agent(
         retention_count=settings.snapshots.retention_count,
         retention_age_seconds=settings.snapshots.retention_age_seconds,
     )
-    return Agent(
+    agent = Agent(
         settings=settings,
         clock=clock,
         store=store,
@@ -321,7 +385,11 @@ def build_agent(
         keeper=keeper,
         leader=leader,
         identity=identity,
+        slack=slack,
     )
+    if slack is not None:
+        agent.clicks = ClickHandler(approvals, slack, on_undo=agent.undo)
+    return agent
 
 
 def effective_policy(settings: Settings) -> PolicySettings:
@@ -333,5 +401,14 @@ def _mark_verified(intake: Intake, incident_id: str, clock: Callable[[], datetim
     intake.mark_verified(incident_id, now=clock())
 
 
-def _log_escalation(incident: Incident, reason: str) -> None:
-    log.warning("incident_escalated", incident=incident.id, reason=reason)
+def _escalation_notice(slack: SlackChannel | None) -> Callable[[Incident, str], None]:
+    """Escalations are logged, and posted to the approvals channel when Slack is on."""
+
+    def escalate(incident: Incident, reason: str) -> None:
+        log.warning("incident_escalated", incident=incident.id, reason=reason)
+        if slack is not None:
+            target = incident.target
+            where = f" on {target.kind} {target.namespace or ''}/{target.name}" if target else ""
+            slack.post_notice(f"Escalated: {', '.join(incident.alert_names)}{where}: {reason}")
+
+    return escalate

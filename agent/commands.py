@@ -25,6 +25,7 @@ from approvals import cli_channel
 from approvals.authz import ApproverPolicy
 from approvals.model import ApprovalState
 from approvals.queue import ApprovalQueue
+from approvals.slack_interactions import connect_socket_mode
 
 actions_app = typer.Typer(help="The registry of actions.", no_args_is_help=True)
 approvals_app = typer.Typer(help="The CLI approval channel.", no_args_is_help=True)
@@ -261,13 +262,19 @@ def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         pipeline=agent.pipeline,
         metrics_text=agent.metrics.render,
         is_leader=lambda: agent.is_leader,
-        is_ready=lambda: True,
+        is_ready=lambda: agent.started,
         clock=agent.clock,
+        slack=agent.slack_http_handler(),
     )
     server = HttpServer(http_app, host=settings.http.host, port=settings.http.port)
     server.start()
     agent.start()
+    close_socket = None
+    if agent.clicks is not None and agent.slack is not None and settings.slack.mode.value == "socket":
+        close_socket = connect_socket_mode(settings.slack, agent.clicks, agent.slack, clock=agent.clock)
     stop.wait()
+    if close_socket is not None:
+        close_socket()
     server.stop()
     agent.stop()
 

@@ -8,7 +8,7 @@ action from the cluster's state instead of repeating it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -351,9 +351,26 @@ class Executor:
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
     payload: dict[str, Any] = to_jsonable_python(
-        {"changed": outcome.changed, "detail": outcome.detail, "api_calls": list(outcome.api_calls)}
+        {
+            "changed": outcome.changed,
+            "detail": outcome.detail,
+            "api_calls": list(outcome.api_calls),
+            "before": outcome.before,
+            "after": outcome.after,
+        }
     )
     return payload
+
+
+def outcome_from(payload: Mapping[str, Any]) -> Outcome:
+    """The stored outcome back as the action's own type (what `inverse` needs)."""
+    return Outcome(
+        changed=bool(payload.get("changed")),
+        detail=str(payload.get("detail", "")),
+        before=dict(payload.get("before") or {}),
+        after=dict(payload.get("after") or {}),
+        api_calls=tuple(payload.get("api_calls") or ()),
+    )
 
 
 def invocation_json(invocation: Invocation) -> dict[str, Any]:

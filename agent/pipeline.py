@@ -7,7 +7,7 @@ It records every step in the store and the audit chain, and hands actions to the
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +43,18 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
         "target": {"kind": proposal.target.kind, "namespace": proposal.target.namespace, "name": proposal.target.name},
         "claims": dict(proposal.claims),
     }
+
+
+def llm_exchanges(trace: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every model exchange in a plan trace (the LLM planner's own, or nested in a fallback's):
+    the prompt, tools offered, raw answer, tokens and latency, each its own audit record."""
+    found: list[dict[str, Any]] = []
+    if "request" in trace and "response" in trace:
+        found.append({k: trace[k] for k in ("request", "response", "outcome", "latency_seconds") if k in trace})
+    for value in trace.values():
+        if isinstance(value, Mapping):
+            found.extend(llm_exchanges(value))
+    return found
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:
@@ -180,9 +192,8 @@ class Pipeline:
     def _record_plan(self, evaluation: Evaluation) -> None:
         incident_id = evaluation.incident.id
         trace = dict(evaluation.plan.trace)
-        llm = trace.pop("llm_exchange", None)
-        if llm is not None:
-            self._audit.append(AuditKind.LLM_EXCHANGE, actor=ACTOR, incident_id=incident_id, payload={"exchange": llm})
+        for exchange in llm_exchanges(trace):
+            self._audit.append(AuditKind.LLM_EXCHANGE, actor=ACTOR, incident_id=incident_id, payload=exchange)
         self._audit.append(AuditKind.PLAN, actor=ACTOR, incident_id=incident_id, payload={"trace": trace})
         if evaluation.facts is not None:
             self._audit.append(

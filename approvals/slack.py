@@ -186,6 +186,12 @@ class SlackChannel:
         reply = result_reply(request)
         self._call("chat.postMessage", request, channel=request.slack_channel, thread_ts=request.slack_ts, **reply)
 
+    def post_notice(self, text: str) -> None:
+        """A plain message in the approvals channel: an escalation or a denial a person should see."""
+        if self._mention:
+            text = f"{self._mention} {text}"
+        self._call("chat.postMessage", None, channel=self._settings.channel, text=text)
+
     def post_ephemeral(self, *, channel: str, user: str, message: Message) -> None:
         """Tell one person something only they see (e.g. that their click was refused)."""
         self._call("chat.postEphemeral", None, channel=channel, user=user, **message)

@@ -188,3 +188,16 @@ def socket_mode_handler(
         handler.handle(BlockActions.model_validate(body), now=clock())
 
     return SocketModeHandler(app, settings.app_token.get_secret_value())
+
+
+def connect_socket_mode(
+    settings: SlackSettings, handler: ClickHandler, channel: SlackChannel, *, clock: Callable[[], datetime]
+) -> Callable[[], None]:
+    """Open the Socket Mode connection in the background; returns the function that closes it."""
+    socket = socket_mode_handler(settings, handler, channel, clock=clock)
+    socket.connect()  # type: ignore[no-untyped-call]
+
+    def close() -> None:
+        socket.close()  # type: ignore[no-untyped-call]
+
+    return close
