@@ -3,11 +3,13 @@ failing machine would, so that a real fix (rollback, restore, scale...) really c
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from simcluster.clock import rfc3339
 from simcluster.controllers.nodes import ANNOTATION_DISK, ANNOTATION_KUBELET
 from simcluster.controllers.services import ANNOTATION_LOAD
 from simcluster.errors import NotFound
@@ -245,6 +247,103 @@ def none(store: ObjectStore) -> Obj:
     return {"changed": None}
 
 
+# --- faults added for the scenario suite (bench/) ---
+
+
+def _change_container(store: ObjectStore, namespace: str, deployment: str, change: Callable[[Obj], None]) -> Obj:
+    def apply(obj: Obj) -> None:
+        change(obj["spec"]["template"]["spec"]["containers"][0])
+
+    return _change(store, "Deployment", namespace, deployment, apply)
+
+
+def _with_fail_marker(container: Obj, mode: str) -> None:
+    container["env"] = [e for e in container.get("env") or [] if e.get("name") != "SIM_FAIL"]
+    container["env"].append({"name": "SIM_FAIL", "value": mode})
+
+
+def bad_command(store: ObjectStore, namespace: str, deployment: str) -> Obj:
+    """Change a Deployment's command to a binary that exits at once (new revision, CrashLoopBackOff).
+
+    The pod model has no notion of commands, so the change also carries its crash marker.
+    """
+
+    def change(container: Obj) -> None:
+        container["command"] = ["/app/server-v2", "--serve"]
+        _with_fail_marker(container, "crash")
+
+    _change_container(store, namespace, deployment, change)
+    return {"changed": f"deployment/{deployment}", "command": "/app/server-v2 --serve"}
+
+
+def bad_readiness_probe(store: ObjectStore, namespace: str, deployment: str) -> Obj:
+    """Point a Deployment's readiness probe at a port nothing listens on: pods run but never turn Ready.
+
+    The pod model does not run probes, so the change also carries its unready marker.
+    """
+
+    def change(container: Obj) -> None:
+        container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": 9999}, "periodSeconds": 5}
+        _with_fail_marker(container, "unready")
+
+    _change_container(store, namespace, deployment, change)
+    return {"changed": f"deployment/{deployment}", "readinessProbe": "httpGet :9999"}
+
+
+def resources_unschedulable(store: ObjectStore, namespace: str, deployment: str) -> Obj:
+    """Raise a Deployment's CPU request past any node's capacity: new pods stay Pending (Unschedulable)."""
+
+    def change(container: Obj) -> None:
+        container.setdefault("resources", {}).setdefault("requests", {})["cpu"] = "64"
+
+    _change_container(store, namespace, deployment, change)
+    return {"changed": f"deployment/{deployment}", "cpu_request": "64"}
+
+
+def bad_node_selector(store: ObjectStore, namespace: str, deployment: str) -> Obj:
+    """Give a Deployment a nodeSelector no node matches: new pods stay Pending (Unschedulable)."""
+
+    def change(obj: Obj) -> None:
+        obj["spec"]["template"]["spec"]["nodeSelector"] = {"disktype": "nvme-not-in-this-cluster"}
+
+    _change(store, "Deployment", namespace, deployment, change)
+    return {"changed": f"deployment/{deployment}", "nodeSelector": "disktype=nvme-not-in-this-cluster"}
+
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def rollout_restart(store: ObjectStore, namespace: str, deployment: str) -> Obj:
+    """A harmless `kubectl rollout restart`: a new revision with the same spec (used after a bad patch)."""
+    moment = rfc3339(store.clock.now())
+
+    def change(obj: Obj) -> None:
+        template = obj["spec"]["template"]
+        template.setdefault("metadata", {}).setdefault("annotations", {})[RESTARTED_AT] = moment
+
+    _change(store, "Deployment", namespace, deployment, change)
+    return {"changed": f"deployment/{deployment}", "restartedAt": moment}
+
+
+def deployment_recreated_broken(store: ObjectStore, namespace: str, deployment: str) -> Obj:
+    """Delete a Deployment (its ReplicaSets and pods go with it) and create it again with an image
+    that does not exist: the cluster keeps no revision from before the incident."""
+    current = store.try_get("Deployment", namespace, deployment)
+    if current is None:
+        raise ValueError(f'deployments.apps "{deployment}" not found')
+    store.delete("Deployment", namespace, deployment)
+    metadata = {k: v for k, v in current["metadata"].items() if k in ("name", "namespace", "labels", "annotations")}
+    metadata["annotations"] = {
+        k: v for k, v in (metadata.get("annotations") or {}).items() if not k.startswith("deployment.kubernetes.io/")
+    }
+    spec = copy.deepcopy(current["spec"])
+    container = spec["template"]["spec"]["containers"][0]
+    base = str(container["image"]).rsplit(":", 1)[0]
+    container["image"] = f"{base}:doesnotexist"
+    store.create("Deployment", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec})
+    return {"recreated": f"deployment/{deployment}", "image": container["image"]}
+
+
 CATALOGUE: dict[str, Fault] = {
     f.__name__: Fault(f.__name__, (f.__doc__ or "").strip(), f)
     for f in (
@@ -266,6 +365,12 @@ CATALOGUE: dict[str, Fault] = {
         statefulset_bad_rollout,
         daemonset_bad_rollout,
         none,
+        bad_command,
+        bad_readiness_probe,
+        resources_unschedulable,
+        bad_node_selector,
+        rollout_restart,
+        deployment_recreated_broken,
     )
 }
 
