@@ -38,6 +38,8 @@ class World:
     pusher: AlertPusher
     workdir: Path
     agents: list[Agent] = field(default_factory=list)
+    electing: list[Agent] = field(default_factory=list)
+    """Agents whose election loop `step()` runs (in place of their background thread)."""
 
     def settings(
         self,
@@ -65,14 +67,21 @@ class World:
             }
         )
 
-    def agent(self, settings: Settings, *, start: bool = True, escalations: list[str] | None = None) -> Agent:
+    def agent(
+        self,
+        settings: Settings,
+        *,
+        start: bool = True,
+        escalations: list[str] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> Agent:
         """Build (and start, without the scheduler) an agent; it is stopped at teardown."""
         sink = escalations if escalations is not None else []
         agent = build_agent(
             settings,
             clock=self.sim.cluster.clock.now,
             use_cache=False,
-            sleep=lambda seconds: self.sim.cluster.tick(VERIFY_TICK_SECONDS),
+            sleep=sleep or self.verification_pause,
             verify_timeout_seconds=20.0,
             escalate=lambda incident, reason: sink.append(f"{incident.id}: {reason}"),
         )
@@ -81,6 +90,10 @@ class World:
             agent.start(schedule=False)
         return agent
 
+    def verification_pause(self, seconds: float) -> None:
+        """The executor's pause between verification checks: simulated time passes instead."""
+        self.sim.cluster.tick(VERIFY_TICK_SECONDS)
+
     def settle(self) -> None:
         """Bring the estate to a steady state and give it an hour of history."""
         self.sim.cluster.settle(passes=10, seconds=2.0)
@@ -88,9 +101,12 @@ class World:
         self.sim.cluster.settle(passes=5, seconds=2.0)
 
     def step(self, seconds: float = 15.0) -> None:
-        """Advance the cluster and push what fires to Alertmanager."""
+        """Advance the cluster, push what fires to Alertmanager, run each electing agent's round."""
         self.sim.cluster.tick(seconds)
         self.pusher.push()
+        for agent in self.electing:
+            assert agent.leader is not None
+            agent.leader.try_acquire_or_renew()
 
     def poll_until(
         self, agent: Agent, wanted: Callable[[Handled], bool], *, max_seconds: float = 900.0, step: float = 15.0
