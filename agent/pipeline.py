@@ -24,7 +24,7 @@ from agent.metrics import Metrics
 from agent.store import ExecutionState, IncidentStatus, Store
 from approvals.model import ApprovalState
 from approvals.queue import ApprovalQueue
-from risk.model import Proposal
+from risk.model import Proposal, RiskScore
 from risk.policy import thresholds_for
 from risk.settings import PolicySettings
 
@@ -218,13 +218,52 @@ class Pipeline:
         handled = Handled(evaluation)
         incident = evaluation.incident
         proposal = evaluation.proposal
-        if evaluation.outcome is Outcome.ESCALATE:
+        if evaluation.outcome is Outcome.IGNORE:
+            self._set_status(incident, IncidentStatus.IGNORED)
+            return handled
+        if evaluation.outcome is Outcome.ESCALATE or proposal is None or evaluation.risk is None:
+            self._set_status(incident, IncidentStatus.ESCALATED)
             self._escalate(incident, "; ".join(evaluation.reasons))
             return handled
-        if proposal is None or evaluation.risk is None or evaluation.decision is None:
+        record = self._record_proposal(evaluation, proposal, evaluation.risk)
+        if evaluation.shadow:
             return handled
+        owner = self.in_hand(proposal.target, now=now)
+        if owner is not None and owner != incident.id:
+            handled.joined = owner
+            self._set_status(incident, IncidentStatus.JOINED)
+            self._audit.append(
+                AuditKind.DECISION,
+                actor=ACTOR,
+                incident_id=incident.id,
+                payload={"joined": owner, "reason": f"{target_text(proposal.target)} is already in hand"},
+            )
+            return handled
+        if evaluation.outcome is Outcome.EXECUTE:
+            self._set_status(incident, IncidentStatus.HANDLING)
+            handled.execution_id = self._executor.submit_new(proposal, incident, proposal_id=record)
+        elif evaluation.outcome is Outcome.APPROVE:
+            self._set_status(incident, IncidentStatus.HANDLING)
+            execute_max, _, _ = thresholds_for(proposal, self._policy)
+            request = self._approvals.request(
+                proposal,
+                evaluation.risk,
+                incident_id=incident.id,
+                incident_summary=f"{', '.join(incident.alert_names)} on {target_text(proposal.target)}",
+                threshold=execute_max,
+                now=now,
+            )
+            self._executor.remember(request.id, proposal, incident, proposal_id=record)
+            handled.approval_id = request.id
+        else:
+            self._set_status(incident, IncidentStatus.ESCALATED)
+            self._escalate(incident, "denied by policy: " + "; ".join(evaluation.reasons))
+        return handled
+
+    def _record_proposal(self, evaluation: Evaluation, proposal: Proposal, risk: RiskScore) -> str:
+        """Store the proposal and the decision on it; returns the proposal's id."""
         record = self._store.incidents.add_proposal(
-            incident.id,
+            evaluation.incident.id,
             action=proposal.action.value,
             params=proposal.params.model_dump(mode="json"),
             target_kind=proposal.target.kind,
@@ -236,43 +275,19 @@ class Pipeline:
         self._store.incidents.add_decision(
             record.id,
             verdict=evaluation.outcome.value,
-            risk_total=evaluation.risk.total,
-            components=evaluation.risk.as_json()["components"],
+            risk_total=risk.total,
+            components=risk.as_json()["components"],
             rules=evaluation.reasons,
             shadow=evaluation.shadow,
         )
-        if evaluation.shadow:
-            return handled
-        owner = self.in_hand(proposal.target, now=now)
-        if owner is not None and evaluation.outcome in (Outcome.EXECUTE, Outcome.APPROVE):
-            handled.joined = owner
-            self._audit.append(
-                AuditKind.DECISION,
-                actor=ACTOR,
-                incident_id=incident.id,
-                payload={"joined": owner, "reason": f"{target_text(proposal.target)} is already in hand"},
-            )
-            return handled
-        if evaluation.outcome is Outcome.EXECUTE:
-            handled.execution_id = self._executor.submit_new(proposal, incident, proposal_id=record.id)
-        elif evaluation.outcome is Outcome.APPROVE:
-            execute_max, _, _ = thresholds_for(proposal, self._policy)
-            request = self._approvals.request(
-                proposal,
-                evaluation.risk,
-                incident_id=incident.id,
-                incident_summary=f"{', '.join(incident.alert_names)} on {target_text(proposal.target)}",
-                threshold=execute_max,
-                now=now,
-            )
-            self._executor.remember(request.id, proposal, incident, proposal_id=record.id)
-            handled.approval_id = request.id
-        elif evaluation.outcome is Outcome.DENY:
-            self._escalate(incident, "denied by policy: " + "; ".join(evaluation.reasons))
-        return handled
+        return record.id
+
+    def _set_status(self, incident: Incident, status: IncidentStatus) -> None:
+        self._store.incidents.set_status(incident.id, status)
 
     def in_hand(self, target: TargetRef, *, now: datetime) -> str | None:
-        """The incident whose action on `target` is awaiting approval or under way, if any.
+        """The incident whose action on `target` awaits approval, is under way, or succeeded
+        within the cooldown, if any: more alerts about the same target join it.
 
         Read from the store, so it holds across restarts and replicas.
         """
@@ -281,10 +296,17 @@ class Pipeline:
             for request in self._store.approvals.list(state=state):
                 if (request.target.kind, request.target.namespace, request.target.name) == wanted:
                     return request.incident_id
+        cooldown = timedelta(seconds=self._policy.cooldown_seconds)
         for execution in self._store.executions.recent(
-            now - IN_HAND_WINDOW, namespace=target.namespace, target_kind=target.kind, target_name=target.name
+            now - max(IN_HAND_WINDOW, cooldown),
+            namespace=target.namespace,
+            target_kind=target.kind,
+            target_name=target.name,
         ):
             if execution.state in (ExecutionState.PENDING, ExecutionState.CLAIMED, ExecutionState.RUNNING):
+                return execution.incident_id or execution.id
+            finished = execution.finished_at or execution.created_at
+            if execution.state is ExecutionState.SUCCEEDED and now - finished <= cooldown:
                 return execution.incident_id or execution.id
         return None
 

@@ -16,6 +16,8 @@ class IncidentStatus(StrEnum):
     RESOLVED = "resolved"
     ESCALATED = "escalated"
     IGNORED = "ignored"
+    JOINED = "joined"
+    """Its target was already being fixed (or just fixed) for another incident."""
 
 
 class ExecutionState(StrEnum):
