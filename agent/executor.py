@@ -329,7 +329,9 @@ class Executor:
                 continue
             proposal = self._proposal_from(execution)
             action = get_action(proposal.action)
-            verification = action.verify(self._ctx, proposal.params, Outcome(changed=True, detail="reconciled"))
+            # Wait for it to settle as a normal run does: one early look would call a change that
+            # is still rolling out a failure.
+            verification = self._verify(action, proposal, Outcome(changed=True, detail="reconciled"))
             self._store.executions.finish(
                 execution.id,
                 owner,
