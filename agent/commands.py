@@ -224,11 +224,14 @@ def sim_serve(
     scenario: Annotated[str | None, typer.Option("--scenario", help="Inject this named fault once.")] = None,
     bare: Annotated[bool, typer.Option("--bare", help="Three Ready nodes and nothing else.")] = False,
     speed: Annotated[float, typer.Option("--speed", help="Simulated seconds per wall second.")] = 1.0,
+    alertmanager: Annotated[
+        str | None, typer.Option("--alertmanager", help="Push firing alerts to this Alertmanager URL.")
+    ] = None,
 ) -> None:
-    """Run the simulated cluster until interrupted."""
+    """Run the simulated cluster until interrupted (it also serves GET /api/v2/alerts itself)."""
     from simcluster.serve import serve
 
-    serve(port, kubeconfig, scenario=scenario, bare=bare, speed=speed)
+    serve(port, kubeconfig, scenario=scenario, bare=bare, speed=speed, alertmanager=alertmanager)
 
 
 # --- demo ----------------------------------------------------------------------------------

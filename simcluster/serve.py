@@ -10,6 +10,7 @@ from typing import Any
 
 from simcluster.clock import SystemClock
 from simcluster.harness import start_sim
+from simcluster.pusher import AlertPusher
 
 TICK_SECONDS = 1.0
 
@@ -23,11 +24,13 @@ def serve(
     speed: float = 1.0,
     host: str = "127.0.0.1",
     stop: threading.Event | None = None,
+    alertmanager: str | None = None,
 ) -> None:
     """Serve a cluster on `host:port` and write its kubeconfig; blocks until a signal or `stop` is set.
 
     `bare` starts three Ready nodes and nothing else; `scenario` injects that named fault once
-    the sample estate is up; `speed` makes simulated time run faster than the wall clock.
+    the sample estate is up; `speed` makes simulated time run faster than the wall clock;
+    `alertmanager` (a URL) receives the firing alerts, as from Prometheus.
     """
     done = stop or threading.Event()
     sim = start_sim(
@@ -39,6 +42,7 @@ def serve(
         port=port,
     )
     previous: dict[signal.Signals, Any] = {}
+    pusher: AlertPusher | None = None
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         done.set()
@@ -50,9 +54,14 @@ def serve(
         sim.cluster.run_controllers()
         if scenario:
             sim.cluster.inject(scenario)
+        if alertmanager:
+            pusher = AlertPusher(alertmanager, sim.cluster.firing_alerts, clock=sim.cluster.clock.now)
+            pusher.start(TICK_SECONDS * 5)
         print(f"simcluster serving at {sim.url}; kubeconfig written to {kubeconfig}", flush=True)
         done.wait()
     finally:
+        if pusher is not None:
+            pusher.stop()
         sim.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
