@@ -290,6 +290,7 @@ def build_agent(
     executors: list[Executor] = []  # the queue and the executor need each other: bind late
 
     def on_approved(request: ApprovalRequest) -> None:
+        metrics.approval_latency.observe(max(0.0, (clock() - request.created_at).total_seconds()))
         executors[0].on_approved(request)
 
     slack = None
