@@ -177,9 +177,9 @@ class Run:
 
     def judge(self) -> None:
         """Classify the outcome from the executions and the oracle."""
+        self.agent.executor.wait(timeout=60)
         executions = self._executions()
-        ran = [e for e in executions if e.state in (ExecutionState.SUCCEEDED, ExecutionState.FAILED)]
-        ran = [e for e in ran if not (e.outcome or {}).get("refused")]
+        ran = [e for e in executions if not (e.outcome or {}).get("refused")]
         self.result.actions = [f"{e.action} {e.target_kind}/{e.target_name}: {e.state.value}" for e in executions]
         self.result.problems = problems(self.sim.cluster, self.scenario)
         if self.scenario.expect is Expect.ABSTAIN:

@@ -1,0 +1,84 @@
+"""The benchmark pieces on small inputs: the suite runner, the storm's alert stream, the report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+from agent.intake import parse_gettable_alerts
+from bench import report, storm
+from bench.scenarios import SCENARIOS, Expect, by_name
+from bench.storm import StormResult, alert_stream
+from bench.suite import ScenarioResult, run_scenario
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_suite_has_at_least_30_scenarios_with_negatives_and_controls() -> None:
+    assert len(SCENARIOS) >= 30
+    assert len({s.name for s in SCENARIOS}) == len(SCENARIOS)
+    assert sum(s.expect is Expect.ABSTAIN for s in SCENARIOS) >= 4
+
+
+def test_runner_mitigates_a_bad_rollout_and_abstains_on_a_quiet_cluster() -> None:
+    fixed, quiet = (run_scenario(s) for s in by_name(["deploy-image", "control-idle"]))
+    assert fixed.category == "mitigated", fixed
+    assert fixed.actions == ["rollback_workload Deployment/frontend: succeeded"]
+    assert fixed.sim_to_mitigate is not None and fixed.sim_to_mitigate > 0
+    assert quiet.category == "correct_abstention" and quiet.actions == []
+
+
+def test_storm_stream_has_duplicates_resolutions_and_valid_alerts() -> None:
+    batches = list(alert_stream(2000, START))
+    alerts = [a for _, batch in batches for a in batch]
+    assert len(alerts) == 2000 and len(batches) == 20
+    fingerprints = Counter(a["fingerprint"] for a in alerts)
+    assert len(fingerprints) <= storm.TARGETS * storm.ALERTS_PER_TARGET
+    assert max(fingerprints.values()) > 1
+    resolved = [a for a in alerts if a["endsAt"] < a["updatedAt"]]
+    assert resolved
+    assert parse_gettable_alerts(alerts).rejected == []
+
+
+def _storm_result(alerts: int) -> StormResult:
+    return StormResult(
+        alerts=alerts,
+        batches=alerts // 100,
+        decisions=alerts // 10,
+        incidents_skipped=0,
+        floor_seconds=0.01 * alerts / 1000,
+        ingest_seconds=0.02 * alerts / 1000,
+        total_seconds=1.0 * alerts / 1000,
+        alerts_per_second=50_000.0,
+        floor_alerts_per_second=100_000.0,
+        decisions_per_second=100.0,
+        p50_ms=100.0,
+        p99_ms=900.0,
+        max_ms=950.0,
+        decide_p50_ms=9.0,
+        decide_p99_ms=40.0,
+        api_requests=22,
+        api_requests_per_decision=0.2,
+        rss_before_mb=150.0,
+        peak_rss_mb=160.0,
+        profile="ncalls  tottime  percall  cumtime  percall filename:lineno(function)" if alerts == 10_000 else "",
+    )
+
+
+def test_report_shows_rates_commands_ratios_and_references() -> None:
+    suite = [
+        ScenarioResult("a", "A", "misconfig: image", "fix", "mitigated", sim_to_mitigate=120.0, wall_to_mitigate=0.5),
+        ScenarioResult(
+            "b", "B", "bad config", "fix", "wrong_action", actions=["rollback_workload Deployment/x: failed"]
+        ),
+        ScenarioResult("c", "C", "control", "abstain", "correct_abstention"),
+    ]
+    page = report.render(suite, [_storm_result(1000), _storm_result(10_000)], when=START)
+    assert "| mitigation success | 1/2 (50%) |" in page
+    assert "| correct abstentions | 1/1 |" in page
+    assert "| wrong actions (acted and not fixed, or acted where it should not) | 1/3 |" in page
+    assert report.SUITE_COMMAND in page and report.STORM_COMMAND in page
+    assert "2026-01-01 00:00 UTC" in page
+    assert "1,000 → 10,000: alerts x10, pipeline time x10.0" in page
+    assert "AIOpsLab" in page and "ITBench" in page
+    assert "ncalls" in page
