@@ -59,6 +59,8 @@ class LeaderElector:
         self._on_change = on_change
         self._last_renew: datetime | None = None
         self._leading = False
+        self._reported = False
+        """The leadership last told to `on_change`."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -118,15 +120,18 @@ class LeaderElector:
         }
 
     def _set(self, leading: bool, renewed: datetime | None) -> bool:
-        was = self.is_leader
         self._leading = leading
         if renewed is not None:
             self._last_renew = renewed
-        if was != self.is_leader:
-            log.info("leadership_changed", leading=self.is_leader, identity=self._config.identity)
+        now_leading = self.is_leader
+        # Compare with what was last reported, not with `is_leader` a moment ago: leadership also
+        # lapses silently when the renew deadline passes, and that loss must be reported too.
+        if now_leading != self._reported:
+            self._reported = now_leading
+            log.info("leadership_changed", leading=now_leading, identity=self._config.identity)
             if self._on_change:
-                self._on_change(self.is_leader)
-        return self.is_leader
+                self._on_change(now_leading)
+        return now_leading
 
     def release(self) -> None:
         """Give the lease up on shutdown so a standby takes over without waiting for expiry."""
