@@ -1,0 +1,141 @@
+"""The HTTP endpoints through starlette's test client: health, readiness, metrics, the
+Alertmanager webhook (leader only, bounded size) and Slack's HTTP mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from agent.app import Agent
+from agent.audit import AuditKind
+from agent.http import MAX_WEBHOOK_BYTES, SlackHandler, build_http_app
+from simcluster.harness import RunningSim
+from tests.agent.test_executor import sim_agent
+
+WEBHOOK = Path(__file__).parent / "fixtures" / "webhook_v4.json"
+
+
+class Switches:
+    """What the app asks its owner: leading, ready."""
+
+    leader = True
+    ready = True
+
+
+@pytest.fixture
+def agent(bare_sim: RunningSim, tmp_path: Path) -> Iterator[Agent]:
+    agent = sim_agent(bare_sim, tmp_path / "data")
+    try:
+        yield agent
+    finally:
+        agent.stop()
+
+
+@pytest.fixture
+def switches() -> Switches:
+    return Switches()
+
+
+def client_for(agent: Agent, switches: Switches, slack: SlackHandler | None = None) -> TestClient:
+    app = build_http_app(
+        pipeline=agent.pipeline,
+        metrics_text=agent.metrics.render,
+        is_leader=lambda: switches.leader,
+        is_ready=lambda: switches.ready,
+        clock=agent.clock,
+        slack=slack,
+    )
+    return TestClient(app)
+
+
+@pytest.fixture
+def client(agent: Agent, switches: Switches) -> TestClient:
+    return client_for(agent, switches)
+
+
+def audit_kinds(agent: Agent) -> list[str]:
+    return [r.kind for r in agent.store.audit.records()]
+
+
+def test_healthz_answers_ok_even_on_a_standby(client: TestClient, switches: Switches) -> None:
+    switches.leader = False
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.text == "ok"
+
+
+def test_readyz_follows_readiness(client: TestClient, switches: Switches) -> None:
+    assert client.get("/readyz").status_code == 200
+    switches.ready = False
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.text == "not ready"
+
+
+def test_metrics_are_prometheus_text(client: TestClient, agent: Agent) -> None:
+    agent.metrics.incidents.inc()
+
+    response = client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "scutum_incidents_total 1.0" in response.text
+    assert "# TYPE scutum_approval_queue_depth gauge" in response.text
+
+
+def test_webhook_notification_is_taken_in_by_the_leader(client: TestClient, agent: Agent) -> None:
+    response = client.post("/alertmanager", content=WEBHOOK.read_bytes())
+
+    assert response.status_code == 200
+    incidents = response.json()["incidents"]
+    assert incidents and all(i.startswith("inc-") for i in incidents)
+    recorded = {r.incident_id for r in agent.store.audit.records() if r.kind == AuditKind.INCIDENT.value}
+    assert set(incidents) <= recorded
+
+
+def test_webhook_on_a_standby_is_refused_with_503_and_not_read(
+    client: TestClient, agent: Agent, switches: Switches
+) -> None:
+    switches.leader = False
+
+    response = client.post("/alertmanager", content=WEBHOOK.read_bytes())
+
+    assert response.status_code == 503
+    assert "not the leader" in response.json()["error"]
+    assert audit_kinds(agent) == []
+
+
+def test_webhook_payload_too_large_is_refused_with_413(client: TestClient, agent: Agent) -> None:
+    response = client.post("/alertmanager", content=b" " * (MAX_WEBHOOK_BYTES + 1))
+
+    assert response.status_code == 413
+    assert audit_kinds(agent) == []
+
+
+def test_malformed_webhook_is_answered_and_recorded(client: TestClient, agent: Agent) -> None:
+    response = client.post("/alertmanager", content=b'{"alerts": [{"status": "firing"}]}')
+
+    assert response.status_code == 200 and response.json() == {"incidents": []}
+    assert AuditKind.ALERT.value in audit_kinds(agent)
+
+
+def test_slack_events_without_http_mode_are_not_found(client: TestClient) -> None:
+    assert client.post("/slack/events", content=b"payload=x").status_code == 404
+
+
+def test_slack_events_reach_the_handler_with_headers_and_body(agent: Agent, switches: Switches) -> None:
+    seen: list[tuple[dict[str, str], bytes, datetime]] = []
+
+    def handler(headers: dict[str, str], body: bytes, now: datetime) -> tuple[int, str]:
+        seen.append((headers, body, now))
+        return 401, "bad signature"
+
+    response = client_for(agent, switches, slack=handler).post(
+        "/slack/events", content=b"payload=x", headers={"X-Slack-Signature": "v0=abc"}
+    )
+
+    assert response.status_code == 401 and response.text == "bad signature"
+    ((headers, body, now),) = seen
+    assert headers["x-slack-signature"] == "v0=abc" and body == b"payload=x" and now == agent.clock()
