@@ -44,11 +44,28 @@ def _sleep_then_count(sleep: Sleep, seconds: float, state: RetryState) -> None:
     state.increment_current_attempt()
 
 
-class _ServerErrorRetry(ServerErrorRetryHandler):
-    """Any 5xx, with exponential backoff through an injectable sleep."""
+class _BackoffSleep(RetryHandler):
+    """Exponential backoff through an injectable sleep (tests never really wait)."""
+
+    _sleep: Sleep
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        wait = self.interval_calculator.calculate_sleep_duration(state.current_attempt)
+        _sleep_then_count(self._sleep, wait, state)
+
+
+class _ServerErrorRetry(_BackoffSleep, ServerErrorRetryHandler):
+    """Any 5xx."""
 
     def __init__(self, max_retry_count: int, *, backoff: float, sleep: Sleep) -> None:
-        super().__init__(max_retry_count, BackoffRetryIntervalCalculator(backoff_factor=backoff))
+        ServerErrorRetryHandler.__init__(self, max_retry_count, BackoffRetryIntervalCalculator(backoff_factor=backoff))
         self._sleep = sleep
 
     def _can_retry(
@@ -61,35 +78,15 @@ class _ServerErrorRetry(ServerErrorRetryHandler):
     ) -> bool:
         return response is not None and 500 <= response.status_code < 600
 
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        wait = self.interval_calculator.calculate_sleep_duration(state.current_attempt)
-        _sleep_then_count(self._sleep, wait, state)
 
-
-class _ConnectionErrorRetry(ConnectionErrorRetryHandler):
-    """Connection resets and refusals, with exponential backoff through an injectable sleep."""
+class _ConnectionErrorRetry(_BackoffSleep, ConnectionErrorRetryHandler):
+    """Connection resets and refusals."""
 
     def __init__(self, max_retry_count: int, *, backoff: float, sleep: Sleep) -> None:
-        super().__init__(max_retry_count, BackoffRetryIntervalCalculator(backoff_factor=backoff))
+        ConnectionErrorRetryHandler.__init__(
+            self, max_retry_count, BackoffRetryIntervalCalculator(backoff_factor=backoff)
+        )
         self._sleep = sleep
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        wait = self.interval_calculator.calculate_sleep_duration(state.current_attempt)
-        _sleep_then_count(self._sleep, wait, state)
 
 
 class _RateLimitRetry(RateLimitErrorRetryHandler):
