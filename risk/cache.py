@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from actions.kube import KubeError, NotFoundError, WatchEvent
 from risk.objects import controller_owner, labels, meta
+from risk.sources import ClusterReader
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -39,29 +40,10 @@ DEFAULT_KINDS = (
 """What the probes read; ConfigMaps and Services are left to live reads by default."""
 
 
-class WatchingKube(Protocol):
-    """The parts of `actions.kube.Kube` the cache uses."""
+class WatchingKube(ClusterReader, Protocol):
+    """The parts of `actions.kube.Kube` the cache uses: the reads, plus list+watch."""
 
     requests: int
-
-    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj:
-        """Live get."""
-        ...
-
-    def try_get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
-        """Live get, None when absent."""
-        ...
-
-    def list(
-        self,
-        kind: str,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-    ) -> builtins.list[Obj]:
-        """Live list."""
-        ...
 
     def list_with_version(self, kind: str, namespace: str | None = None) -> tuple[builtins.list[Obj], str]:
         """Live list with the list's resourceVersion."""
