@@ -50,22 +50,17 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def database_url(settings: Settings) -> str:
-    """The configured database, or the embedded SQLite file in `data_dir`."""
-    if settings.database.url:
-        return settings.database.url
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(settings.data_dir / 'scutum.db').resolve()}"
-
-
 def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Store:
-    """Connect and migrate the store."""
-    store = Store.connect(database_url(settings), clock=clock)
+    """Connect to the configured store (creating the embedded SQLite's directory) and migrate it."""
+    if not settings.database.url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.connect(settings.database_url(), clock=clock)
     store.upgrade()
     return store
 
 
 def audit_log(settings: Settings, store: Store, *, clock: Callable[[], datetime] = utc_now) -> AuditLog:
+    """The store's audit chain, keyed (HMAC) when a key is configured."""
     key = settings.audit.hmac_key.get_secret_value().encode() if settings.audit.hmac_key else None
     return AuditLog(store.audit, key=key, clock=clock)
 

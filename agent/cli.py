@@ -17,10 +17,9 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from agent.audit import AuditLog
+from agent.app import audit_log, open_store
 from agent.control import KillSwitch
 from agent.settings import Settings, SettingsError, load_settings, redacted
-from agent.store import Store
 
 EXIT_BAD_INPUT = 2
 EXIT_CHAIN_BROKEN = 1
@@ -56,19 +55,6 @@ def settings_from(config: Path | None, data_dir: Path | None = None) -> Settings
             update={"data_dir": data_dir, "database": settings.database.model_copy(update={"url": None})}
         )
     return settings
-
-
-def open_store(settings: Settings) -> Store:
-    """The configured store, migrated to the newest schema."""
-    store = Store.connect(settings.database_url())
-    store.upgrade()
-    return store
-
-
-def audit_log(settings: Settings, store: Store) -> AuditLog:
-    """The audit chain of `store`, keyed when an HMAC key is configured."""
-    key = settings.audit.hmac_key
-    return AuditLog(store.audit, key=key.get_secret_value().encode() if key else None)
 
 
 @config_app.command("show")

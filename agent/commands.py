@@ -13,7 +13,7 @@ import typer
 
 from actions.kube import KubeError
 from actions.registry import UnknownActionError, catalog, params_schema
-from agent.app import build_agent, effective_policy, kube_from, open_store
+from agent.app import approvals_audit, audit_log, build_agent, effective_policy, kube_from, open_store
 from agent.cli import EXIT_BAD_INPUT, AsUserOption, ConfigOption, DataDirOption, JsonOption, app, settings_from
 from agent.evaluate import Evaluation, Evaluator, NoHistory, Outcome, incident_json
 from agent.http import HttpServer, build_http_app
@@ -147,8 +147,6 @@ def evaluation_summary(evaluation: Evaluation) -> dict[str, Any]:
 def _queue(config: Path | None, data_dir: Path | None) -> ApprovalQueue:
     settings = settings_from(config, data_dir)
     store = open_store(settings)
-    from agent.app import approvals_audit, audit_log
-
     return ApprovalQueue(
         store.approvals,
         settings.approvals,
