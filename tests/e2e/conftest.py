@@ -15,6 +15,7 @@ import pytest
 
 from simcluster.clock import ManualClock
 from simcluster.harness import running_sim
+from tests.agent.conftest import postgres_url  # noqa: F401 - a fixture, used by `database_url`
 from tests.e2e.alertmanager import Alertmanager, AlertPusher, require_alertmanager
 from tests.e2e.world import World
 
@@ -49,3 +50,11 @@ def world(alertmanager: Alertmanager, tmp_path: Path) -> Iterator[World]:
             yield world
         finally:
             world.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The store agents share: None is SQLite in the world's data directory; or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_url"))

@@ -36,8 +36,8 @@ def crash_on_first_pause(seconds: float) -> None:
     raise Crash("killed between acting and verifying")
 
 
-def test_action_interrupted_by_a_crash_is_reconciled_not_repeated(world: World) -> None:
-    settings = world.settings(policy=AUTO_EXECUTE_SHOP)
+def test_action_interrupted_by_a_crash_is_reconciled_not_repeated(world: World, database_url: str | None) -> None:
+    settings = world.settings(policy=AUTO_EXECUTE_SHOP, database_url=database_url)
     first = world.agent(settings, sleep=crash_on_first_pause)
     world.sim.cluster.inject("bad_image_rollout", namespace="shop", deployment="frontend")
     broken = generation(world, "shop", "frontend")
@@ -65,9 +65,13 @@ def test_action_interrupted_by_a_crash_is_reconciled_not_repeated(world: World) 
     assert [e.id for e in executions(second) if e.state is not ExecutionState.REFUSED] == [interrupted.id]
 
 
-def test_only_the_lease_holder_acts_and_a_standby_takes_over_after_expiry(world: World) -> None:
+def test_only_the_lease_holder_acts_and_a_standby_takes_over_after_expiry(
+    world: World, database_url: str | None
+) -> None:
     def settings(identity: str) -> Any:
-        return world.settings(policy=AUTO_EXECUTE_SHOP, identity=identity, leader_election=LEASE)
+        return world.settings(
+            policy=AUTO_EXECUTE_SHOP, identity=identity, leader_election=LEASE, database_url=database_url
+        )
 
     leader = world.agent(settings("agent-a"), start=False)
     standby = world.agent(settings("agent-b"), start=False)
