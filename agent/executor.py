@@ -193,6 +193,7 @@ class Executor:
             self._metrics.actions.labels(action=proposal.action.value, outcome="failed").inc()
             self._finish(execution, succeeded=False, outcome={"error": str(exc)}, approval_id=approval_id)
             return
+        self._store.executions.record_outcome(execution_id, self.identity, outcome_json(outcome))
         self._audit.append(
             AuditKind.EXECUTION,
             actor=self.identity,
@@ -330,13 +331,19 @@ class Executor:
             proposal = self._proposal_from(execution)
             action = get_action(proposal.action)
             # Wait for it to settle as a normal run does: one early look would call a change that
-            # is still rolling out a failure.
-            verification = self._verify(action, proposal, Outcome(changed=True, detail="reconciled"))
+            # is still rolling out a failure. The outcome recorded right after acting tells
+            # verify what was done (a crash before that point leaves only the cluster to judge).
+            recorded = outcome_from(execution.outcome) if execution.outcome else None
+            verification = self._verify(action, proposal, recorded or Outcome(changed=True, detail="reconciled"))
             self._store.executions.finish(
                 execution.id,
                 owner,
                 succeeded=verification.ok,
-                outcome={"reconciled": True, "note": "interrupted mid-action; not repeated"},
+                outcome={
+                    **(execution.outcome or {}),
+                    "reconciled": True,
+                    "note": "interrupted mid-action; not repeated",
+                },
                 verification={"ok": verification.ok, "detail": verification.detail},
             )
             self._audit.append(

@@ -86,6 +86,11 @@ class ExecutionRepository:
         """The claimer has started acting."""
         self._transition(execution_id, owner, ExecutionState.CLAIMED, {"state": ExecutionState.RUNNING})
 
+    def record_outcome(self, execution_id: str, owner: str, outcome: dict[str, Any]) -> None:
+        """Keep what the action did the moment it returns, before verification: a restart
+        then judges the run from the cluster with what the action itself recorded."""
+        self._transition(execution_id, owner, ExecutionState.RUNNING, {"outcome": outcome})
+
     def finish(
         self,
         execution_id: str,
