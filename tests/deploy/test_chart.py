@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import helm_python as helm
 import kubernetes_validate
 import pytest
 
-from tests.deploy.chart import CHART_DIR, NAMESPACE, ha_values, of_kind, render
+from agent.planning.runbook import load_runbook
+from agent.settings import load_settings
+from tests.deploy.chart import CHART_DIR, NAMESPACE, ROOT, ha_values, of_kind, render
 
 K8S_VERSION = kubernetes_validate.utils.latest_version()
 CRD_GROUPS = ("monitoring.coreos.com/",)
@@ -147,3 +150,39 @@ def test_namespaced_rbac_without_namespaces_refuses_to_render() -> None:
 def test_typo_in_values_fails_schema_validation(values: dict[str, Any], where: str) -> None:
     with pytest.raises(helm.HelmValuesError, match=where):
         render(values)
+
+
+def _config_files(docs: list[dict[str, Any]]) -> dict[str, str]:
+    (configmap,) = of_kind(docs, "ConfigMap")
+    data: dict[str, str] = configmap["data"]
+    return data
+
+
+@pytest.mark.parametrize("values", [None, "ha"], ids=["default", "ha"])
+def test_rendered_settings_load_as_the_daemon_loads_them(values: str | None, tmp_path: Path) -> None:
+    """The chart's config.yaml must be accepted by `scutum run --config` (unknown keys fail there)."""
+    docs = render(ha_values() if values == "ha" else None)
+    config = tmp_path / "config.yaml"
+    config.write_text(_config_files(docs)["config.yaml"], encoding="utf-8")
+    settings = load_settings(config, env={})
+    assert settings.policy.shadow is True, "a fresh install starts in shadow mode"
+    assert settings.kube.in_cluster is True
+
+
+def test_default_install_uses_the_shipped_runbook(default_docs: list[dict[str, Any]], tmp_path: Path) -> None:
+    files = _config_files(default_docs)
+    assert "runbook.yaml" not in files
+    config = tmp_path / "config.yaml"
+    config.write_text(files["config.yaml"], encoding="utf-8")
+    assert load_settings(config, env={}).planner.runbook_path is None
+    assert load_runbook(None).rules, "the shipped runbook has rules"
+
+
+def test_a_runbook_in_values_is_mounted_and_loads(tmp_path: Path) -> None:
+    shipped = (ROOT / "agent" / "planning" / "default_runbook.yaml").read_text(encoding="utf-8")
+    files = _config_files(render({"runbook": shipped}))
+    (tmp_path / "runbook.yaml").write_text(files["runbook.yaml"], encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(files["config.yaml"], encoding="utf-8")
+    assert load_settings(config, env={}).planner.runbook_path == Path("/etc/scutum/runbook.yaml")
+    assert load_runbook(tmp_path / "runbook.yaml").rules
