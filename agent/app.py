@@ -33,7 +33,7 @@ from agent.planning.select import build_planner
 from agent.settings import Settings
 from agent.store import Store
 from approvals.authz import ApproverPolicy, CachedGroupDirectory
-from approvals.model import ApprovalRequest
+from approvals.model import ApprovalRequest, ApprovalState
 from approvals.queue import ApprovalNotifier, ApprovalQueue
 from approvals.slack import SlackChannel
 from approvals.slack_interactions import ClickHandler, SlackInteractions
@@ -116,6 +116,8 @@ class Agent:
     slack: SlackChannel | None = None
     clicks: ClickHandler | None = None
     scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone=UTC))
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
+    """One client for the alert source, kept alive across polls."""
     started: bool = False
     """True once the cache has listed everything and the jobs run (what /readyz reports)."""
 
@@ -135,7 +137,7 @@ class Agent:
         if filters:
             params["filter"] = filters
         try:
-            response = httpx.get(url, params=params, timeout=10.0)
+            response = self.http.get(url, params=params)
             response.raise_for_status()
         except httpx.HTTPError as exc:
             self.metrics.poll_errors.inc()
@@ -148,8 +150,17 @@ class Agent:
         if not self.is_leader:
             return []
         expired = self.approvals.expire_due(self.clock())
-        self.metrics.queue_depth.set(len(self.approvals.repository.list(state=None)))
+        self.metrics.queue_depth.set(len(self.approvals.repository.list(state=ApprovalState.PENDING)))
         return expired
+
+    def dispatch(self) -> None:
+        """Leader only: start what another process recorded — requests approved from the CLI or
+        on a standby, and executions nobody has claimed. The store's claims keep each to one run."""
+        if not self.is_leader:
+            return
+        for request in self.approvals.repository.list(state=ApprovalState.APPROVED):
+            self.executor.on_approved(request)
+        self.executor.resume_pending()
 
     def resync_snapshots(self) -> None:
         self.keeper.resync()
@@ -208,8 +219,8 @@ class Agent:
         if self.leader is not None:
             self.leader.start()
         self.keeper.resync()
-        if self.is_leader:
-            self.executor.reconcile()
+        if self.leader is None:
+            self.executor.reconcile()  # with leader election, winning the lease reconciles
         if schedule:
             interval = self.settings.alertmanager.poll_interval_seconds
             if poll:
@@ -225,6 +236,7 @@ class Agent:
             self.scheduler.add_job(
                 self.sweep_approvals, "interval", seconds=5, id="expiry", max_instances=1, coalesce=True
             )
+            self.scheduler.add_job(self.dispatch, "interval", seconds=2, id="dispatch", max_instances=1, coalesce=True)
             self.scheduler.add_job(
                 self.resync_snapshots, "interval", seconds=10, id="snapshots", max_instances=1, coalesce=True
             )
@@ -241,6 +253,7 @@ class Agent:
             self.leader.stop()
         if self.cache is not None:
             self.cache.stop()
+        self.http.close()
         self.store.close()
         log.info("agent_stopped", identity=self.identity)
 
@@ -308,6 +321,12 @@ def build_agent(
         notifier=notifier,
         on_approved=on_approved,
     )
+
+    def on_leadership(leading: bool) -> None:
+        metrics.leader.set(1 if leading else 0)
+        if leading:  # a new leader settles what a lost one left claimed (on a worker thread)
+            executors[0].reconcile_later()
+
     leader = None
     if settings.leader_election.enabled:
         le = settings.leader_election
@@ -322,7 +341,7 @@ def build_agent(
                 le.retry_period_seconds,
             ),
             clock=clock,
-            on_change=lambda leading: metrics.leader.set(1 if leading else 0),
+            on_change=on_leadership,
         )
     intake = Intake()
     executor = Executor(
@@ -345,6 +364,8 @@ def build_agent(
         sleep=sleep,
     )
     executors.append(executor)
+    if leader is None:
+        metrics.leader.set(1)  # a single replica always leads
     pipeline = Pipeline(
         intake=intake,
         evaluator=evaluator,
@@ -390,7 +411,12 @@ def build_agent(
 
 def effective_policy(settings: Settings) -> PolicySettings:
     """The policy section, with the agent's own namespace always among the protected ones."""
-    return settings.policy.model_copy(update={"agent_namespace": settings.agent.namespace})
+    return settings.policy.model_copy(
+        update={
+            "agent_namespace": settings.agent.namespace,
+            "managed_namespaces": tuple(settings.agent.managed_namespaces) or settings.policy.managed_namespaces,
+        }
+    )
 
 
 def _mark_verified(intake: Intake, incident_id: str, clock: Callable[[], datetime]) -> None:

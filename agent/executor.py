@@ -7,6 +7,7 @@ action from the cluster's state instead of repeating it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -93,6 +94,11 @@ class Executor:
         self._sleep = sleep
         self._pool = ThreadPoolExecutor(max_workers=self._settings.workers, thread_name_prefix="executor")
         self._pending: dict[str, _Pending] = {}
+        self._dispatched: set[str] = set()
+        """Approval requests this process has turned into executions."""
+        self._in_flight: set[str] = set()
+        """Executions submitted to this process's workers and not finished yet."""
+        self._lock = threading.Lock()
         self.futures: list[Future[None]] = []
 
     # --- submission --------------------------------------------------------------------
@@ -109,7 +115,7 @@ class Executor:
             incident_id=incident.id if incident else None,
         )
         self._pending[execution.id] = _Pending(proposal, incident, proposal_id)
-        self.futures.append(self._pool.submit(self.run, execution.id))
+        self._submit(execution.id)
         return execution.id
 
     def remember(self, approval_id: str, proposal: Proposal, incident: Incident | None, *, proposal_id: str) -> None:
@@ -117,7 +123,15 @@ class Executor:
         self._pending[approval_id] = _Pending(proposal, incident, proposal_id, approval_id)
 
     def on_approved(self, request: ApprovalRequest) -> None:
-        """The approval queue's callback: an approved request becomes an execution."""
+        """The approval queue's callback (and the leader's dispatch of requests approved
+        elsewhere): an approved request becomes an execution, once per process. A standby leaves
+        it to the leader, whose dispatch job finds it in the store."""
+        if not self._is_leader():
+            return
+        with self._lock:
+            if request.id in self._dispatched:
+                return
+            self._dispatched.add(request.id)
         pending = self._pending.pop(request.id, None)
         if pending is None:
             action, params = parse_invocation(request.action.value, request.params)
@@ -141,7 +155,7 @@ class Executor:
             incident_id=pending.incident.id if pending.incident else pending.incident_id,
         )
         self._pending[execution.id] = pending
-        self.futures.append(self._pool.submit(self.run, execution.id))
+        self._submit(execution.id)
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for every submitted action to finish (tests, the demo, shutdown)."""
@@ -316,6 +330,9 @@ class Executor:
         start the ones that were recorded but never claimed. Returns what was reconciled."""
         done = []
         for execution in self._store.executions.unfinished():
+            with self._lock:
+                if execution.id in self._in_flight:
+                    continue  # this process is running it right now
             owner = execution.claimed_by or self.identity
             if execution.state is ExecutionState.CLAIMED:
                 # Claimed but never started: nothing happened to the cluster; say so, do not act.
@@ -353,9 +370,34 @@ class Executor:
                 payload={"execution": execution.id, "reconciled": True, "ok": verification.ok},
             )
             done.append(execution.id)
-        for execution in self._store.executions.pending():
-            self.futures.append(self._pool.submit(self.run, execution.id))
+        self.resume_pending()
         return done
+
+    def reconcile_later(self) -> None:
+        """Reconcile on a worker thread (from the leader-election callback, which must not wait)."""
+
+        def task() -> None:
+            self.reconcile()
+
+        self.futures.append(self._pool.submit(task))
+
+    def resume_pending(self) -> None:
+        """Start every recorded, unclaimed execution this process is not already running."""
+        for execution in self._store.executions.pending():
+            self._submit(execution.id)
+
+    def _submit(self, execution_id: str) -> None:
+        with self._lock:
+            if execution_id in self._in_flight:
+                return
+            self._in_flight.add(execution_id)
+        future = self._pool.submit(self.run, execution_id)
+        future.add_done_callback(lambda _: self._done(execution_id))
+        self.futures.append(future)
+
+    def _done(self, execution_id: str) -> None:
+        with self._lock:
+            self._in_flight.discard(execution_id)
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:

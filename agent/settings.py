@@ -105,11 +105,9 @@ class AgentIdentitySettings(Section):
     namespace: str = "scutum"
     """Namespace the agent itself runs in."""
     managed_namespaces: list[str] = Field(default_factory=list)
-    """Namespaces the agent watches and may act in; empty means every namespace."""
+    """Namespaces the agent watches and may act in (others are vetoed); empty means every namespace."""
     identity: str | None = None
     """This replica's identity in claims and leases; unset means the host name."""
-    dry_run: bool = False
-    """Send only server-side dry runs; never change the cluster (shadow mode is `policy.shadow`)."""
 
 
 class LeaderElectionSettings(Section):

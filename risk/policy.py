@@ -46,6 +46,8 @@ def vetoes(proposal: Proposal, facts: Facts, settings: PolicySettings, *, now: d
     ns = proposal.target.namespace
     if ns is not None and ns in settings.protected:
         found.append((f"veto: namespace {ns} is protected", False))
+    elif ns is not None and settings.managed_namespaces and ns not in settings.managed_namespaces:
+        found.append((f"veto: namespace {ns} is not one the agent manages", False))
     if facts.environment.kill_switch:
         found.append(("veto: the kill switch is engaged (scutum pause)", False))
     for window in settings.freeze_windows:

@@ -127,6 +127,9 @@ class PolicySettings(_Section):
     """Namespaces the agent never touches, whatever the score."""
     agent_namespace: str = "scutum"
     """The agent's own namespace, always protected."""
+    managed_namespaces: tuple[str, ...] = ()
+    """When set, the only namespaces the agent may act in (cluster-scoped targets such as Nodes
+    are not namespaced and stay allowed). Empty: every namespace not protected."""
     budgets: Budgets = Field(default_factory=Budgets)
     """Action budgets per target, namespace and cluster."""
     cooldown_seconds: float = Field(default=900.0, ge=0)

@@ -19,7 +19,9 @@ from agent.executor import outcome_json
 from agent.settings import load_settings
 from agent.store import Execution, ExecutionState
 from approvals import cli_channel
+from approvals.authz import ApproverPolicy
 from approvals.model import ApprovalState
+from approvals.queue import ApprovalQueue
 from risk.model import Proposal
 from risk.settings import PolicySettings
 from simcluster.harness import RunningSim
@@ -273,3 +275,31 @@ def test_reconcile_judges_an_interrupted_rollback_from_the_cluster(agent: Agent,
 
     execution = agent.store.executions.get(running)
     assert execution is not None and execution.state is ExecutionState.SUCCEEDED
+
+
+def test_a_request_approved_in_another_process_is_run_by_the_leaders_dispatch(
+    agent: Agent, settled: RunningSim
+) -> None:
+    proposal = scale_catalog(agent)
+    risk, _ = agent.pipeline.evaluator.rescore(proposal, None, now=agent.clock())
+    request = agent.approvals.request(
+        proposal, risk, incident_id="inc-2", incident_summary="test", threshold=0.3, now=agent.clock()
+    )
+    # `scutum approvals approve` runs as its own process: its queue has no executor behind it.
+    cli_queue = ApprovalQueue(
+        agent.store.approvals,
+        agent.settings.approvals,
+        policy=ApproverPolicy(agent.settings.approvals),
+        audit=lambda event, details: None,
+    )
+    assert cli_channel.approve(cli_queue, request.id, as_user=APPROVER, now=agent.clock()).exit_code == 0
+    assert agent.store.executions.recent(agent.clock().replace(year=2000)) == []
+
+    agent.dispatch()
+    agent.dispatch()  # a second pass finds it already in hand
+    agent.executor.wait(timeout=30)
+
+    execution = only_execution(agent)
+    assert execution.state is ExecutionState.SUCCEEDED
+    assert catalog(settled)["spec"]["replicas"] == 3
+    assert agent.approvals.get(request.id).state is ApprovalState.SUCCEEDED  # type: ignore[union-attr]

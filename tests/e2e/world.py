@@ -130,8 +130,10 @@ class World:
             self.agents.pop().stop()
 
     def retire(self, agent: Agent) -> None:
-        """Forget an agent the test stopped (or let "crash") itself, so teardown leaves it alone."""
+        """Forget an agent the test stopped (or let "crash") itself, so teardown leaves it alone.
+        Its connection to the alert source is closed, as the OS does for a process that died."""
         self.agents.remove(agent)
+        agent.http.close()
 
 
 def about(name: str, *, namespace: str | None = None) -> Callable[[Handled], bool]:

@@ -121,3 +121,17 @@ def test_kill_switch_read_from_facts_denies_without_restart() -> None:
     decision = decide(restart(), facts, _risk(0.0), PolicySettings(), now=NOW)
     assert decision.verdict is Verdict.DENY
     assert "veto: the kill switch is engaged (scutum pause)" in decision.rules
+
+
+def test_namespaces_outside_the_managed_ones_are_vetoed() -> None:
+    policy = PolicySettings(managed_namespaces=("payments",))
+    denied = decide(restart(namespace="shop"), workload_facts(10), _risk(0.0), policy, now=NOW)
+    assert denied.verdict is Verdict.DENY
+    assert "veto: namespace shop is not one the agent manages" in denied.rules
+    allowed = decide(restart(namespace="payments"), workload_facts(10), _risk(0.0), policy, now=NOW)
+    assert allowed.verdict is Verdict.EXECUTE
+
+
+def test_an_empty_managed_list_means_every_unprotected_namespace() -> None:
+    decision = decide(restart(namespace="shop"), workload_facts(10), _risk(0.0), PolicySettings(), now=NOW)
+    assert decision.verdict is Verdict.EXECUTE
