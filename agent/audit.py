@@ -19,7 +19,16 @@ from typing import Any, Protocol, TextIO
 
 from agent.store.records import AuditHead, AuditRecord
 
-__all__ = ["AuditKind", "AuditLog", "AuditRecord", "VerifyReport", "canonical_json", "record_hash", "verify_records"]
+__all__ = [
+    "AuditEntry",
+    "AuditKind",
+    "AuditLog",
+    "AuditRecord",
+    "VerifyReport",
+    "canonical_json",
+    "record_hash",
+    "verify_records",
+]
 
 
 class AuditKind(StrEnum):
@@ -101,11 +110,25 @@ def record_hash(record: AuditRecord, key: bytes | None) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One record to append: what it is about, who did it, the details."""
+
+    kind: AuditKind
+    actor: str
+    payload: dict[str, Any]
+    incident_id: str | None = None
+
+
 class AuditStorage(Protocol):
     """Where records live (agent.store's AuditRepository, or a list in tests)."""
 
     def append(self, build: Callable[[AuditHead], AuditRecord]) -> AuditRecord:
         """Append the record `build` makes from the head, with appends serialized."""
+        ...
+
+    def append_many(self, builds: Sequence[Callable[[AuditHead], AuditRecord]]) -> list[AuditRecord]:
+        """Append several records in order, in one serialized write."""
         ...
 
     def head(self) -> AuditHead:
@@ -131,24 +154,33 @@ class AuditLog:
         self, kind: AuditKind, *, actor: str, payload: dict[str, Any], incident_id: str | None = None
     ) -> AuditRecord:
         """Add one record at the end of the chain and return it."""
+        return self._storage.append(self._builder(AuditEntry(kind, actor, payload, incident_id)))
+
+    def append_many(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        """Add several records, in order, in one write (one decision's plan, facts, risk, verdict)."""
+        if not entries:
+            return []
+        return self._storage.append_many([self._builder(entry) for entry in entries])
+
+    def _builder(self, entry: AuditEntry) -> Callable[[AuditHead], AuditRecord]:
         # Exactly what the database will give back: datetimes, enums and the like become strings.
-        normal = json.loads(json.dumps(payload, default=str, allow_nan=False))
+        normal = json.loads(json.dumps(entry.payload, default=str, allow_nan=False))
         ts = datetime.fromisoformat(_ts(self._clock()))
 
         def build(head: AuditHead) -> AuditRecord:
             draft = AuditRecord(
                 seq=head.seq + 1,
                 ts=ts,
-                kind=str(kind),
-                actor=actor,
-                incident_id=incident_id,
+                kind=str(entry.kind),
+                actor=entry.actor,
+                incident_id=entry.incident_id,
                 payload=normal,
                 prev_hash=head.hash,
                 hash="",
             )
             return AuditRecord(**{**draft.__dict__, "hash": record_hash(draft, self._key)})
 
-        return self._storage.append(build)
+        return build
 
     def verify(self) -> VerifyReport:
         """Check every stored record and the head."""

@@ -16,7 +16,7 @@ import structlog
 from pydantic_core import to_jsonable_python
 
 from actions.base import TargetRef
-from agent.audit import AuditKind, AuditLog
+from agent.audit import AuditEntry, AuditKind, AuditLog
 from agent.evaluate import Evaluation, Evaluator, Outcome, incident_json, target_text
 from agent.executor import Executor
 from agent.intake import Alert, Incident, Intake, IntakeResult
@@ -179,9 +179,9 @@ class Pipeline:
                 namespace=incident.target.namespace if incident.target else primary.labels.get("namespace"),
                 group_key=incident.group_key,
             )
-        self._audit.append(AuditKind.INCIDENT, actor=ACTOR, incident_id=incident.id, payload=incident_json(incident))
         evaluation = self.evaluator.evaluate(incident, now=now)
-        self._record_plan(evaluation)
+        opened = AuditEntry(AuditKind.INCIDENT, ACTOR, incident_json(incident), incident.id)
+        self._audit.append_many([opened, *self._plan_records(evaluation)])
         self._metrics.verdicts.labels(verdict=evaluation.outcome.value).inc()
         bound.info("incident_decided", verdict=evaluation.outcome.value, shadow=evaluation.shadow)
         handled = self._route(evaluation, now=now)
@@ -189,30 +189,25 @@ class Pipeline:
             self._on_handled(handled)
         return handled
 
-    def _record_plan(self, evaluation: Evaluation) -> None:
+    def _plan_records(self, evaluation: Evaluation) -> list[AuditEntry]:
+        """The decision's audit records: model exchanges, plan, facts, risk, verdict."""
         incident_id = evaluation.incident.id
         trace = dict(evaluation.plan.trace)
-        for exchange in llm_exchanges(trace):
-            self._audit.append(AuditKind.LLM_EXCHANGE, actor=ACTOR, incident_id=incident_id, payload=exchange)
-        self._audit.append(AuditKind.PLAN, actor=ACTOR, incident_id=incident_id, payload={"trace": trace})
+        entries = [AuditEntry(AuditKind.LLM_EXCHANGE, ACTOR, x, incident_id) for x in llm_exchanges(trace)]
+        entries.append(AuditEntry(AuditKind.PLAN, ACTOR, {"trace": trace}, incident_id))
         if evaluation.facts is not None:
-            self._audit.append(
-                AuditKind.FACTS, actor=ACTOR, incident_id=incident_id, payload=to_jsonable_python(evaluation.facts)
-            )
+            entries.append(AuditEntry(AuditKind.FACTS, ACTOR, to_jsonable_python(evaluation.facts), incident_id))
         if evaluation.risk is not None:
             self._metrics.risk.observe(evaluation.risk.total)
-            self._audit.append(AuditKind.RISK, actor=ACTOR, incident_id=incident_id, payload=evaluation.risk.as_json())
-        self._audit.append(
-            AuditKind.DECISION,
-            actor=ACTOR,
-            incident_id=incident_id,
-            payload={
-                "verdict": evaluation.outcome.value,
-                "rules": list(evaluation.reasons),
-                "shadow": evaluation.shadow,
-                "proposal": proposal_json(evaluation.proposal) if evaluation.proposal else None,
-            },
-        )
+            entries.append(AuditEntry(AuditKind.RISK, ACTOR, evaluation.risk.as_json(), incident_id))
+        verdict = {
+            "verdict": evaluation.outcome.value,
+            "rules": list(evaluation.reasons),
+            "shadow": evaluation.shadow,
+            "proposal": proposal_json(evaluation.proposal) if evaluation.proposal else None,
+        }
+        entries.append(AuditEntry(AuditKind.DECISION, ACTOR, verdict, incident_id))
+        return entries
 
     def _route(self, evaluation: Evaluation, *, now: datetime) -> Handled:
         handled = Handled(evaluation)

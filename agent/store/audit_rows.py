@@ -3,7 +3,7 @@ only serializes appends so the chain never forks, and reads records back in orde
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from sqlmodel import col, select
 
@@ -27,28 +27,35 @@ class AuditRepository:
         writers, threads or processes, ever build on the same head; the primary key on seq is a
         backstop.
         """
+        return self.append_many([build])[0]
+
+    def append_many(self, builds: Sequence[Callable[[AuditHead], AuditRecord]]) -> list[AuditRecord]:
+        """Append several records in one transaction (one decision's records), in order."""
+        records: list[AuditRecord] = []
         with self._db.session(write_lock=True) as session:
             head_row = session.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).first()
             if head_row is None:
                 head_row = AuditHeadRow(id=1, seq=0, hash="")
-            record = build(AuditHead(seq=head_row.seq, hash=head_row.hash))
-            if record.seq != head_row.seq + 1 or record.prev_hash != head_row.hash:
-                raise ValueError("audit record does not extend the current head")
-            session.add(
-                AuditRow(
-                    seq=record.seq,
-                    ts=record.ts,
-                    kind=record.kind,
-                    actor=record.actor,
-                    incident_id=record.incident_id,
-                    payload=record.payload,
-                    prev_hash=record.prev_hash,
-                    hash=record.hash,
+            for build in builds:
+                record = build(AuditHead(seq=head_row.seq, hash=head_row.hash))
+                if record.seq != head_row.seq + 1 or record.prev_hash != head_row.hash:
+                    raise ValueError("audit record does not extend the current head")
+                session.add(
+                    AuditRow(
+                        seq=record.seq,
+                        ts=record.ts,
+                        kind=record.kind,
+                        actor=record.actor,
+                        incident_id=record.incident_id,
+                        payload=record.payload,
+                        prev_hash=record.prev_hash,
+                        hash=record.hash,
+                    )
                 )
-            )
-            head_row.seq, head_row.hash = record.seq, record.hash
+                head_row.seq, head_row.hash = record.seq, record.hash
+                records.append(record)
             session.add(head_row)
-        return record
+        return records
 
     def head(self) -> AuditHead:
         """The last seq and hash as the head row records them."""

@@ -6,7 +6,7 @@ import dataclasses
 import io
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.audit import AuditKind, AuditLog, Problem, canonical_json, record_hash, verify_records
+from agent.audit import AuditEntry, AuditKind, AuditLog, Problem, canonical_json, record_hash, verify_records
 from agent.store import AuditHead, AuditRecord, Store
 from tests.agent.conftest import FakeClock
 
@@ -31,6 +31,9 @@ class ListStorage:
         record = build(self.head())
         self.rows.append(record)
         return record
+
+    def append_many(self, builds: Sequence[Callable[[AuditHead], AuditRecord]]) -> list[AuditRecord]:
+        return [self.append(build) for build in builds]
 
     def head(self) -> AuditHead:
         return AuditHead(seq=self.rows[-1].seq, hash=self.rows[-1].hash) if self.rows else AuditHead(0, "")
@@ -246,3 +249,14 @@ def test_payload_values_without_json_form_are_stored_as_strings(clock: FakeClock
 
     assert record.payload == {"observed_at": "2026-01-05 09:00:00+00:00", "kind": "facts"}
     assert log.verify().ok
+
+
+def test_a_batch_of_records_extends_the_chain_in_order(store: Store, clock: FakeClock) -> None:
+    log = AuditLog(store.audit, key=KEY, clock=clock)
+    log.append(AuditKind.ALERT, actor="scutum", payload={"n": 0})
+    batch = [AuditEntry(AuditKind.PLAN, "scutum", {"n": n}, "inc-1") for n in range(1, 5)]
+    written = log.append_many(batch)
+    assert [r.seq for r in written] == [2, 3, 4, 5]
+    assert [r.payload["n"] for r in store.audit.records()] == [0, 1, 2, 3, 4]
+    assert log.verify().ok
+    assert log.append_many([]) == []
