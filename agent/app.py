@@ -292,7 +292,7 @@ def build_agent(
         drain_timeout_seconds=settings.actions.drain_timeout_seconds,
     )
     context = ActionContext(kube=kube, clock=clock, snapshots=store.snapshots, limits=limits)
-    planner = build_planner(settings.planner, reader=reader)
+    planner = build_planner(settings.planner, reader=reader, history=store.snapshots)
     policy = effective_policy(settings)
     evaluator = Evaluator(planner, reader, store.history, settings.risk, policy, snapshots=store.snapshots)
     executors: list[Executor] = []  # the queue and the executor need each other: bind late

@@ -70,9 +70,16 @@ def _workload(target: ResolvedTarget, guard: str) -> Obj:
     return target.obj
 
 
-def _workload_changed(target: ResolvedTarget, window: timedelta, reader: ClusterReader, now: datetime) -> Obj:
+def _workload_changed(
+    target: ResolvedTarget, window: timedelta, reader: ClusterReader, now: datetime, history: ChangeHistory | None
+) -> Obj:
     info = revisions(reader, _workload(target, "workload_changed_within"))
     if info.count < 2 or info.newest_created is None:
+        # No controller history (a workload deleted and re-created, history pruned): the agent's
+        # own records may still hold a version from before, which rollback_workload restores.
+        kept = history.changed_at(target.kind, target.namespace, target.name) if history else None
+        if kept is not None and kept >= now - window:
+            return {"workload_changed_at": kept, "revisions": info.count, "history": "snapshots"}
         raise GuardFailed(f"workload_changed_within: {target.kind} {target.name} has no earlier revision to go back to")
     if info.newest_created < now - window:
         changed = info.newest_created.isoformat()
@@ -152,7 +159,7 @@ def check_guards(
     if guards.replicas is not None and facts.get("replicas") != guards.replicas:
         raise GuardFailed(f"replicas: spec.replicas is {facts.get('replicas')}, the rule wants {guards.replicas}")
     if guards.workload_changed_within is not None:
-        facts.update(_workload_changed(target, guards.workload_changed_within, reader, now))
+        facts.update(_workload_changed(target, guards.workload_changed_within, reader, now, history))
     if guards.configmap_changed_within is not None:
         facts.update(
             _configmap_changed(

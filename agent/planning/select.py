@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.intake import Incident
 from agent.planning.base import Escalation, Planner, PlanResult
+from agent.planning.changes import ChangeHistory
 from agent.planning.llm import FactsProvider, LlmClient, LlmPlanner
 from agent.planning.llm_output import TECHNICAL_OUTCOMES, Outcome
 from agent.planning.runbook import RunbookPlanner, load_runbook
@@ -59,9 +60,11 @@ def build_planner(
     reader: ClusterReader,
     facts_provider: FactsProvider | None = None,
     client: LlmClient | None = None,
+    history: ChangeHistory | None = None,
 ) -> Planner:
-    """The planner the settings ask for; the LLM planner gets the runbook's hints either way."""
-    runbook = RunbookPlanner(reader, load_runbook(settings.runbook_path))
+    """The planner the settings ask for; the LLM planner gets the runbook's hints either way.
+    `history` (the snapshot keeper's records) lets guards see changes the cluster forgot."""
+    runbook = RunbookPlanner(reader, load_runbook(settings.runbook_path), history=history)
     if settings.kind is PlannerKind.RUNBOOK:
         return runbook
     llm = LlmPlanner(settings.llm, reader=reader, facts_provider=facts_provider, hints=runbook.hints, client=client)

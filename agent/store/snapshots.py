@@ -66,6 +66,16 @@ class SnapshotRepository:
             rows = session.exec(_of(kind, namespace, name).order_by(col(SnapshotRow.observed_at), col(SnapshotRow.id)))
             return [_snapshot(r) for r in rows]
 
+    def changed_at(self, kind: str, namespace: str | None, name: str) -> datetime | None:
+        """Since when the newest recorded version has been current, or None when none is kept
+        (an `agent.planning.changes.ChangeHistory`)."""
+        query = _of(kind, namespace or "", name).order_by(
+            col(SnapshotRow.observed_at).desc(), col(SnapshotRow.id).desc()
+        )
+        with self._db.session() as session:
+            row = session.exec(query).first()
+            return utc(row.observed_at) if row else None
+
     def prune(self, *, keep: int, max_age: timedelta, now: datetime) -> int:
         """Drop versions beyond the newest `keep` of each object and those older than `max_age`;
         the newest version of every object always stays. Returns how many were dropped."""

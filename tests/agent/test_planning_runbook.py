@@ -260,3 +260,25 @@ def test_service_without_endpoints_scales_up_the_workload_it_selects_at_zero() -
     result = plan(FakeCluster(web, other, svc), "KubeServiceWithoutEndpoints", namespace="prod", service="web")
     assert proposal(result).target == TargetRef("Deployment", "web", "prod")
     assert proposal(result).action is ActionName.SCALE_WORKLOAD
+
+
+def test_recreated_workload_without_controller_history_rolls_back_from_the_agents_records() -> None:
+    web = deployment("web", containers=[container("app")])
+    only = replicaset(web, "7d9c8b6f5", revision=1, created=NOW - timedelta(minutes=25))
+    cluster = FakeCluster(web, only, pod("web-7d9c8b6f5-x2k9p", only))
+    inc = incident("KubePodCrashLooping", namespace="prod", pod="web-7d9c8b6f5-x2k9p")
+    without = RunbookPlanner(cluster).plan(inc, now=NOW).decision
+    assert isinstance(without, Escalation) and "no earlier revision" in without.reason
+    history = RecordedChanges(web=NOW - timedelta(minutes=25))  # the keeper saw it re-created
+    result = RunbookPlanner(cluster, history=history).plan(inc, now=NOW)
+    assert proposal(result).action is ActionName.ROLLBACK_WORKLOAD
+    assert result.trace["facts"]["history"] == "snapshots"
+
+
+def test_a_workload_the_agent_saw_change_long_ago_is_not_rolled_back_from_records() -> None:
+    web = deployment("web", containers=[container("app")])
+    only = replicaset(web, "7d9c8b6f5", revision=1, created=NOW - timedelta(days=3))
+    cluster = FakeCluster(web, only, pod("web-7d9c8b6f5-x2k9p", only))
+    inc = incident("KubePodCrashLooping", namespace="prod", pod="web-7d9c8b6f5-x2k9p")
+    history = RecordedChanges(web=NOW - timedelta(days=3))
+    assert isinstance(RunbookPlanner(cluster, history=history).plan(inc, now=NOW).decision, Escalation)
