@@ -28,7 +28,8 @@ class ApprovalState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SUPERSEDED = "superseded"
-    """Approved, but the risk rose (or a veto applies) before execution: a new request replaced it."""
+    """Approved, but the risk rose past the margin before execution: a new request replaced it.
+    (A veto found at that point fails the request instead: no approval can override a veto.)"""
 
 
 TERMINAL_STATES: frozenset[ApprovalState] = frozenset(
