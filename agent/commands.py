@@ -266,6 +266,7 @@ def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         is_ready=lambda: agent.started,
         clock=agent.clock,
         slack=agent.slack_http_handler(),
+        webhook_enabled=settings.alertmanager.webhook_enabled,
     )
     server = HttpServer(http_app, host=settings.http.host, port=settings.http.port)
     server.start()

@@ -34,6 +34,7 @@ def build_http_app(
     is_ready: Callable[[], bool],
     clock: Callable[[], datetime],
     slack: SlackHandler | None = None,
+    webhook_enabled: bool = True,
 ) -> Starlette:
     """The ASGI app; every dependency is passed in."""
 
@@ -48,6 +49,8 @@ def build_http_app(
         return Response(metrics_text(), media_type="text/plain; version=0.0.4")
 
     async def alertmanager(request: Request) -> Response:
+        if not webhook_enabled:
+            return JSONResponse({"error": "the Alertmanager webhook is disabled (alertmanager.webhook_enabled)"}, 404)
         if not is_leader():
             return JSONResponse({"error": "not the leader; Alertmanager will retry"}, status_code=503)
         body = await request.body()

@@ -139,3 +139,18 @@ def test_slack_events_reach_the_handler_with_headers_and_body(agent: Agent, swit
     assert response.status_code == 401 and response.text == "bad signature"
     ((headers, body, now),) = seen
     assert headers["x-slack-signature"] == "v0=abc" and body == b"payload=x" and now == agent.clock()
+
+
+def test_a_disabled_webhook_answers_404_and_reads_nothing(agent: Agent, switches: Switches) -> None:
+    app = build_http_app(
+        pipeline=agent.pipeline,
+        metrics_text=agent.metrics.render,
+        is_leader=lambda: True,
+        is_ready=lambda: True,
+        clock=agent.clock,
+        webhook_enabled=False,
+    )
+    response = TestClient(app).post("/alertmanager", content=WEBHOOK.read_bytes())
+    assert response.status_code == 404
+    assert "webhook_enabled" in response.json()["error"]
+    assert audit_kinds(agent) == []
