@@ -159,12 +159,12 @@ def workload_facts(obj: Obj, *, now: datetime, last_change_at: datetime | None =
 
 
 def _probe_workload(
-    reader: ClusterReader, obj: Obj, proposal: Proposal, *, now: datetime, snapshots: SnapshotSource | None
+    reader: ReadCounter, obj: Obj, proposal: Proposal, *, now: datetime, snapshots: SnapshotSource | None
 ) -> dict[str, Any]:
     ns, name = proposal.target.namespace, proposal.target.name
     uid = meta(obj).get("uid")
     history_kind = "ReplicaSet" if obj.get("kind", proposal.target.kind) == "Deployment" else "ControllerRevision"
-    owned = [r for r in reader.list(history_kind, ns) if (controller_owner(r) or {}).get("uid") == uid]
+    owned = reader.owned_by(history_kind, ns, str(uid)) if uid else []
     revisions = _revisions(obj, owned, proposal, now=now, snapshots=snapshots)
     stamps = [t for t in (created_at(r) for r in owned) if t is not None]
     obj.setdefault("kind", proposal.target.kind)

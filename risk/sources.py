@@ -8,9 +8,10 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from actions.base import TargetRef
+from risk.objects import controller_owner
 
 Obj = dict[str, Any]
 
@@ -64,6 +65,23 @@ class AlertStatus(Protocol):
         ...
 
 
+@runtime_checkable
+class OwnerIndex(Protocol):
+    """A reader that indexes objects by their controller (the watch cache does)."""
+
+    def list_owned(self, kind: str, owner_uid: str) -> builtins.list[Obj]:
+        """Objects of `kind` whose controller owner has `owner_uid`."""
+        ...
+
+
+def owned_by(reader: ClusterReader, kind: str, namespace: str | None, owner_uid: str) -> builtins.list[Obj]:
+    """Objects of `kind` controlled by `owner_uid`: from an owner index when the reader has one,
+    else one list of the namespace filtered here (the ReplicaSets of one Deployment, say)."""
+    if isinstance(reader, OwnerIndex):
+        return reader.list_owned(kind, owner_uid)
+    return [o for o in reader.list(kind, namespace) if (controller_owner(o) or {}).get("uid") == owner_uid]
+
+
 class ReadCounter:
     """A ClusterReader that counts the reads it forwards."""
 
@@ -92,3 +110,8 @@ class ReadCounter:
         """Forward and count."""
         self.reads += 1
         return self._inner.list(kind, namespace, label_selector=label_selector, field_selector=field_selector)
+
+    def owned_by(self, kind: str, namespace: str | None, owner_uid: str) -> builtins.list[Obj]:
+        """`owned_by` through the inner reader (its owner index when it has one), counted."""
+        self.reads += 1
+        return owned_by(self._inner, kind, namespace, owner_uid)

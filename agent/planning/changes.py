@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from agent.planning.targets import ClusterReader, pod_template_containers
+from risk.sources import owned_by
 
 Obj = dict[str, Any]
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -65,7 +66,11 @@ def revisions(reader: ClusterReader, workload: Obj) -> RevisionInfo:
     kind = workload.get("kind")
     namespace = workload.get("metadata", {}).get("namespace")
     history_kind = "ReplicaSet" if kind == "Deployment" else "ControllerRevision"
-    owned = [o for o in reader.list(history_kind, namespace) if _owned_by(o, workload)]
+    uid = workload.get("metadata", {}).get("uid")
+    if uid:
+        owned = owned_by(reader, history_kind, namespace, str(uid))
+    else:
+        owned = [o for o in reader.list(history_kind, namespace) if _owned_by(o, workload)]
     if not owned:
         return RevisionInfo(0, None)
     newest = max(owned, key=lambda o: (_revision_number(o), o.get("metadata", {}).get("creationTimestamp", "")))

@@ -10,11 +10,14 @@ labels when Prometheus renamed a clash, and walks ownerReferences through the cl
 
 from __future__ import annotations
 
-import builtins
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+from risk.sources import ClusterReader
+
+__all__ = ["ClusterReader", "ObjectRef", "ResolvedTarget", "TargetResolver", "UnresolvedTarget"]
 
 Obj = dict[str, Any]
 
@@ -123,22 +126,6 @@ def container_from_labels(labels: Mapping[str, str]) -> str | None:
     if names_exporter(labels, "container"):
         return None
     return label_value(labels, "container")
-
-
-class ClusterReader(Protocol):
-    """Read access to the cluster; `actions.kube.Kube` satisfies it, so do the test fakes."""
-
-    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj:
-        """The object, or raise when it does not exist."""
-        ...
-
-    def try_get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
-        """The object, or None when it does not exist."""
-        ...
-
-    def list(self, kind: str, namespace: str | None = None, *, label_selector: str | None = None) -> builtins.list[Obj]:
-        """Objects of a kind, optionally in one namespace and matching a label selector."""
-        ...
 
 
 @dataclass(frozen=True)
