@@ -19,11 +19,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from actions.base import ActionContext, ActionLimits
 from actions.kube import Kube
-from actions.registry import parse_invocation
 from agent.audit import AuditKind, AuditLog
 from agent.control import KillSwitch
 from agent.evaluate import Evaluator
-from agent.executor import Executor, ExecutorSettings, outcome_from
+from agent.executor import Executor, ExecutorSettings
 from agent.intake import Incident, Intake
 from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
@@ -32,14 +31,13 @@ from agent.pipeline import Handled, Notices, Pipeline
 from agent.planning.select import build_planner
 from agent.settings import Settings
 from agent.store import Store
+from agent.undo import request_undo
 from approvals.authz import ApproverPolicy, CachedGroupDirectory
 from approvals.model import ApprovalRequest, ApprovalState
 from approvals.queue import ApprovalNotifier, ApprovalQueue
 from approvals.slack import SlackChannel
 from approvals.slack_interactions import ClickHandler, SlackInteractions
 from risk.cache import ClusterCache
-from risk.model import Proposal, Verdict
-from risk.policy import thresholds_for
 from risk.settings import PolicySettings
 from risk.sources import ClusterReader
 
@@ -167,40 +165,15 @@ class Agent:
         self.keeper.prune()
 
     def undo(self, request_id: str, user: str) -> str:
-        """Slack's Undo button: the inverse of what a request ran becomes a new proposal,
-        scored and sent for approval like any other; the person who asked cannot approve it."""
-        request = self.approvals.get(request_id)
-        if request is None:
-            return "That request no longer exists."
-        since = request.created_at - timedelta(days=1)
-        runs = [
-            e
-            for e in self.store.executions.recent(since)
-            if e.incident_id == request.incident_id and e.action == request.action.value and e.outcome
-        ]
-        if not runs or runs[-1].state.value != "succeeded":
-            return "Nothing to undo: the action did not run to completion."
-        execution = runs[-1]
-        action, params = parse_invocation(execution.action, execution.params)
-        inverse = action.inverse(params, outcome_from(execution.outcome or {}))
-        if inverse is None:
-            return f"{action.name} has no inverse."
-        undo_action, undo_params = parse_invocation(inverse.action.value, inverse.params)
-        now = self.clock()
-        proposal = Proposal(undo_action.name, undo_params, undo_action.target(undo_params), now, requested_by=user)
-        risk, decision = self.pipeline.evaluator.rescore(proposal, None, now=now)
-        if decision.verdict is Verdict.DENY:
-            return "Undo refused by policy: " + "; ".join(decision.rules)
-        execute_max, _, _ = thresholds_for(proposal, self.pipeline.evaluator.policy)
-        fresh = self.approvals.request(
-            proposal,
-            risk,
-            incident_id=request.incident_id,
-            incident_summary=f"Undo of {request.action.value} on {request.target} (asked by {user})",
-            threshold=execute_max,
-            now=now,
+        """Slack's Undo button (see `agent.undo.request_undo`); returns the text for the clicker."""
+        return request_undo(
+            request_id,
+            user,
+            approvals=self.approvals,
+            store=self.store,
+            evaluator=self.pipeline.evaluator,
+            now=self.clock(),
         )
-        return f"Undo requested ({fresh.id[:8]}): another approver must approve it."
 
     # --- lifecycle ---------------------------------------------------------------------
 

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
-from pydantic_core import to_jsonable_python
 
-from actions.base import ActionContext, ActionRefused, Invocation, Outcome, Verification
+from actions.base import ActionContext, ActionRefused, Outcome, Verification
 from actions.kube import KubeError
 from actions.registry import get_action, parse_invocation
 from agent.audit import AuditKind, AuditLog
 from agent.evaluate import Evaluator
 from agent.intake import Incident
 from agent.metrics import Metrics
+from agent.outcomes import invocation_json, outcome_from, outcome_json
 from agent.store import Execution, ExecutionState, Store
 from approvals.model import ApprovalRequest
 from approvals.queue import ApprovalQueue, needs_reapproval
@@ -398,32 +398,3 @@ class Executor:
     def _done(self, execution_id: str) -> None:
         with self._lock:
             self._in_flight.discard(execution_id)
-
-
-def outcome_json(outcome: Outcome) -> dict[str, Any]:
-    payload: dict[str, Any] = to_jsonable_python(
-        {
-            "changed": outcome.changed,
-            "detail": outcome.detail,
-            "api_calls": list(outcome.api_calls),
-            "before": outcome.before,
-            "after": outcome.after,
-        }
-    )
-    return payload
-
-
-def outcome_from(payload: Mapping[str, Any]) -> Outcome:
-    """The stored outcome back as the action's own type (what `inverse` needs)."""
-    return Outcome(
-        changed=bool(payload.get("changed")),
-        detail=str(payload.get("detail", "")),
-        before=dict(payload.get("before") or {}),
-        after=dict(payload.get("after") or {}),
-        api_calls=tuple(payload.get("api_calls") or ()),
-    )
-
-
-def invocation_json(invocation: Invocation) -> dict[str, Any]:
-    payload: dict[str, Any] = to_jsonable_python({"action": invocation.action.value, "params": invocation.params})
-    return payload

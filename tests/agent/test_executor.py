@@ -15,7 +15,7 @@ import pytest
 from actions.registry import parse_invocation
 from agent.app import Agent, build_agent
 from agent.audit import AuditKind
-from agent.executor import outcome_json
+from agent.outcomes import outcome_json
 from agent.settings import load_settings
 from agent.store import Execution, ExecutionState
 from approvals import cli_channel
