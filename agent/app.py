@@ -17,7 +17,7 @@ import httpx
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from actions.base import ActionContext, ActionLimits
+from actions.base import ActionContext
 from actions.kube import Kube
 from agent.audit import AuditKind, AuditLog
 from agent.control import KillSwitch
@@ -258,13 +258,7 @@ def build_agent(
     reader: ClusterReader = cache if cache is not None else kube
     metrics = Metrics()
     kill_switch = KillSwitch(store, audit, clock=clock)
-    limits = ActionLimits(
-        max_scale_replicas=settings.actions.max_scale_replicas,
-        resource_factor_up=settings.actions.resource_factor_up,
-        resource_factor_down=settings.actions.resource_factor_down,
-        drain_timeout_seconds=settings.actions.drain_timeout_seconds,
-    )
-    context = ActionContext(kube=kube, clock=clock, snapshots=store.snapshots, limits=limits)
+    context = ActionContext(kube=kube, clock=clock, snapshots=store.snapshots, limits=settings.actions.limits())
     planner = build_planner(settings.planner, reader=reader, history=store.snapshots)
     policy = effective_policy(settings)
     evaluator = Evaluator(planner, reader, store.history, settings.risk, policy, snapshots=store.snapshots)
@@ -274,24 +268,16 @@ def build_agent(
         metrics.approval_latency.observe(max(0.0, (clock() - request.created_at).total_seconds()))
         executors[0].on_approved(request)
 
-    slack = None
+    slack = _slack_channel(settings, store, audit)
     groups = None
-    if settings.slack.enabled:
-        slack = SlackChannel(
-            settings.slack,
-            repository=store.approvals,
-            audit=approvals_audit(audit),
-            escalation_mention=settings.approvals.escalation_mention,
-        )
+    if slack is not None:
         groups = CachedGroupDirectory(slack, ttl=timedelta(seconds=settings.approvals.group_cache_seconds), clock=clock)
-        notifier = notifier or slack
-    approvals_policy = ApproverPolicy(settings.approvals, groups=groups)
     approvals = ApprovalQueue(
         store.approvals,
         settings.approvals,
-        policy=approvals_policy,
+        policy=ApproverPolicy(settings.approvals, groups=groups),
         audit=approvals_audit(audit),
-        notifier=notifier,
+        notifier=notifier or slack,
         on_approved=on_approved,
     )
 
@@ -300,22 +286,7 @@ def build_agent(
         if leading:  # a new leader settles what a lost one left claimed (on a worker thread)
             executors[0].reconcile_later()
 
-    leader = None
-    if settings.leader_election.enabled:
-        le = settings.leader_election
-        leader = LeaderElector(
-            kube,
-            LeaseConfig(
-                le.lease_name,
-                le.namespace or settings.agent.namespace,
-                identity,
-                le.lease_duration_seconds,
-                le.renew_deadline_seconds,
-                le.retry_period_seconds,
-            ),
-            clock=clock,
-            on_change=on_leadership,
-        )
+    leader = _leader(settings, kube, identity, clock=clock, on_change=on_leadership)
     intake = Intake()
     executor = Executor(
         store=store,
@@ -333,7 +304,7 @@ def build_agent(
             revalidation_margin=settings.approvals.revalidation_margin,
             verify_timeout_seconds=verify_timeout_seconds,
             verify_interval_seconds=min(1.0, verify_timeout_seconds / 20),
-        ),
+        ),  # (the executor's timing is a test and demo knob, not an operator setting yet)
         sleep=sleep,
     )
     executors.append(executor)
@@ -380,6 +351,41 @@ def build_agent(
     if slack is not None:
         agent.clicks = ClickHandler(approvals, slack, on_undo=agent.undo)
     return agent
+
+
+def _slack_channel(settings: Settings, store: Store, audit: AuditLog) -> SlackChannel | None:
+    """Slack when it is enabled: it shows requests and resolves user groups."""
+    if not settings.slack.enabled:
+        return None
+    return SlackChannel(
+        settings.slack,
+        repository=store.approvals,
+        audit=approvals_audit(audit),
+        escalation_mention=settings.approvals.escalation_mention,
+    )
+
+
+def _leader(
+    settings: Settings,
+    kube: Kube,
+    identity: str,
+    *,
+    clock: Callable[[], datetime],
+    on_change: Callable[[bool], None],
+) -> LeaderElector | None:
+    """Leader election on a Lease when enabled; without it this replica always leads."""
+    le = settings.leader_election
+    if not le.enabled:
+        return None
+    lease = LeaseConfig(
+        le.lease_name,
+        le.namespace or settings.agent.namespace,
+        identity,
+        le.lease_duration_seconds,
+        le.renew_deadline_seconds,
+        le.retry_period_seconds,
+    )
+    return LeaderElector(kube, lease, clock=clock, on_change=on_change)
 
 
 def effective_policy(settings: Settings) -> PolicySettings:
