@@ -30,6 +30,10 @@ def mask_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) ->
     return event
 
 
+QUIET_LIBRARIES = ("apscheduler", "httpx", "alembic", "uvicorn.access")
+"""Libraries that log every poll or request at INFO: kept at WARNING unless asked for DEBUG."""
+
+
 def configure_logging(
     settings: LoggingSettings | None = None, *, stream: TextIO | None = None, isatty: bool | None = None
 ) -> None:
@@ -57,7 +61,26 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=level, stream=out, format="%(levelname)s %(name)s %(message)s", force=True)
+    # The libraries' own loggers (alembic, apscheduler, httpx, uvicorn) go through the same
+    # renderer, so a log collector sees one format; their routine chatter stays below INFO.
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                mask_secrets,
+                renderer,
+            ],
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+        )
+    )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    for chatty in QUIET_LIBRARIES:
+        logging.getLogger(chatty).setLevel(level if level <= logging.DEBUG else max(level, logging.WARNING))
 
 
 def get_logger(name: str | None = None) -> structlog.typing.FilteringBoundLogger:

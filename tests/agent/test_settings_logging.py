@@ -71,3 +71,26 @@ def test_level_filters_lower_events() -> None:
     get_logger().error("failure")
 
     assert [json.loads(line)["event"] for line in out.getvalue().splitlines()] == ["failure"]
+
+
+def test_library_loggers_share_the_json_format_and_their_chatter_is_quiet() -> None:
+    out = io.StringIO()
+    configure_logging(LoggingSettings(level="info"), stream=out, isatty=False)
+    logging.getLogger("alembic.runtime").warning("schema %s", "upgraded")
+    logging.getLogger("apscheduler.executors").info("job ran")  # every poll: not worth a line
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines == [
+        {
+            "event": "schema upgraded",
+            "level": "warning",
+            "logger": "alembic.runtime",
+            "timestamp": lines[0]["timestamp"],
+        }
+    ]
+
+
+def test_debug_lets_the_library_chatter_through() -> None:
+    out = io.StringIO()
+    configure_logging(LoggingSettings(level="debug"), stream=out, isatty=False)
+    logging.getLogger("apscheduler.executors").info("job ran")
+    assert json.loads(out.getvalue())["event"] == "job ran"
