@@ -77,6 +77,37 @@ def revisions(reader: ClusterReader, workload: Obj) -> RevisionInfo:
     return RevisionInfo(len(owned), parse_time(newest.get("metadata", {}).get("creationTimestamp")))
 
 
+RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+HASH_LABELS = ("pod-template-hash", "controller-revision-hash")
+
+
+def _template(revision: Obj) -> Obj:
+    """A revision's pod template without what a restart or the controller stamps on it."""
+    spec = revision.get("spec") if revision.get("kind", "ReplicaSet") == "ReplicaSet" else None
+    template = (spec or {}).get("template") or ((revision.get("data") or {}).get("spec") or {}).get("template") or {}
+    meta = dict(template.get("metadata") or {})
+    meta["annotations"] = {k: v for k, v in (meta.get("annotations") or {}).items() if k != RESTART_ANNOTATION}
+    meta["labels"] = {k: v for k, v in (meta.get("labels") or {}).items() if k not in HASH_LABELS}
+    return {**template, "metadata": meta}
+
+
+def only_restarted(reader: ClusterReader, workload: Obj) -> bool:
+    """True when the newest revision differs from the one before only by a restart: rolling
+    back to it would change nothing but the restart time, so it cannot fix anything."""
+    uid = workload.get("metadata", {}).get("uid")
+    if not uid:
+        return False
+    history_kind = "ReplicaSet" if workload.get("kind") == "Deployment" else "ControllerRevision"
+    owned = sorted(
+        owned_by(reader, history_kind, workload.get("metadata", {}).get("namespace"), str(uid)),
+        key=lambda o: (_revision_number(o), o.get("metadata", {}).get("creationTimestamp", "")),
+    )
+    if len(owned) < 2:
+        return False
+    newest, previous = _template(owned[-1]), _template(owned[-2])
+    return bool(newest.get("spec")) and newest == previous  # an unreadable template proves nothing
+
+
 def object_changed_at(obj: Obj, history: ChangeHistory | None = None) -> datetime | None:
     """The newest modification of an object after its creation (managedFields times, the agent's
     records), or None when it was never modified: a fresh object has no older version to restore."""

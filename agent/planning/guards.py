@@ -15,6 +15,7 @@ from agent.planning.changes import (
     ChangeHistory,
     container_resources,
     object_changed_at,
+    only_restarted,
     oom_killed_containers,
     referenced_configmaps,
     revisions,
@@ -84,6 +85,11 @@ def _workload_changed(
     if info.newest_created < now - window:
         changed = info.newest_created.isoformat()
         raise GuardFailed(f"workload_changed_within: last changed {changed}, not in the last {_hours(window)}")
+    if only_restarted(reader, _workload(target, "workload_changed_within")):
+        raise GuardFailed(
+            f"workload_changed_within: {target.kind} {target.name} was only restarted since its previous "
+            "revision; rolling back would change nothing"
+        )
     return {"workload_changed_at": info.newest_created, "revisions": info.count}
 
 

@@ -282,3 +282,38 @@ def test_a_workload_the_agent_saw_change_long_ago_is_not_rolled_back_from_record
     inc = incident("KubePodCrashLooping", namespace="prod", pod="web-7d9c8b6f5-x2k9p")
     history = RecordedChanges(web=NOW - timedelta(days=3))
     assert isinstance(RunbookPlanner(cluster, history=history).plan(inc, now=NOW).decision, Escalation)
+
+
+def _with_template(rs: dict[str, Any], image: str, restarted_at: str | None = None) -> dict[str, Any]:
+    annotations = {"kubectl.kubernetes.io/restartedAt": restarted_at} if restarted_at else {}
+    rs["spec"] = {
+        "template": {
+            "metadata": {
+                "labels": {"app": "web", "pod-template-hash": rs["metadata"]["name"]},
+                "annotations": annotations,
+            },
+            "spec": {"containers": [{"name": "app", "image": image}]},
+        }
+    }
+    return rs
+
+
+def test_a_crash_loop_after_a_mere_restart_is_not_rolled_back() -> None:
+    web = deployment("web", containers=[container("app")])
+    old = _with_template(replicaset(web, "5b6c7d8e9", revision=1, created=NOW - timedelta(days=3)), "app:1")
+    new = _with_template(
+        replicaset(web, "7d9c8b6f5", revision=2, created=NOW - timedelta(minutes=30)), "app:1", "2026-01-01T00:00:00Z"
+    )
+    cluster = FakeCluster(web, old, new, pod("web-7d9c8b6f5-x2k9p", new))
+    result = plan(cluster, "KubePodCrashLooping", namespace="prod", pod="web-7d9c8b6f5-x2k9p")
+    assert isinstance(result.decision, Escalation)
+    assert "only restarted" in result.decision.reason
+
+
+def test_a_crash_loop_after_a_real_template_change_is_rolled_back() -> None:
+    web = deployment("web", containers=[container("app")])
+    old = _with_template(replicaset(web, "5b6c7d8e9", revision=1, created=NOW - timedelta(days=3)), "app:1")
+    new = _with_template(replicaset(web, "7d9c8b6f5", revision=2, created=NOW - timedelta(minutes=30)), "app:2")
+    cluster = FakeCluster(web, old, new, pod("web-7d9c8b6f5-x2k9p", new))
+    result = plan(cluster, "KubePodCrashLooping", namespace="prod", pod="web-7d9c8b6f5-x2k9p")
+    assert proposal(result).action is ActionName.ROLLBACK_WORKLOAD
