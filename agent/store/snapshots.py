@@ -16,6 +16,16 @@ from agent.store.records import Snapshot
 from agent.store.tables import SnapshotRow
 
 REFUSED_KINDS = frozenset({"Secret"})
+CONTROLLER_ANNOTATIONS = frozenset({"deployment.kubernetes.io/revision"})
+
+
+def essence(obj: dict[str, Any]) -> dict[str, Any]:
+    """What makes a version different from the last one: identity (uid), labels, annotations and
+    everything outside metadata and status. Status updates and bookkeeping are not versions."""
+    meta = obj.get("metadata") or {}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in CONTROLLER_ANNOTATIONS}
+    body = {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+    return {"uid": meta.get("uid"), "labels": meta.get("labels") or {}, "annotations": annotations, **body}
 
 
 class SnapshotRepository:
@@ -25,7 +35,8 @@ class SnapshotRepository:
         self._db = db
 
     def record(self, obj: dict[str, Any], *, observed_at: datetime) -> bool:
-        """Keep a version of `obj` unless it is a Secret or the same resourceVersion is the newest kept.
+        """Keep a version of `obj` unless it is a Secret or the newest kept version is the same
+        object (same resourceVersion, or the same content: a status update is not a version).
 
         Returns True when a new version was stored.
         """
@@ -39,7 +50,9 @@ class SnapshotRepository:
             newest = session.exec(
                 _of(kind, namespace, name).order_by(col(SnapshotRow.observed_at).desc(), col(SnapshotRow.id).desc())
             ).first()
-            if newest is not None and version and newest.resource_version == version:
+            if newest is not None and (
+                (version and newest.resource_version == version) or essence(newest.content) == essence(obj)
+            ):
                 return False
             session.add(
                 SnapshotRow(
@@ -67,14 +80,15 @@ class SnapshotRepository:
             return [_snapshot(r) for r in rows]
 
     def changed_at(self, kind: str, namespace: str | None, name: str) -> datetime | None:
-        """Since when the newest recorded version has been current, or None when none is kept
-        (an `agent.planning.changes.ChangeHistory`)."""
+        """Since when the newest recorded version has been current, when an earlier version is
+        kept too (the agent saw it change or be re-created); else None: one version is no change.
+        An `agent.planning.changes.ChangeHistory`."""
         query = _of(kind, namespace or "", name).order_by(
             col(SnapshotRow.observed_at).desc(), col(SnapshotRow.id).desc()
         )
         with self._db.session() as session:
-            row = session.exec(query).first()
-            return utc(row.observed_at) if row else None
+            rows = session.exec(query.limit(2)).all()
+            return utc(rows[0].observed_at) if len(rows) == 2 else None
 
     def prune(self, *, keep: int, max_age: timedelta, now: datetime) -> int:
         """Drop versions beyond the newest `keep` of each object and those older than `max_age`;

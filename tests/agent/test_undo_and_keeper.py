@@ -111,3 +111,31 @@ def test_llm_exchanges_are_found_in_plain_and_fallback_traces() -> None:
     nested = {"decided_by": "runbook", "llm": exchange, "runbook": {"rule": "x"}}
     assert llm_exchanges(nested) == [exchange]
     assert llm_exchanges({"rule": "crashloop-after-rollout"}) == []
+
+
+def _deployment(rv: str, *, image: str, ready: int, uid: str = "u1") -> dict[str, Any]:
+    return {
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "uid": uid, "resourceVersion": rv},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
+        "status": {"readyReplicas": ready},
+    }
+
+
+def test_a_status_update_is_not_a_version_and_one_version_is_no_change(agent: Agent) -> None:
+    snapshots = agent.store.snapshots
+    t0 = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
+    assert snapshots.record(_deployment("10", image="app:1", ready=1), observed_at=t0)
+    assert not snapshots.record(_deployment("11", image="app:1", ready=3), observed_at=t0 + timedelta(minutes=1))
+    assert len(snapshots.history("Deployment", "shop", "web")) == 1
+    assert snapshots.changed_at("Deployment", "shop", "web") is None, "seeing an object once is not seeing it change"
+    assert snapshots.record(_deployment("12", image="app:2", ready=3), observed_at=t0 + timedelta(minutes=5))
+    assert snapshots.changed_at("Deployment", "shop", "web") == t0 + timedelta(minutes=5)
+
+
+def test_a_recreated_object_is_a_new_version_even_with_the_same_spec(agent: Agent) -> None:
+    snapshots = agent.store.snapshots
+    t0 = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
+    snapshots.record(_deployment("10", image="app:1", ready=1), observed_at=t0)
+    assert snapshots.record(_deployment("20", image="app:1", ready=0, uid="u2"), observed_at=t0 + timedelta(hours=1))
+    assert snapshots.changed_at("Deployment", "shop", "web") == t0 + timedelta(hours=1)
