@@ -72,6 +72,8 @@ def suite_section(results: Sequence[ScenarioResult]) -> list[str]:
         f"| correct abstentions | {len(abstained)}/{len(abstain)} |",
         f"| missed (no action, not fixed) | {sum(r.category == 'missed' for r in fix)} |",
         f"| errors | {sum(r.category == 'error' for r in results)} |",
+        f"| fault never took effect (scenario proves nothing; counted as not mitigated) | "
+        f"{sum(r.category == 'no_effect' for r in fix)} |",
         f"| time to mitigate, median (simulated s, first alert firing → verified fix) | "
         f"{_seconds(median(sim_times)) if sim_times else '-'} |",
         f"| time to mitigate, median (wall s, first poll with an alert → verified fix) | "

@@ -155,7 +155,7 @@ def _fix_scenarios() -> tuple[Scenario, ...]:
             "configmap-keyref",
             "ConfigMap frontend-config: a bad value read through configMapKeyRef",
             "bad config",
-            (Step("bad_configmap_value", {"namespace": SHOP, "configmap": "frontend-config", "key": "currency"}),),
+            (Step("bad_configmap_value", {"namespace": SHOP, "configmap": "frontend-config", "key": "theme"}),),
         ),
         Scenario(
             "configmap-volume",

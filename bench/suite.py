@@ -186,6 +186,10 @@ class Run:
             self.result.category = "wrong_action" if ran else "correct_abstention"
             return
         verified = sorted(e.finished_at for e in ran if e.state is ExecutionState.SUCCEEDED and e.finished_at)
+        if self.first_alert is None and not ran and not self.result.problems:
+            # Nothing ever broke: the fault did not take effect, so the scenario proves nothing.
+            self.result.category = "no_effect"
+            return
         if not self.result.problems:
             self.result.category = "mitigated"
             if verified and self.first_alert is not None:

@@ -171,7 +171,13 @@ def _payments() -> list[tuple[str, Obj]]:
                 "api",
                 "ghcr.io/example/payments-api:3.2.0",
                 8443,
-                env=[{"name": "LEDGER_URL", "value": "http://ledger:80"}],
+                env=[
+                    {"name": "LEDGER_URL", "value": "http://ledger:80"},
+                    {
+                        "name": "LIMIT",
+                        "valueFrom": {"configMapKeyRef": {"name": "payments-api-config", "key": "LIMIT"}},
+                    },
+                ],
             )
         ],
     )

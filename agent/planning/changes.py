@@ -91,9 +91,12 @@ def _template(revision: Obj) -> Obj:
     return {**template, "metadata": meta}
 
 
-def only_restarted(reader: ClusterReader, workload: Obj) -> bool:
-    """True when the newest revision differs from the one before only by a restart: rolling
-    back to it would change nothing but the restart time, so it cannot fix anything."""
+def nothing_to_undo(reader: ClusterReader, workload: Obj, before: datetime) -> bool:
+    """True when the template running now is the one that was serving at `before` but for a
+    restart: rolling back to before the incident would change nothing but the restart time.
+
+    (A patch followed by a restart is not that case: the template serving at `before` is the one
+    from before the patch.)"""
     uid = workload.get("metadata", {}).get("uid")
     if not uid:
         return False
@@ -102,10 +105,11 @@ def only_restarted(reader: ClusterReader, workload: Obj) -> bool:
         owned_by(reader, history_kind, workload.get("metadata", {}).get("namespace"), str(uid)),
         key=lambda o: (_revision_number(o), o.get("metadata", {}).get("creationTimestamp", "")),
     )
-    if len(owned) < 2:
+    serving = [o for o in owned if (t := parse_time(o.get("metadata", {}).get("creationTimestamp"))) and t < before]
+    if not owned or not serving:
         return False
-    newest, previous = _template(owned[-1]), _template(owned[-2])
-    return bool(newest.get("spec")) and newest == previous  # an unreadable template proves nothing
+    newest, then = _template(owned[-1]), _template(serving[-1])
+    return bool(newest.get("spec")) and newest == then  # an unreadable template proves nothing
 
 
 def object_changed_at(obj: Obj, history: ChangeHistory | None = None) -> datetime | None:

@@ -14,8 +14,8 @@ from typing import Any
 from agent.planning.changes import (
     ChangeHistory,
     container_resources,
+    nothing_to_undo,
     object_changed_at,
-    only_restarted,
     oom_killed_containers,
     referenced_configmaps,
     revisions,
@@ -72,7 +72,13 @@ def _workload(target: ResolvedTarget, guard: str) -> Obj:
 
 
 def _workload_changed(
-    target: ResolvedTarget, window: timedelta, reader: ClusterReader, now: datetime, history: ChangeHistory | None
+    target: ResolvedTarget,
+    window: timedelta,
+    reader: ClusterReader,
+    now: datetime,
+    *,
+    history: ChangeHistory | None,
+    before: datetime | None = None,
 ) -> Obj:
     info = revisions(reader, _workload(target, "workload_changed_within"))
     if info.count < 2 or info.newest_created is None:
@@ -85,10 +91,10 @@ def _workload_changed(
     if info.newest_created < now - window:
         changed = info.newest_created.isoformat()
         raise GuardFailed(f"workload_changed_within: last changed {changed}, not in the last {_hours(window)}")
-    if only_restarted(reader, _workload(target, "workload_changed_within")):
+    if before is not None and nothing_to_undo(reader, _workload(target, "workload_changed_within"), before):
         raise GuardFailed(
-            f"workload_changed_within: {target.kind} {target.name} was only restarted since its previous "
-            "revision; rolling back would change nothing"
+            f"workload_changed_within: {target.kind} {target.name} runs the template it ran before the "
+            "incident (only restarted since); rolling back would change nothing"
         )
     return {"workload_changed_at": info.newest_created, "revisions": info.count}
 
@@ -165,7 +171,10 @@ def check_guards(
     if guards.replicas is not None and facts.get("replicas") != guards.replicas:
         raise GuardFailed(f"replicas: spec.replicas is {facts.get('replicas')}, the rule wants {guards.replicas}")
     if guards.workload_changed_within is not None:
-        facts.update(_workload_changed(target, guards.workload_changed_within, reader, now, history))
+        before = (context.get("incident") or {}).get("before")
+        facts.update(
+            _workload_changed(target, guards.workload_changed_within, reader, now, history=history, before=before)
+        )
     if guards.configmap_changed_within is not None:
         facts.update(
             _configmap_changed(

@@ -317,3 +317,17 @@ def test_a_crash_loop_after_a_real_template_change_is_rolled_back() -> None:
     cluster = FakeCluster(web, old, new, pod("web-7d9c8b6f5-x2k9p", new))
     result = plan(cluster, "KubePodCrashLooping", namespace="prod", pod="web-7d9c8b6f5-x2k9p")
     assert proposal(result).action is ActionName.ROLLBACK_WORKLOAD
+
+
+def test_a_patch_then_a_restart_is_still_rolled_back_past_the_patch() -> None:
+    web = deployment("web", containers=[container("app")])
+    good = _with_template(replicaset(web, "5b6c7d8e9", revision=1, created=NOW - timedelta(days=3)), "app:1")
+    patched = _with_template(replicaset(web, "6c7d8e9f0", revision=2, created=STARTED - timedelta(minutes=16)), "app:2")
+    restarted = _with_template(
+        replicaset(web, "7d9c8b6f5", revision=3, created=STARTED - timedelta(minutes=10)),
+        "app:2",
+        "2026-01-01T00:00:00Z",
+    )
+    cluster = FakeCluster(web, good, patched, restarted, pod("web-7d9c8b6f5-x2k9p", restarted))
+    result = plan(cluster, "KubePodCrashLooping", namespace="prod", pod="web-7d9c8b6f5-x2k9p")
+    assert proposal(result).action is ActionName.ROLLBACK_WORKLOAD
