@@ -14,6 +14,7 @@ size: `python -m bench.storm --sizes 1000 10000 100000 [--json FILE] [--profile 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -271,9 +272,16 @@ def _percentile(values: list[float], share: float) -> float:
 def _top(profiler: cProfile.Profile, count: int) -> str:
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(count)
-    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    lines = [_relative(line) for line in out.getvalue().splitlines() if line.strip()]
     start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
     return "\n".join(lines[start:])
+
+
+def _relative(line: str) -> str:
+    """Profile paths relative to the project or the Python install: no machine paths in reports."""
+    root = str(Path(__file__).resolve().parents[1]) + "/"
+    stdlib = str(Path(contextlib.__file__).resolve().parent) + "/"
+    return line.replace(root, "").replace(stdlib, "")
 
 
 def run_sizes(sizes: list[int], *, profile_size: int | None = None) -> list[StormResult]:
