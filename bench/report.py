@@ -17,18 +17,17 @@ SUITE_COMMAND = "python -m bench.suite --json suite.json"
 STORM_COMMAND = "python -m bench.storm --sizes 1000 10000 100000 --json storm.json"
 ALL_COMMAND = "make bench"
 REFERENCES = """\
-Published figures for LLM agents on the public benchmarks, for scale (they are not the same
-task: those agents investigate free-form with a shell and choose any fix; Scutum picks from nine
-typed actions with runbook rules, on a simulated cluster):
+Published figures for LLM agents on the public benchmarks, for scale only. They are not the same
+task: those agents investigate free-form with a shell and choose any fix, on real clusters;
+Scutum picks from nine typed actions with runbook rules, on a simulated cluster, and its
+scenarios were written by the same team that wrote its runbook. Read the 100% above with that in
+mind: it shows the loop works end to end on these fault classes, not that the problem is solved.
 
 - AIOpsLab (arXiv:2501.06706): mitigation success of the evaluated agents ranged from 0% to
-  55% (GPT-3.5-turbo 0%); source: the summary of the paper at
-  https://fast.hugflare.com/datasets/rl-llm-wiki/knowledge-base/discussions/351 .
-- ITBench (arXiv:2502.05352): agents resolved 11.4% of SRE scenarios (the abstract at
-  https://chatpaper.com/paper/164987 ; another version reports 13.8% for GPT-4o, see
-  https://paperhub.cn/paper/jP59rz1bZk ).
-- Published times to mitigate for either benchmark were not found by this project's search,
-  so none are quoted here.
+  55%, as summarised by secondary sources; not checked against the paper here.
+- ITBench (arXiv:2502.05352): agents resolved 11.4% of SRE scenarios (13.8% for GPT-4o in
+  another version), as summarised by secondary sources; not checked against the paper here.
+- Published times to mitigate for either benchmark were not found, so none are quoted.
 """
 
 
