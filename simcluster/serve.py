@@ -55,7 +55,7 @@ def serve(
         if scenario:
             sim.cluster.inject(scenario)
         if alertmanager:
-            pusher = AlertPusher(alertmanager, sim.cluster.firing_alerts, clock=sim.cluster.clock.now)
+            pusher = AlertPusher(alertmanager, sim.cluster.firing_alerts)
             pusher.start(TICK_SECONDS * 5)
         print(f"simcluster serving at {sim.url}; kubeconfig written to {kubeconfig}", flush=True)
         done.wait()

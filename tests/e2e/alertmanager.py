@@ -22,6 +22,7 @@ import yaml
 
 from agent.settings import ci_required
 from simcluster.cluster import SimCluster
+from simcluster.pusher import alert_batch
 
 BINARY = Path("/usr/bin/prometheus-alertmanager")
 INSTALL_HELP = "the prometheus-alertmanager binary is missing: apt-get install prometheus-alertmanager"
@@ -133,10 +134,6 @@ class Alertmanager:
         shutil.rmtree(self._workdir, ignore_errors=True)
 
 
-def _wall(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class AlertPusher:
     """Feeds one simulated cluster's firing alerts to Alertmanager, as Prometheus would."""
 
@@ -148,22 +145,12 @@ class AlertPusher:
 
     def push(self) -> list[dict[str, Any]]:
         """Post what fires now, and post as resolved what fired before and no longer does."""
-        now = datetime.now(UTC)
-        firing: dict[str, dict[str, Any]] = {}
-        for alert in self._cluster.firing_alerts():
-            labels = {**alert["labels"], RUN_LABEL: self.run}
-            firing[alert["fingerprint"]] = {
-                "labels": labels,
-                "annotations": alert["annotations"],
-                "startsAt": alert["startsAt"],
-                "endsAt": _wall(now + timedelta(minutes=10)),
-                "generatorURL": alert["generatorURL"],
-            }
-        resolved = [
-            {**sent, "endsAt": _wall(now - timedelta(seconds=1))}
-            for key, sent in self._sent.items()
-            if key not in firing
-        ]
-        self._alertmanager.post([*firing.values(), *resolved])
-        self._sent = firing
-        return list(firing.values())
+        batch, self._sent = alert_batch(
+            self._cluster.firing_alerts(),
+            self._sent,
+            now=datetime.now(UTC),
+            hold=timedelta(minutes=10),
+            extra_labels={RUN_LABEL: self.run},
+        )
+        self._alertmanager.post(batch)
+        return batch

@@ -53,7 +53,7 @@ def alert(name: str, fingerprint: str) -> dict[str, Any]:
 def test_firing_alerts_are_posted_with_a_future_end_and_resolutions_with_now(receiver: Any) -> None:
     url, batches = receiver
     firing = [alert("KubePodCrashLooping", "a1"), alert("KubePodNotReady", "b2")]
-    pusher = AlertPusher(url, lambda: list(firing), clock=lambda: NOW, resend_seconds=30)
+    pusher = AlertPusher(url, lambda: list(firing), wall=lambda: NOW, resend_seconds=30)
     assert pusher.push_once() == 2
     path, sent = batches[-1]
     assert path == "/api/v2/alerts"
@@ -68,6 +68,6 @@ def test_firing_alerts_are_posted_with_a_future_end_and_resolutions_with_now(rec
 
 
 def test_an_unreachable_alertmanager_is_counted_not_raised() -> None:
-    pusher = AlertPusher("http://127.0.0.1:9", lambda: [alert("X", "c3")], clock=lambda: NOW, timeout=0.5)
+    pusher = AlertPusher("http://127.0.0.1:9", lambda: [alert("X", "c3")], wall=lambda: NOW, timeout=0.5)
     pusher.push_once()
     assert pusher.errors == 1
