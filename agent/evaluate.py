@@ -153,6 +153,9 @@ class Evaluator:
     policy: PolicySettings
     snapshots: SnapshotSource | None = None
     alert_status: Callable[[Incident, datetime], AlertStatus] = FiringFromIncident
+    live: ClusterReader | None = None
+    """Where re-validation reads right before acting: the API server itself, not the watch cache,
+    so an action is never taken on facts a lagging cache still shows."""
 
     def evaluate(self, incident: Incident, *, now: datetime) -> Evaluation:
         """Decide one incident. Never raises for what a planner or an alert got wrong."""
@@ -172,11 +175,17 @@ class Evaluator:
         return Evaluation(incident, plan, outcome, verdict.rules, proposal, facts, risk, verdict)
 
     def probe(
-        self, proposal: Proposal, incident: Incident | None, *, now: datetime, history: ActionHistory | None = None
+        self,
+        proposal: Proposal,
+        incident: Incident | None,
+        *,
+        now: datetime,
+        history: ActionHistory | None = None,
+        reader: ClusterReader | None = None,
     ) -> Facts:
         return probe(
             proposal,
-            reader=self.reader,
+            reader=reader or self.reader,
             history=history or self.history,
             alerts=self.alert_status(incident, now) if incident else UnknownAlerts(),
             now=now,
@@ -192,5 +201,5 @@ class Evaluator:
         must not count as a recent action on the target (it would veto itself by cooldown).
         """
         history = ExcludingClaim(self.history, exclude_claim) if exclude_claim else self.history
-        facts = self.probe(proposal, incident, now=now, history=history)
+        facts = self.probe(proposal, incident, now=now, history=history, reader=self.live or self.reader)
         return assess(proposal, facts, self.risk_settings, self.policy, now=now)
