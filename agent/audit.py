@@ -201,6 +201,24 @@ def export_line(record: AuditRecord) -> str:
     return canonical_json(data).decode()
 
 
+def read_export(lines: Iterable[str]) -> list[AuditRecord]:
+    """Records from `scutum audit export` output (JSON Lines), for verifying a copy offline.
+
+    Raises ValueError naming the line when one is not a record.
+    """
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            data["ts"] = datetime.fromisoformat(data["ts"])
+            records.append(AuditRecord(**data))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"line {number} is not an audit record: {exc}") from None
+    return records
+
+
 def verify_records(
     records: Iterable[AuditRecord], *, key: bytes | None = None, head: AuditHead | None = None
 ) -> VerifyReport:

@@ -18,6 +18,7 @@ import typer
 import yaml
 
 from agent.app import audit_log, open_store
+from agent.audit import VerifyReport, read_export, verify_records
 from agent.control import KillSwitch
 from agent.settings import Settings, SettingsError, load_settings, redacted
 
@@ -73,14 +74,27 @@ def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> N
 
 
 @audit_app.command("verify")
-def audit_verify(config: ConfigOption = None, data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
+def audit_verify(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+    input_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--input", "-i", help="Verify an exported copy (JSON Lines) instead of the store.", dir_okay=False
+        ),
+    ] = None,
+) -> None:
     """Exit 0 when the chain is intact, 1 naming the first bad record otherwise."""
     settings = settings_from(config, data_dir)
-    store = open_store(settings)
-    try:
-        report = audit_log(settings, store).verify()
-    finally:
-        store.close()
+    if input_file is not None:
+        report = _verify_export(settings, input_file)
+    else:
+        store = open_store(settings)
+        try:
+            report = audit_log(settings, store).verify()
+        finally:
+            store.close()
     if as_json:
         out: dict[str, Any] = {**report.__dict__, "problem": report.problem.value if report.problem else None}
         typer.echo(json.dumps(out, sort_keys=True))
@@ -88,6 +102,21 @@ def audit_verify(config: ConfigOption = None, data_dir: DataDirOption = None, as
         typer.echo(report.describe(), err=not report.ok)
     if not report.ok:
         raise typer.Exit(EXIT_CHAIN_BROKEN)
+
+
+def _verify_export(settings: Settings, path: Path) -> VerifyReport:
+    """An exported chain checked offline (records removed from its end cannot be seen: no head)."""
+    key = settings.audit.hmac_key.get_secret_value().encode() if settings.audit.hmac_key else None
+    try:
+        with path.open(encoding="utf-8") as lines:
+            records = read_export(lines)
+    except OSError as exc:
+        typer.echo(f"scutum: cannot read {path}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except ValueError as exc:
+        typer.echo(f"scutum: {path}: {exc}", err=True)
+        raise typer.Exit(EXIT_CHAIN_BROKEN) from None
+    return verify_records(records, key=key)
 
 
 @audit_app.command("export")

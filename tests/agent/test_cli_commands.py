@@ -118,3 +118,26 @@ def test_the_kill_switch_commands_are_recorded(tmp_path: Path, command: list[str
     assert result.exit_code == 0
     verify = invoke("audit", "verify", "--data-dir", str(tmp_path), "--json")
     assert json.loads(verify.stdout)["count"] == 1
+
+
+def test_an_exported_chain_verifies_offline_and_an_edited_copy_does_not(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    invoke("pause", "--reason", "drill", "--as", "oncall", "--data-dir", data)
+    invoke("resume", "--as", "oncall", "--data-dir", data)
+    export = tmp_path / "chain.jsonl"
+    assert invoke("audit", "export", "--data-dir", data, "-o", str(export)).exit_code == 0
+    assert invoke("audit", "verify", "--input", str(export), "--data-dir", data).exit_code == 0
+
+    lines = export.read_text(encoding="utf-8").splitlines()
+    edited = json.loads(lines[0])
+    edited["payload"]["reason"] = "nothing to see"
+    tampered = tmp_path / "tampered.jsonl"
+    tampered.write_text("\n".join([json.dumps(edited), *lines[1:]]) + "\n", encoding="utf-8")
+    result = invoke("audit", "verify", "--input", str(tampered), "--data-dir", data, "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["first_bad_seq"] == 1
+
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("not json\n", encoding="utf-8")
+    result = invoke("audit", "verify", "--input", str(garbage), "--data-dir", data)
+    assert result.exit_code == 1 and "line 1" in result.stderr
