@@ -188,7 +188,6 @@ class Executor:
         assert execution is not None  # we just claimed it
         proposal = pending.proposal if pending else self._proposal_from(execution)
         approval_id = pending.approval_id if pending else None
-        incident_id = execution.incident_id
         if approval_id and not self._approvals.mark_executing(approval_id, now=self._clock()):
             self._finish(execution, succeeded=False, outcome={"refused": "approval no longer approved"}, refused=True)
             return
@@ -199,7 +198,12 @@ class Executor:
             )
             return
         self._store.executions.mark_running(execution_id, self.identity)
+        self._act(execution, proposal, approval_id, bound)
+
+    def _act(self, execution: Execution, proposal: Proposal, approval_id: str | None, bound: Any) -> None:
+        """Dry run and write (inside the action), record what it did, verify, offer the undo."""
         action = get_action(proposal.action)
+        incident_id = execution.incident_id
         try:
             outcome = action.execute(self._ctx, proposal.params)
         except (ActionRefused, KubeError) as exc:
@@ -207,36 +211,37 @@ class Executor:
             self._metrics.actions.labels(action=proposal.action.value, outcome="failed").inc()
             self._finish(execution, succeeded=False, outcome={"error": str(exc)}, approval_id=approval_id)
             return
-        self._store.executions.record_outcome(execution_id, self.identity, outcome_json(outcome))
+        did = outcome_json(outcome)
+        self._store.executions.record_outcome(execution.id, self.identity, did)
+        inverse = action.inverse(proposal.params, outcome)
         self._audit.append(
             AuditKind.EXECUTION,
             actor=self.identity,
             incident_id=incident_id,
-            payload={"execution": execution_id, "action": proposal.action.value, **outcome_json(outcome)},
+            payload={"execution": execution.id, "action": proposal.action.value, **did},
         )
         verification = self._verify(action, proposal, outcome)
+        checked = {"ok": verification.ok, "detail": verification.detail}
         self._audit.append(
             AuditKind.VERIFICATION,
             actor=self.identity,
             incident_id=incident_id,
-            payload={"execution": execution_id, "ok": verification.ok, "detail": verification.detail},
+            payload={"execution": execution.id, **checked},
         )
-        inverse = action.inverse(proposal.params, outcome)
         if inverse is not None:
             self._audit.append(
                 AuditKind.UNDO_OFFERED,
                 actor=self.identity,
                 incident_id=incident_id,
-                payload={"execution": execution_id, "inverse": invocation_json(inverse)},
+                payload={"execution": execution.id, "inverse": invocation_json(inverse)},
             )
-        self._metrics.actions.labels(
-            action=proposal.action.value, outcome="succeeded" if verification.ok else "failed"
-        ).inc()
+        result = "succeeded" if verification.ok else "failed"
+        self._metrics.actions.labels(action=proposal.action.value, outcome=result).inc()
         self._finish(
             execution,
             succeeded=verification.ok,
-            outcome=outcome_json(outcome),
-            verification={"ok": verification.ok, "detail": verification.detail},
+            outcome=did,
+            verification=checked,
             approval_id=approval_id,
             undo=inverse is not None,
         )
