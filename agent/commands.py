@@ -13,7 +13,8 @@ import typer
 
 from actions.kube import KubeError
 from actions.registry import UnknownActionError, catalog, params_schema
-from agent.app import approvals_audit, audit_log, build_agent, effective_policy, kube_from, open_store
+from agent.app import Agent, approvals_audit, audit_log, build_agent, effective_policy, kube_from, open_store
+from agent.audit import AuditKind
 from agent.cli import EXIT_BAD_INPUT, AsUserOption, ConfigOption, DataDirOption, JsonOption, app, settings_from
 from agent.evaluate import Evaluation, Evaluator, NoHistory, Outcome, incident_json
 from agent.http import HttpServer, build_http_app
@@ -267,6 +268,8 @@ def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         clock=agent.clock,
         slack=agent.slack_http_handler(),
         webhook_enabled=settings.alertmanager.webhook_enabled,
+        webhook_token=token.get_secret_value() if (token := settings.alertmanager.webhook_token) else None,
+        on_rejected=lambda peer: _audit_rejected_webhook(agent, peer),
     )
     server = HttpServer(http_app, host=settings.http.host, port=settings.http.port)
     server.start()
@@ -279,6 +282,12 @@ def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         close_socket()
     server.stop()
     agent.stop()
+
+
+def _audit_rejected_webhook(agent: Agent, peer: str) -> None:
+    agent.audit.append(
+        AuditKind.ALERT, actor=peer, payload={"rejected": True, "reason": "webhook without the bearer token"}
+    )
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ Slack's HTTP mode. Standbys serve all of them; only the leader acts on what arri
 
 from __future__ import annotations
 
+import hmac
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -35,6 +36,8 @@ def build_http_app(
     clock: Callable[[], datetime],
     slack: SlackHandler | None = None,
     webhook_enabled: bool = True,
+    webhook_token: str | None = None,
+    on_rejected: Callable[[str], None] | None = None,
 ) -> Starlette:
     """The ASGI app; every dependency is passed in."""
 
@@ -51,6 +54,10 @@ def build_http_app(
     async def alertmanager(request: Request) -> Response:
         if not webhook_enabled:
             return JSONResponse({"error": "the Alertmanager webhook is disabled (alertmanager.webhook_enabled)"}, 404)
+        if webhook_token is not None and not _bearer_matches(request.headers.get("authorization"), webhook_token):
+            if on_rejected is not None:
+                on_rejected(request.client.host if request.client else "unknown")
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
         if not is_leader():
             return JSONResponse({"error": "not the leader; Alertmanager will retry"}, status_code=503)
         body = await request.body()
@@ -74,6 +81,12 @@ def build_http_app(
         Route("/slack/events", slack_events, methods=["POST"]),
     ]
     return Starlette(routes=routes)
+
+
+def _bearer_matches(header: str | None, token: str) -> bool:
+    """Constant-time check of an `Authorization: Bearer ...` header."""
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 class HttpServer:

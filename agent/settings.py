@@ -83,6 +83,9 @@ class AlertmanagerSettings(Section):
     """Only alerts carrying all these label values are taken (e.g. {"cluster": "prod"})."""
     webhook_enabled: bool = True
     """Also accept Alertmanager webhook pushes on the HTTP endpoint."""
+    webhook_token: SecretStr | None = None
+    """When set, a webhook push must carry `Authorization: Bearer <token>` (Alertmanager's
+    `http_config.authorization.credentials`); others get 401 and an audit record."""
 
 
 class DatabaseSettings(Section):

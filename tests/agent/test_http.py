@@ -154,3 +154,36 @@ def test_a_disabled_webhook_answers_404_and_reads_nothing(agent: Agent, switches
     assert response.status_code == 404
     assert "webhook_enabled" in response.json()["error"]
     assert audit_kinds(agent) == []
+
+
+def _guarded(agent: Agent, rejected: list[str]) -> TestClient:
+    app = build_http_app(
+        pipeline=agent.pipeline,
+        metrics_text=agent.metrics.render,
+        is_leader=lambda: True,
+        is_ready=lambda: True,
+        clock=agent.clock,
+        webhook_token="s3cret-token",
+        on_rejected=rejected.append,
+    )
+    return TestClient(app)
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic s3cret-token", "Bearer"])
+def test_a_webhook_without_the_token_is_refused_and_reported(agent: Agent, header: str | None) -> None:
+    rejected: list[str] = []
+    headers = {"Authorization": header} if header else {}
+    response = _guarded(agent, rejected).post("/alertmanager", content=WEBHOOK.read_bytes(), headers=headers)
+    assert response.status_code == 401
+    assert len(rejected) == 1
+    assert audit_kinds(agent) == []  # nothing of the body was read or decided
+
+
+def test_a_webhook_with_the_token_is_decided(agent: Agent) -> None:
+    rejected: list[str] = []
+    client = _guarded(agent, rejected)
+    response = client.post(
+        "/alertmanager", content=WEBHOOK.read_bytes(), headers={"Authorization": "Bearer s3cret-token"}
+    )
+    assert response.status_code == 200 and rejected == []
+    assert response.json()["incidents"]

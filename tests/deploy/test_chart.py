@@ -109,6 +109,7 @@ def test_secrets_reach_the_pod_only_through_secret_refs(ha_docs: list[dict[str, 
         ("SCUTUM_SLACK__SIGNING_SECRET", "scutum-slack"),
         ("SCUTUM_PLANNER__LLM__API_KEY", "scutum-llm"),
         ("SCUTUM_AUDIT__HMAC_KEY", "scutum-audit"),
+        ("SCUTUM_ALERTMANAGER__WEBHOOK_TOKEN", "scutum-webhook"),
     ]:
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == secret
         assert "value" not in env[name]
