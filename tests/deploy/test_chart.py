@@ -187,3 +187,18 @@ def test_a_runbook_in_values_is_mounted_and_loads(tmp_path: Path) -> None:
     config.write_text(files["config.yaml"], encoding="utf-8")
     assert load_settings(config, env={}).planner.runbook_path == Path("/etc/scutum/runbook.yaml")
     assert load_runbook(tmp_path / "runbook.yaml").rules
+
+
+@pytest.mark.parametrize(
+    "name", ["SCUTUM_SLACK__BOT_TOKEN", "SCUTUM_DATABASE__URL", "SCUTUM_ALERTMANAGER__WEBHOOK_TOKEN"]
+)
+def test_secrets_cannot_be_set_in_plain_text_through_extra_env(name: str) -> None:
+    with pytest.raises(Exception, match="extraEnv"):
+        render({"extraEnv": [{"name": name, "value": "in-plain-text"}]})
+
+
+def test_ordinary_settings_may_be_set_through_extra_env() -> None:
+    docs = render({"extraEnv": [{"name": "SCUTUM_LOGGING__LEVEL", "value": "debug"}]})
+    (deployment,) = of_kind(docs, "Deployment")
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SCUTUM_LOGGING__LEVEL"] == "debug"
