@@ -9,6 +9,7 @@ from actions.registry import parse_invocation
 from agent.evaluate import Evaluator
 from agent.outcomes import outcome_from
 from agent.store import ExecutionState, Store
+from approvals.model import ApprovalState
 from approvals.queue import ApprovalQueue
 from risk.model import Proposal, Verdict
 from risk.policy import thresholds_for
@@ -34,7 +35,16 @@ def request_undo(
     if inverse is None:
         return f"{action.name} has no inverse."
     undo_action, undo_params = parse_invocation(inverse.action.value, inverse.params)
-    proposal = Proposal(undo_action.name, undo_params, undo_action.target(undo_params), now, requested_by=user)
+    target = undo_action.target(undo_params)
+    for waiting in approvals.repository.list(state=ApprovalState.PENDING):
+        same_target = (waiting.target.kind, waiting.target.namespace, waiting.target.name) == (
+            target.kind,
+            target.namespace,
+            target.name,
+        )
+        if same_target and waiting.action is undo_action.name:
+            return f"An undo is already waiting for approval ({waiting.id[:8]})."
+    proposal = Proposal(undo_action.name, undo_params, target, now, requested_by=user)
     risk, decision = evaluator.rescore(proposal, None, now=now)
     if decision.verdict is Verdict.DENY:
         return "Undo refused by policy: " + "; ".join(decision.rules)

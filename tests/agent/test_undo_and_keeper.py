@@ -74,6 +74,9 @@ def test_undo_becomes_a_new_request_its_requester_cannot_approve(sim: RunningSim
         undo[0].id, "alice", cli_channel.VoteDecision.APPROVE, channel=cli_channel.VoteChannel.CLI, now=agent.clock()
     )
     assert isinstance(refused, NotAllowed)
+    again = agent.undo(request_id, "alice")  # a second click, or a replayed request
+    assert again.startswith("An undo is already waiting"), again
+    assert len([r for r in agent.approvals.repository.list(state=ApprovalState.PENDING) if r.requested_by]) == 1
 
 
 def test_undo_of_an_unknown_request_is_a_clear_answer(agent: Agent) -> None:
