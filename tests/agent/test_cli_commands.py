@@ -105,7 +105,7 @@ def test_approvals_list_on_an_empty_store_says_no_requests(tmp_path: Path) -> No
 
 
 def test_approving_an_unknown_request_fails_without_a_traceback(tmp_path: Path) -> None:
-    result = invoke("approvals", "approve", "missing-id", "--as", "alice", "--data-dir", str(tmp_path))
+    result = invoke("approvals", "approve", "missing-id", "--as", "requester", "--data-dir", str(tmp_path))
     assert result.exit_code == 1
     assert "Traceback" not in result.stdout + result.stderr
 

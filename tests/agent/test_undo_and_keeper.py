@@ -26,7 +26,7 @@ def _settings(sim: RunningSim, data_dir: Path) -> Settings:
         update={
             "data_dir": data_dir,
             "kube": base.kube.model_copy(update={"url": sim.url}),
-            "approvals": base.approvals.model_copy(update={"cli_approvers": ("oncall", "alice")}),
+            "approvals": base.approvals.model_copy(update={"cli_approvers": ("oncall", "requester")}),
             "policy": base.policy.model_copy(update={"execute_max": 0.0}),  # every action asks a person
         }
     )
@@ -66,21 +66,21 @@ def test_undo_becomes_a_new_request_its_requester_cannot_approve(sim: RunningSim
     agent.executor.wait(timeout=60)
     assert sim.cluster.store.get("CronJob", "batch", "nightly-report")["spec"].get("suspend") is True
 
-    text = agent.undo(request_id, "alice")
+    text = agent.undo(request_id, "requester")
     assert text.startswith("Undo requested"), text
-    undo = [r for r in agent.approvals.repository.list(state=ApprovalState.PENDING) if r.requested_by == "alice"]
+    undo = [r for r in agent.approvals.repository.list(state=ApprovalState.PENDING) if r.requested_by == "requester"]
     assert len(undo) == 1 and undo[0].action.value == "suspend_cronjob" and undo[0].params["suspend"] is False
     refused = agent.approvals.vote(
-        undo[0].id, "alice", cli_channel.VoteDecision.APPROVE, channel=cli_channel.VoteChannel.CLI, now=agent.clock()
+        undo[0].id, "requester", cli_channel.VoteDecision.APPROVE, channel=cli_channel.VoteChannel.CLI, now=agent.clock()
     )
     assert isinstance(refused, NotAllowed)
-    again = agent.undo(request_id, "alice")  # a second click, or a replayed request
+    again = agent.undo(request_id, "requester")  # a second click, or a replayed request
     assert again.startswith("An undo is already waiting"), again
     assert len([r for r in agent.approvals.repository.list(state=ApprovalState.PENDING) if r.requested_by]) == 1
 
 
 def test_undo_of_an_unknown_request_is_a_clear_answer(agent: Agent) -> None:
-    assert agent.undo("no-such-request", "alice") == "That request no longer exists."
+    assert agent.undo("no-such-request", "requester") == "That request no longer exists."
 
 
 def test_a_version_is_valid_from_its_last_write_not_from_when_it_was_seen() -> None:
