@@ -156,7 +156,9 @@ class Agent:
         on a standby, and executions nobody has claimed. The store's claims keep each to one run."""
         if not self.is_leader:
             return
-        for request in self.approvals.repository.list(state=ApprovalState.APPROVED):
+        approved = self.approvals.repository.list(state=ApprovalState.APPROVED)
+        self.executor.forget_dispatched({request.id for request in approved})
+        for request in approved:
             self.executor.on_approved(request)
         self.executor.resume_pending()
 

@@ -378,6 +378,11 @@ class Executor:
         self.resume_pending()
         return done
 
+    def forget_dispatched(self, still_approved: set[str]) -> None:
+        """Drop the memory of requests that left the approved state (run, failed, superseded)."""
+        with self._lock:
+            self._dispatched &= still_approved
+
     def reconcile_later(self) -> None:
         """Reconcile on a worker thread (from the leader-election callback, which must not wait)."""
 
