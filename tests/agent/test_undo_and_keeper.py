@@ -71,7 +71,11 @@ def test_undo_becomes_a_new_request_its_requester_cannot_approve(sim: RunningSim
     undo = [r for r in agent.approvals.repository.list(state=ApprovalState.PENDING) if r.requested_by == "requester"]
     assert len(undo) == 1 and undo[0].action.value == "suspend_cronjob" and undo[0].params["suspend"] is False
     refused = agent.approvals.vote(
-        undo[0].id, "requester", cli_channel.VoteDecision.APPROVE, channel=cli_channel.VoteChannel.CLI, now=agent.clock()
+        undo[0].id,
+        "requester",
+        cli_channel.VoteDecision.APPROVE,
+        channel=cli_channel.VoteChannel.CLI,
+        now=agent.clock(),
     )
     assert isinstance(refused, NotAllowed)
     again = agent.undo(request_id, "requester")  # a second click, or a replayed request
