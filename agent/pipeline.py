@@ -50,7 +50,7 @@ def llm_exchanges(trace: Mapping[str, Any]) -> list[dict[str, Any]]:
     the prompt, tools offered, raw answer, tokens and latency, each its own audit record."""
     found: list[dict[str, Any]] = []
     if "request" in trace and "response" in trace:
-        found.append({k: trace[k] for k in ("request", "response", "outcome", "latency_seconds") if k in trace})
+        found.append({k: trace[k] for k in ("request", "response", "outcome") if k in trace})
     for value in trace.values():
         if isinstance(value, Mapping):
             found.extend(llm_exchanges(value))

@@ -183,11 +183,13 @@ class LlmSettings(Section):
     api_key: SecretStr | None = None
     """API key sent as a bearer token."""
     timeout_seconds: float = Field(default=30.0, gt=0)
-    """Timeout of one request."""
+    """Total time the planner waits on the endpoint for one incident, retries included."""
     max_tokens: int = Field(default=2048, gt=0)
     """Upper bound on the tokens of one response."""
     max_retries: int = Field(default=2, ge=0, le=10)
     """Retries of a failed request before the planner falls back or escalates."""
+    strict_tools: bool = True
+    """Send strict tool schemas; turn off for servers that reject `strict`."""
 
 
 class PlannerSettings(Section):

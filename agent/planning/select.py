@@ -67,7 +67,14 @@ def build_planner(
     runbook = RunbookPlanner(reader, load_runbook(settings.runbook_path), history=history)
     if settings.kind is PlannerKind.RUNBOOK:
         return runbook
-    llm = LlmPlanner(settings.llm, reader=reader, facts_provider=facts_provider, hints=runbook.hints, client=client)
+    llm = LlmPlanner(
+        settings.llm,
+        reader=reader,
+        facts_provider=facts_provider,
+        hints=runbook.hints,
+        client=client,
+        strict_tools=settings.llm.strict_tools,
+    )
     if settings.kind is PlannerKind.LLM:
         return llm
     return RunbookFallbackPlanner(llm, runbook)
