@@ -16,7 +16,7 @@ from actions.registry import UnknownActionError, catalog, params_schema
 from agent.app import Agent, approvals_audit, audit_log, build_agent, effective_policy, kube_from, open_store
 from agent.audit import AuditKind
 from agent.cli import EXIT_BAD_INPUT, AsUserOption, ConfigOption, DataDirOption, JsonOption, app, settings_from
-from agent.evaluate import Evaluation, Evaluator, NoHistory, Outcome, incident_json
+from agent.evaluate import Evaluator, NoHistory, Outcome
 from agent.http import HttpServer, build_http_app
 from agent.intake import Intake
 from agent.logs import configure_logging
@@ -135,11 +135,6 @@ def _plan_line(obj: dict[str, Any]) -> str:
     what = f"{proposal['action']} {json.dumps(proposal['params'], sort_keys=True)}" if proposal else "-"
     score = f"risk {obj['risk']['score']:.2f}" if obj["risk"] else ""
     return f"{alerts}: {obj['verdict']} {what} {score} — {'; '.join(obj['reasons'])}"
-
-
-def evaluation_summary(evaluation: Evaluation) -> dict[str, Any]:
-    """For logs and the demo: the plan contract plus the incident."""
-    return {**evaluation.as_json(), "incident": incident_json(evaluation.incident)}
 
 
 # --- approvals -----------------------------------------------------------------------------
