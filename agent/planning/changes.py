@@ -61,20 +61,23 @@ def _revision_number(obj: Obj) -> int:
         return 0
 
 
-def revisions(reader: ClusterReader, workload: Obj) -> RevisionInfo:
-    """The workload's revision history as the cluster holds it."""
-    kind = workload.get("kind")
+def revision_history(reader: ClusterReader, workload: Obj) -> list[Obj]:
+    """The workload's ReplicaSets or ControllerRevisions as the cluster holds them, oldest first."""
     namespace = workload.get("metadata", {}).get("namespace")
-    history_kind = "ReplicaSet" if kind == "Deployment" else "ControllerRevision"
+    history_kind = "ReplicaSet" if workload.get("kind") == "Deployment" else "ControllerRevision"
     uid = workload.get("metadata", {}).get("uid")
     if uid:
         owned = owned_by(reader, history_kind, namespace, str(uid))
     else:
         owned = [o for o in reader.list(history_kind, namespace) if _owned_by(o, workload)]
-    if not owned:
+    return sorted(owned, key=lambda o: (_revision_number(o), o.get("metadata", {}).get("creationTimestamp", "")))
+
+
+def revisions(history: list[Obj]) -> RevisionInfo:
+    """How many revisions there are and when the newest was created."""
+    if not history:
         return RevisionInfo(0, None)
-    newest = max(owned, key=lambda o: (_revision_number(o), o.get("metadata", {}).get("creationTimestamp", "")))
-    return RevisionInfo(len(owned), parse_time(newest.get("metadata", {}).get("creationTimestamp")))
+    return RevisionInfo(len(history), parse_time(history[-1].get("metadata", {}).get("creationTimestamp")))
 
 
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
@@ -91,24 +94,17 @@ def _template(revision: Obj) -> Obj:
     return {**template, "metadata": meta}
 
 
-def nothing_to_undo(reader: ClusterReader, workload: Obj, before: datetime) -> bool:
-    """True when the template running now is the one that was serving at `before` but for a
-    restart: rolling back to before the incident would change nothing but the restart time.
+def nothing_to_undo(history: list[Obj], before: datetime) -> bool:
+    """True when the template running now (the newest of `history`, oldest first) is the one that
+    was serving at `before` but for a restart: rolling back to before the incident would change
+    nothing but the restart time.
 
     (A patch followed by a restart is not that case: the template serving at `before` is the one
     from before the patch.)"""
-    uid = workload.get("metadata", {}).get("uid")
-    if not uid:
+    serving = [o for o in history if (t := parse_time(o.get("metadata", {}).get("creationTimestamp"))) and t < before]
+    if not history or not serving:
         return False
-    history_kind = "ReplicaSet" if workload.get("kind") == "Deployment" else "ControllerRevision"
-    owned = sorted(
-        owned_by(reader, history_kind, workload.get("metadata", {}).get("namespace"), str(uid)),
-        key=lambda o: (_revision_number(o), o.get("metadata", {}).get("creationTimestamp", "")),
-    )
-    serving = [o for o in owned if (t := parse_time(o.get("metadata", {}).get("creationTimestamp"))) and t < before]
-    if not owned or not serving:
-        return False
-    newest, then = _template(owned[-1]), _template(serving[-1])
+    newest, then = _template(history[-1]), _template(serving[-1])
     return bool(newest.get("spec")) and newest == then  # an unreadable template proves nothing
 
 

@@ -18,6 +18,7 @@ from agent.planning.changes import (
     object_changed_at,
     oom_killed_containers,
     referenced_configmaps,
+    revision_history,
     revisions,
 )
 from agent.planning.runbook_schema import Guards
@@ -80,7 +81,8 @@ def _workload_changed(
     history: ChangeHistory | None,
     before: datetime | None = None,
 ) -> Obj:
-    info = revisions(reader, _workload(target, "workload_changed_within"))
+    past = revision_history(reader, _workload(target, "workload_changed_within"))
+    info = revisions(past)
     if info.count < 2 or info.newest_created is None:
         # No controller history (a workload deleted and re-created, history pruned): the agent's
         # own records may still hold a version from before, which rollback_workload restores.
@@ -91,7 +93,7 @@ def _workload_changed(
     if info.newest_created < now - window:
         changed = info.newest_created.isoformat()
         raise GuardFailed(f"workload_changed_within: last changed {changed}, not in the last {_hours(window)}")
-    if before is not None and nothing_to_undo(reader, _workload(target, "workload_changed_within"), before):
+    if before is not None and nothing_to_undo(past, before):
         raise GuardFailed(
             f"workload_changed_within: {target.kind} {target.name} runs the template it ran before the "
             "incident (only restarted since); rolling back would change nothing"
@@ -110,7 +112,7 @@ def _configmap_changed(
 ) -> Obj:
     workload = _workload(target, "configmap_changed_within")
     # A rollout after the ConfigMap's change is the likelier cause: leave it to a rollback rule.
-    rollout = revisions(reader, workload).newest_created
+    rollout = revisions(revision_history(reader, workload)).newest_created
     since = max(now - window, rollout - ROLLOUT_SKEW) if rollout is not None else now - window
     recent: list[tuple[datetime, str, bool]] = []
     for name in referenced_configmaps(workload):
