@@ -27,6 +27,9 @@ from agent.intake import Incident, Intake
 from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
 from agent.metrics import Metrics
+from agent.paging import Page, Pager, PageReason
+from agent.paging.notices import ExpiryWarnings, paging_notice, resolved_page
+from agent.paging.sender import HttpxTransport
 from agent.pipeline import Handled, Notices, Pipeline
 from agent.planning.select import build_planner
 from agent.settings import Settings
@@ -113,6 +116,9 @@ class Agent:
     identity: str
     slack: SlackChannel | None = None
     clicks: ClickHandler | None = None
+    pager: Pager | None = None
+    """PagerDuty/Opsgenie, when a key is configured."""
+    expiry_warnings: ExpiryWarnings | None = None
     scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone=UTC))
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
     """One client for the alert source, kept alive across polls."""
@@ -147,8 +153,12 @@ class Agent:
         """Expire requests past their deadline (each escalates through the notifier)."""
         if not self.is_leader:
             return []
-        expired = self.approvals.expire_due(self.clock())
-        self.metrics.queue_depth.set(len(self.approvals.repository.list(state=ApprovalState.PENDING)))
+        now = self.clock()
+        expired = self.approvals.expire_due(now)
+        pending = self.approvals.repository.list(state=ApprovalState.PENDING)
+        self.metrics.queue_depth.set(len(pending))
+        if self.expiry_warnings is not None:
+            self.expiry_warnings.sweep(pending, now=now)
         return expired
 
     def dispatch(self) -> None:
@@ -224,6 +234,8 @@ class Agent:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.executor.shutdown()
+        if self.pager is not None:
+            self.pager.close(wait=True)
         if self.leader is not None:
             self.leader.stop()
         if self.cache is not None:
@@ -271,6 +283,7 @@ def build_agent(
         executors[0].on_approved(request)
 
     slack = _slack_channel(settings, store, audit)
+    pager = _pager(settings, audit, metrics, sleep=sleep)
     groups = None
     if slack is not None:
         groups = CachedGroupDirectory(slack, ttl=timedelta(seconds=settings.approvals.group_cache_seconds), clock=clock)
@@ -322,7 +335,7 @@ def build_agent(
         policy=policy,
         metrics=metrics,
         clock=clock,
-        notices=Notices(escalate=escalate or _escalation_notice(slack)),
+        notices=_notices(escalate or _escalation_notice(slack), pager, clock),
     )
     keeper = SnapshotKeeper(
         store,
@@ -349,6 +362,12 @@ def build_agent(
         leader=leader,
         identity=identity,
         slack=slack,
+        pager=pager,
+        expiry_warnings=(
+            ExpiryWarnings(pager, warn_before=timedelta(seconds=settings.paging.expiry_warning_seconds))
+            if pager is not None
+            else None
+        ),
     )
     if slack is not None:
         agent.clicks = ClickHandler(approvals, slack, on_undo=agent.undo)
@@ -415,3 +434,36 @@ def _escalation_notice(slack: SlackChannel | None) -> Callable[[Incident, str], 
             slack.post_notice(f"Escalated: {', '.join(incident.alert_names)}{where}: {reason}")
 
     return escalate
+
+
+def _pager(settings: Settings, audit: AuditLog, metrics: Metrics, *, sleep: Callable[[float], None]) -> Pager | None:
+    """PagerDuty/Opsgenie when a key is configured; every page's outcome is audited and counted."""
+    if not settings.paging.enabled:
+        return None
+
+    def record(page: Page, outcome: str, details: dict[str, Any]) -> None:
+        payload = {"outcome": outcome, "action": page.action.value, "reason": page.reason.value, **details}
+        audit.append(AuditKind.PAGE, actor="scutum", incident_id=page.incident_id, payload=payload)
+
+    return Pager(
+        settings.paging,
+        transport=HttpxTransport(timeout=settings.paging.timeout_seconds),
+        audit=record,
+        count=lambda pager, outcome: metrics.pages.labels(pager=pager, outcome=outcome).inc(),
+        sleep=sleep,
+    )
+
+
+def _notices(escalate: Callable[[Incident, str], None], pager: Pager | None, clock: Callable[[], datetime]) -> Notices:
+    """Escalations and denials told to humans (and paged when a pager is on); resolutions resolve pages."""
+    if pager is None:
+        return Notices(escalate=escalate)
+    return Notices(
+        escalate=paging_notice(pager, PageReason.ESCALATED, clock=clock, also=escalate),
+        denied=paging_notice(pager, PageReason.DENIED, clock=clock, also=escalate),
+        resolved=lambda incident: _send(pager, resolved_page(incident, now=clock())),
+    )
+
+
+def _send(pager: Pager, page: Page) -> None:
+    pager.send(page)

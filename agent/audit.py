@@ -51,6 +51,7 @@ class AuditKind(StrEnum):
     VERIFICATION = "verification"
     UNDO_OFFERED = "undo_offered"
     ESCALATION = "escalation"
+    PAGE = "page"
     CONTROL = "control"
     ERROR = "error"
 

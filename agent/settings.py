@@ -32,6 +32,7 @@ from agent.settings_sources import (
     record_sources,
     section_model,
 )
+from agent.paging.settings import PagingSettings
 from approvals.settings import ApprovalSettings, SlackSettings
 from risk.settings import PolicySettings, RiskSettings
 
@@ -272,6 +273,8 @@ class Settings(BaseSettings):
     """Who may approve and how long requests wait."""
     slack: SlackSettings = Field(default_factory=SlackSettings)
     """The Slack approval channel."""
+    paging: PagingSettings = Field(default_factory=PagingSettings)
+    """Paging on-call through PagerDuty or Opsgenie."""
 
     def database_url(self) -> str:
         """The configured database URL, or SQLite in `data_dir`."""
