@@ -36,6 +36,8 @@ from agent.settings import Settings
 from agent.store import Store
 from agent.undo import request_undo
 from approvals.authz import ApproverPolicy, CachedGroupDirectory
+from approvals.channels import AllChannels
+from approvals.mattermost import MattermostActions, MattermostChannel
 from approvals.model import ApprovalRequest, ApprovalState
 from approvals.queue import ApprovalNotifier, ApprovalQueue
 from approvals.slack import SlackChannel
@@ -81,6 +83,8 @@ _APPROVAL_KINDS = {
     "approval_requested": AuditKind.APPROVAL_REQUESTED,
     "approval_expired": AuditKind.APPROVAL_EXPIRED,
     "slack_request_rejected": AuditKind.SLACK_REQUEST_REJECTED,
+    "mattermost_request_rejected": AuditKind.CHANNEL_REQUEST_REJECTED,
+    "mattermost_call_failed": AuditKind.ERROR,
 }
 
 
@@ -118,6 +122,8 @@ class Agent:
     clicks: ClickHandler | None = None
     pager: Pager | None = None
     """PagerDuty/Opsgenie, when a key is configured."""
+    mattermost_actions: MattermostActions | None = None
+    """Mattermost's button callbacks, when Mattermost is enabled."""
     expiry_warnings: ExpiryWarnings | None = None
     scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone=UTC))
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
@@ -284,6 +290,7 @@ def build_agent(
 
     slack = _slack_channel(settings, store, audit)
     pager = _pager(settings, audit, metrics, sleep=sleep)
+    mattermost = _mattermost_channel(settings, store, audit)
     groups = None
     if slack is not None:
         groups = CachedGroupDirectory(slack, ttl=timedelta(seconds=settings.approvals.group_cache_seconds), clock=clock)
@@ -292,7 +299,7 @@ def build_agent(
         settings.approvals,
         policy=ApproverPolicy(settings.approvals, groups=groups),
         audit=approvals_audit(audit),
-        notifier=notifier or slack,
+        notifier=notifier or _notifier(slack, mattermost),
         on_approved=on_approved,
     )
 
@@ -363,6 +370,13 @@ def build_agent(
         identity=identity,
         slack=slack,
         pager=pager,
+        mattermost_actions=(
+            MattermostActions(
+                settings.mattermost, settings.approvals, vote=approvals.vote, audit=approvals_audit(audit)
+            )
+            if mattermost is not None
+            else None
+        ),
         expiry_warnings=(
             ExpiryWarnings(pager, warn_before=timedelta(seconds=settings.paging.expiry_warning_seconds))
             if pager is not None
@@ -434,6 +448,26 @@ def _escalation_notice(slack: SlackChannel | None) -> Callable[[Incident, str], 
             slack.post_notice(f"Escalated: {', '.join(incident.alert_names)}{where}: {reason}")
 
     return escalate
+
+
+def _mattermost_channel(settings: Settings, store: Store, audit: AuditLog) -> MattermostChannel | None:
+    """Mattermost when it is enabled: it shows requests with buttons; votes arrive over HTTP."""
+    if not settings.mattermost.enabled:
+        return None
+    return MattermostChannel(settings.mattermost, refs=store.channel_messages, audit=approvals_audit(audit))
+
+
+def _mattermost_actions(settings: Settings, approvals: ApprovalQueue, audit: AuditLog) -> MattermostActions:
+    """Votes from Mattermost buttons, through the same queue as every other channel."""
+    return MattermostActions(settings.mattermost, settings.approvals, vote=approvals.vote, audit=approvals_audit(audit))
+
+
+def _notifier(slack: SlackChannel | None, mattermost: MattermostChannel | None) -> ApprovalNotifier | None:
+    """Every configured chat shows every request."""
+    channels = [c for c in (slack, mattermost) if c is not None]
+    if len(channels) <= 1:
+        return channels[0] if channels else None
+    return AllChannels(channels)
 
 
 def _pager(settings: Settings, audit: AuditLog, metrics: Metrics, *, sleep: Callable[[float], None]) -> Pager | None:

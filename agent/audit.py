@@ -45,6 +45,7 @@ class AuditKind(StrEnum):
     APPROVAL_VOTE = "approval_vote"
     APPROVAL_EXPIRED = "approval_expired"
     SLACK_REQUEST_REJECTED = "slack_request_rejected"
+    CHANNEL_REQUEST_REJECTED = "channel_request_rejected"
     DRY_RUN = "dry_run"
     API_CALL = "api_call"
     EXECUTION = "execution"

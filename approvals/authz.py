@@ -4,6 +4,8 @@ Slack votes are allowed for listed user IDs and members of listed user groups (m
 resolved through the Web API, cached briefly). CLI votes are allowed for the configured CLI
 names and for the listed Slack user IDs (so on-call can use the same identity in both places);
 group membership is not consulted for the CLI, because the CLI must work when Slack is down.
+Mattermost votes are allowed for the users mapped in `mattermost_approvers`, counted under the
+identity they map to.
 Whoever requested an action (e.g. clicked Undo) may not approve it.
 """
 
@@ -13,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from approvals.model import ApprovalRequest, VoteChannel, VoteDecision
 from approvals.settings import ApprovalSettings
@@ -79,9 +81,21 @@ class ApproverPolicy:
         """None when the vote is allowed, else the reason it is refused."""
         if decision is VoteDecision.APPROVE and request.requested_by is not None and approver == request.requested_by:
             return Refusal("you requested this action, so someone else must approve it")
-        if channel is VoteChannel.CLI:
-            return self._check_cli(approver)
-        return self._check_slack(approver)
+        match channel:
+            case VoteChannel.CLI:
+                return self._check_cli(approver)
+            case VoteChannel.MATTERMOST:
+                return self._check_mattermost(approver)
+            case VoteChannel.SLACK:
+                return self._check_slack(approver)
+            case _:
+                assert_never(channel)
+
+    def _check_mattermost(self, approver: str) -> Refusal | None:
+        """`approver` is the identity a Mattermost user maps to; only mapped identities may vote."""
+        if approver in self._settings.mattermost_approvers.values():
+            return None
+        return Refusal("your Mattermost account is not on the approver list")
 
     def _check_cli(self, approver: str) -> Refusal | None:
         allowed = set(self._settings.cli_approvers) | set(self._settings.approver_user_ids)
