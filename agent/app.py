@@ -39,7 +39,9 @@ from approvals.authz import ApproverPolicy, CachedGroupDirectory
 from approvals.channels import AllChannels
 from approvals.mattermost import MattermostActions, MattermostChannel
 from approvals.model import ApprovalRequest, ApprovalState
+from approvals.oncall import CachedOnCall, OnCallDirectory, OpsgenieOnCall, PagerDutyOnCall
 from approvals.queue import ApprovalNotifier, ApprovalQueue
+from approvals.settings import OnCallSource
 from approvals.slack import SlackChannel
 from approvals.slack_interactions import ClickHandler, SlackInteractions
 from risk.cache import ClusterCache
@@ -297,7 +299,7 @@ def build_agent(
     approvals = ApprovalQueue(
         store.approvals,
         settings.approvals,
-        policy=ApproverPolicy(settings.approvals, groups=groups),
+        policy=ApproverPolicy(settings.approvals, groups=groups, on_call=_on_call(settings, clock)),
         audit=approvals_audit(audit),
         notifier=notifier or _notifier(slack, mattermost),
         on_approved=on_approved,
@@ -448,6 +450,29 @@ def _escalation_notice(slack: SlackChannel | None) -> Callable[[Incident, str], 
             slack.post_notice(f"Escalated: {', '.join(incident.alert_names)}{where}: {reason}")
 
     return escalate
+
+
+def _on_call(settings: Settings, clock: Callable[[], datetime]) -> OnCallDirectory | None:
+    """The current on-call as approvers, when a schedule source and its key are configured."""
+    oncall = settings.approvals.oncall
+    if oncall.source is OnCallSource.NONE or oncall.api_key is None:
+        return None
+    common: dict[str, Any] = {
+        "api_key": oncall.api_key.get_secret_value(),
+        "schedule_ids": oncall.schedule_ids,
+        "identities": oncall.identities,
+    }
+    if oncall.url:
+        common["url"] = oncall.url
+    inner: OnCallDirectory
+    match oncall.source:
+        case OnCallSource.PAGERDUTY:
+            inner = PagerDutyOnCall(**common)
+        case OnCallSource.OPSGENIE:
+            inner = OpsgenieOnCall(**common)
+        case OnCallSource.NONE:
+            return None
+    return CachedOnCall(inner, ttl=timedelta(seconds=oncall.cache_seconds), clock=clock)
 
 
 def _mattermost_channel(settings: Settings, store: Store, audit: AuditLog) -> MattermostChannel | None:

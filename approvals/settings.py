@@ -7,6 +7,35 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
+class OnCallSource(StrEnum):
+    """Where the current on-call comes from."""
+
+    NONE = "none"
+    PAGERDUTY = "pagerduty"
+    OPSGENIE = "opsgenie"
+
+
+class OnCallSettings(BaseModel):
+    """Approvers that follow the rota: whoever is on call now may approve, besides the static lists."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    source: OnCallSource = OnCallSource.NONE
+    """Read the on-call from PagerDuty or Opsgenie schedules (`none`: static lists only)."""
+    api_key: SecretStr | None = None
+    """A read-only REST API key of that service (from a Secret); not the Events routing key."""
+    url: str = ""
+    """The API base URL; empty: the service's public API."""
+    schedule_ids: tuple[str, ...] = ()
+    """The schedules whose current (level-1) on-call may approve."""
+    identities: dict[str, str] = Field(default_factory=dict)
+    """PagerDuty user ID or Opsgenie username → approver identity (Slack user ID or CLI name).
+    An on-call person without an entry cannot approve."""
+    cache_seconds: float = Field(default=60.0, ge=0.0, le=3600)
+    """How long an answer is trusted before the schedule is read again. When it cannot be read,
+    only the static approver lists apply."""
+
+
 class ApprovalSettings(BaseModel):
     """Who may approve, how long a request waits, and when two approvers are needed."""
 
@@ -32,6 +61,8 @@ class ApprovalSettings(BaseModel):
     """Before executing, a re-scored risk more than this above the approved one asks again."""
     group_cache_seconds: float = Field(default=60.0, ge=0.0, le=3600)
     """How long a resolved user-group membership is trusted before asking Slack again."""
+    oncall: OnCallSettings = Field(default_factory=OnCallSettings)
+    """Approvers from the current on-call of PagerDuty or Opsgenie schedules."""
 
 
 class SlackMode(StrEnum):
