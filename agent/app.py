@@ -27,14 +27,21 @@ from agent.intake import Incident, Intake
 from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
 from agent.metrics import Metrics
+from agent.paging import Page, Pager, PageReason
+from agent.paging.notices import ExpiryWarnings, paging_notice, resolved_page
+from agent.paging.sender import HttpxTransport
 from agent.pipeline import Handled, Notices, Pipeline
 from agent.planning.select import build_planner
 from agent.settings import Settings
 from agent.store import Store
 from agent.undo import request_undo
 from approvals.authz import ApproverPolicy, CachedGroupDirectory
+from approvals.channels import AllChannels
+from approvals.mattermost import MattermostActions, MattermostChannel
 from approvals.model import ApprovalRequest, ApprovalState
+from approvals.oncall import CachedOnCall, OnCallDirectory, OpsgenieOnCall, PagerDutyOnCall
 from approvals.queue import ApprovalNotifier, ApprovalQueue
+from approvals.settings import OnCallSource
 from approvals.slack import SlackChannel
 from approvals.slack_interactions import ClickHandler, SlackInteractions
 from risk.cache import ClusterCache
@@ -78,6 +85,8 @@ _APPROVAL_KINDS = {
     "approval_requested": AuditKind.APPROVAL_REQUESTED,
     "approval_expired": AuditKind.APPROVAL_EXPIRED,
     "slack_request_rejected": AuditKind.SLACK_REQUEST_REJECTED,
+    "mattermost_request_rejected": AuditKind.CHANNEL_REQUEST_REJECTED,
+    "mattermost_call_failed": AuditKind.ERROR,
 }
 
 
@@ -113,6 +122,11 @@ class Agent:
     identity: str
     slack: SlackChannel | None = None
     clicks: ClickHandler | None = None
+    pager: Pager | None = None
+    """PagerDuty/Opsgenie, when a key is configured."""
+    mattermost_actions: MattermostActions | None = None
+    """Mattermost's button callbacks, when Mattermost is enabled."""
+    expiry_warnings: ExpiryWarnings | None = None
     scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone=UTC))
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
     """One client for the alert source, kept alive across polls."""
@@ -147,8 +161,12 @@ class Agent:
         """Expire requests past their deadline (each escalates through the notifier)."""
         if not self.is_leader:
             return []
-        expired = self.approvals.expire_due(self.clock())
-        self.metrics.queue_depth.set(len(self.approvals.repository.list(state=ApprovalState.PENDING)))
+        now = self.clock()
+        expired = self.approvals.expire_due(now)
+        pending = self.approvals.repository.list(state=ApprovalState.PENDING)
+        self.metrics.queue_depth.set(len(pending))
+        if self.expiry_warnings is not None:
+            self.expiry_warnings.sweep(pending, now=now)
         return expired
 
     def dispatch(self) -> None:
@@ -224,6 +242,8 @@ class Agent:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.executor.shutdown()
+        if self.pager is not None:
+            self.pager.close(wait=True)
         if self.leader is not None:
             self.leader.stop()
         if self.cache is not None:
@@ -271,15 +291,17 @@ def build_agent(
         executors[0].on_approved(request)
 
     slack = _slack_channel(settings, store, audit)
+    pager = _pager(settings, audit, metrics, sleep=sleep)
+    mattermost = _mattermost_channel(settings, store, audit)
     groups = None
     if slack is not None:
         groups = CachedGroupDirectory(slack, ttl=timedelta(seconds=settings.approvals.group_cache_seconds), clock=clock)
     approvals = ApprovalQueue(
         store.approvals,
         settings.approvals,
-        policy=ApproverPolicy(settings.approvals, groups=groups),
+        policy=ApproverPolicy(settings.approvals, groups=groups, on_call=_on_call(settings, clock)),
         audit=approvals_audit(audit),
-        notifier=notifier or slack,
+        notifier=notifier or _notifier(slack, mattermost),
         on_approved=on_approved,
     )
 
@@ -322,7 +344,7 @@ def build_agent(
         policy=policy,
         metrics=metrics,
         clock=clock,
-        notices=Notices(escalate=escalate or _escalation_notice(slack)),
+        notices=_notices(escalate or _escalation_notice(slack), pager, clock),
     )
     keeper = SnapshotKeeper(
         store,
@@ -349,6 +371,19 @@ def build_agent(
         leader=leader,
         identity=identity,
         slack=slack,
+        pager=pager,
+        mattermost_actions=(
+            MattermostActions(
+                settings.mattermost, settings.approvals, vote=approvals.vote, audit=approvals_audit(audit)
+            )
+            if mattermost is not None
+            else None
+        ),
+        expiry_warnings=(
+            ExpiryWarnings(pager, warn_before=timedelta(seconds=settings.paging.expiry_warning_seconds))
+            if pager is not None
+            else None
+        ),
     )
     if slack is not None:
         agent.clicks = ClickHandler(approvals, slack, on_undo=agent.undo)
@@ -415,3 +450,79 @@ def _escalation_notice(slack: SlackChannel | None) -> Callable[[Incident, str], 
             slack.post_notice(f"Escalated: {', '.join(incident.alert_names)}{where}: {reason}")
 
     return escalate
+
+
+def _on_call(settings: Settings, clock: Callable[[], datetime]) -> OnCallDirectory | None:
+    """The current on-call as approvers, when a schedule source and its key are configured."""
+    oncall = settings.approvals.oncall
+    if oncall.source is OnCallSource.NONE or oncall.api_key is None:
+        return None
+    common: dict[str, Any] = {
+        "api_key": oncall.api_key.get_secret_value(),
+        "schedule_ids": oncall.schedule_ids,
+        "identities": oncall.identities,
+    }
+    if oncall.url:
+        common["url"] = oncall.url
+    inner: OnCallDirectory
+    match oncall.source:
+        case OnCallSource.PAGERDUTY:
+            inner = PagerDutyOnCall(**common)
+        case OnCallSource.OPSGENIE:
+            inner = OpsgenieOnCall(**common)
+        case OnCallSource.NONE:
+            return None
+    return CachedOnCall(inner, ttl=timedelta(seconds=oncall.cache_seconds), clock=clock)
+
+
+def _mattermost_channel(settings: Settings, store: Store, audit: AuditLog) -> MattermostChannel | None:
+    """Mattermost when it is enabled: it shows requests with buttons; votes arrive over HTTP."""
+    if not settings.mattermost.enabled:
+        return None
+    return MattermostChannel(settings.mattermost, refs=store.channel_messages, audit=approvals_audit(audit))
+
+
+def _mattermost_actions(settings: Settings, approvals: ApprovalQueue, audit: AuditLog) -> MattermostActions:
+    """Votes from Mattermost buttons, through the same queue as every other channel."""
+    return MattermostActions(settings.mattermost, settings.approvals, vote=approvals.vote, audit=approvals_audit(audit))
+
+
+def _notifier(slack: SlackChannel | None, mattermost: MattermostChannel | None) -> ApprovalNotifier | None:
+    """Every configured chat shows every request."""
+    channels = [c for c in (slack, mattermost) if c is not None]
+    if len(channels) <= 1:
+        return channels[0] if channels else None
+    return AllChannels(channels)
+
+
+def _pager(settings: Settings, audit: AuditLog, metrics: Metrics, *, sleep: Callable[[float], None]) -> Pager | None:
+    """PagerDuty/Opsgenie when a key is configured; every page's outcome is audited and counted."""
+    if not settings.paging.enabled:
+        return None
+
+    def record(page: Page, outcome: str, details: dict[str, Any]) -> None:
+        payload = {"outcome": outcome, "action": page.action.value, "reason": page.reason.value, **details}
+        audit.append(AuditKind.PAGE, actor="scutum", incident_id=page.incident_id, payload=payload)
+
+    return Pager(
+        settings.paging,
+        transport=HttpxTransport(timeout=settings.paging.timeout_seconds),
+        audit=record,
+        count=lambda pager, outcome: metrics.pages.labels(pager=pager, outcome=outcome).inc(),
+        sleep=sleep,
+    )
+
+
+def _notices(escalate: Callable[[Incident, str], None], pager: Pager | None, clock: Callable[[], datetime]) -> Notices:
+    """Escalations and denials told to humans (and paged when a pager is on); resolutions resolve pages."""
+    if pager is None:
+        return Notices(escalate=escalate)
+    return Notices(
+        escalate=paging_notice(pager, PageReason.ESCALATED, clock=clock, also=escalate),
+        denied=paging_notice(pager, PageReason.DENIED, clock=clock, also=escalate),
+        resolved=lambda incident: _send(pager, resolved_page(incident, now=clock())),
+    )
+
+
+def _send(pager: Pager, page: Page) -> None:
+    pager.send(page)

@@ -265,6 +265,7 @@ def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         webhook_enabled=settings.alertmanager.webhook_enabled,
         webhook_token=token.get_secret_value() if (token := settings.alertmanager.webhook_token) else None,
         on_rejected=lambda peer: _audit_rejected_webhook(agent, peer),
+        mattermost=agent.mattermost_actions.handle if agent.mattermost_actions is not None else None,
     )
     server = HttpServer(http_app, host=settings.http.host, port=settings.http.port)
     server.start()

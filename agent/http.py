@@ -8,10 +8,12 @@ import hmac
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import structlog
 import uvicorn
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -22,6 +24,12 @@ log = structlog.get_logger(__name__)
 
 SlackHandler = Callable[[dict[str, str], bytes, datetime], tuple[int, str]]
 """(headers, raw body, now) -> (status, body): `approvals.slack_interactions.SlackInteractions.handle_interaction`."""
+
+MattermostHandler = Callable[[bytes, datetime], tuple[int, dict[str, Any]]]
+"""(raw body, now) -> (status, JSON): `approvals.mattermost.MattermostActions.handle`."""
+
+MAX_MATTERMOST_BYTES = 64 * 1024
+"""A Mattermost button callback larger than this is refused (413) while it is read."""
 
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 """A webhook body larger than this is refused (413) before it is parsed."""
@@ -38,6 +46,7 @@ def build_http_app(
     webhook_enabled: bool = True,
     webhook_token: str | None = None,
     on_rejected: Callable[[str], None] | None = None,
+    mattermost: MattermostHandler | None = None,
 ) -> Starlette:
     """The ASGI app; every dependency is passed in."""
 
@@ -73,14 +82,38 @@ def build_http_app(
         status, text = slack({k.lower(): v for k, v in request.headers.items()}, body, clock())
         return PlainTextResponse(text, status_code=status)
 
+    async def mattermost_actions(request: Request) -> Response:
+        if mattermost is None:
+            return JSONResponse({"error": "Mattermost is not enabled"}, status_code=404)
+        body = await _read_at_most(request, MAX_MATTERMOST_BYTES)
+        if body is None:
+            return JSONResponse({"error": "payload too large"}, status_code=413)
+        status, answer = await run_in_threadpool(mattermost, body, clock())
+        return JSONResponse(answer, status_code=status)
+
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/alertmanager", alertmanager, methods=["POST"]),
         Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/mattermost/actions", mattermost_actions, methods=["POST"]),
     ]
     return Starlette(routes=routes)
+
+
+async def _read_at_most(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is longer than `limit` (declared or streamed)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _bearer_matches(header: str | None, token: str) -> bool:

@@ -35,6 +35,9 @@ class Metrics:
         )
         self.queue_depth = Gauge("scutum_approval_queue_depth", "Approval requests pending.", registry=r)
         self.poll_errors = Counter("scutum_poll_errors_total", "Failed Alertmanager polls.", registry=r)
+        self.pages = Counter(
+            "scutum_pages_total", "Pages to PagerDuty/Opsgenie, by pager and outcome.", ["pager", "outcome"], registry=r
+        )
         self.leader = Gauge("scutum_leader", "1 while this replica holds the lease.", registry=r)
 
     def render(self) -> bytes:

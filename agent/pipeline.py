@@ -85,6 +85,10 @@ class Notices:
     """Where escalations and denials are told to humans (Slack or the console)."""
 
     escalate: Callable[[Incident, str], None] = field(default=lambda incident, reason: None)
+    denied: Callable[[Incident, str], None] | None = None
+    """A denial a human must see; None: told like an escalation."""
+    resolved: Callable[[Incident], None] = field(default=lambda incident: None)
+    """An incident that closed because its alerts resolved."""
 
 
 class Pipeline:
@@ -148,6 +152,7 @@ class Pipeline:
             if self._store.incidents.get(incident.id) is not None:
                 self._store.incidents.set_status(incident.id, IncidentStatus.RESOLVED)
             self._audit.append(AuditKind.INCIDENT, actor=ACTOR, incident_id=incident.id, payload={"event": "resolved"})
+            self._notices.resolved(incident)
         handled = []
         for incident in result.new:
             try:
@@ -252,7 +257,7 @@ class Pipeline:
             handled.approval_id = request.id
         else:
             self._set_status(incident, IncidentStatus.ESCALATED)
-            self._escalate(incident, "denied by policy: " + "; ".join(evaluation.reasons))
+            self._escalate(incident, "denied by policy: " + "; ".join(evaluation.reasons), denied=True)
         return handled
 
     def _record_proposal(self, evaluation: Evaluation, proposal: Proposal, risk: RiskScore) -> str:
@@ -305,6 +310,7 @@ class Pipeline:
                 return execution.incident_id or execution.id
         return None
 
-    def _escalate(self, incident: Incident, reason: str) -> None:
+    def _escalate(self, incident: Incident, reason: str, *, denied: bool = False) -> None:
         self._audit.append(AuditKind.ESCALATION, actor=ACTOR, incident_id=incident.id, payload={"reason": reason})
-        self._notices.escalate(incident, reason)
+        tell = self._notices.denied if denied and self._notices.denied is not None else self._notices.escalate
+        tell(incident, reason)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actions.base import ActionLimits
+from agent.paging.settings import PagingSettings
 from agent.settings_sources import (
     CONFIG_FILE_VARIABLE,
     ENV_DELIMITER,
@@ -32,7 +33,7 @@ from agent.settings_sources import (
     record_sources,
     section_model,
 )
-from approvals.settings import ApprovalSettings, SlackSettings
+from approvals.settings import ApprovalSettings, MattermostSettings, SlackSettings
 from risk.settings import PolicySettings, RiskSettings
 
 __all__ = [
@@ -272,6 +273,10 @@ class Settings(BaseSettings):
     """Who may approve and how long requests wait."""
     slack: SlackSettings = Field(default_factory=SlackSettings)
     """The Slack approval channel."""
+    mattermost: MattermostSettings = Field(default_factory=MattermostSettings)
+    """The Mattermost approval channel."""
+    paging: PagingSettings = Field(default_factory=PagingSettings)
+    """Paging on-call through PagerDuty or Opsgenie."""
 
     def database_url(self) -> str:
         """The configured database URL, or SQLite in `data_dir`."""

@@ -4,6 +4,10 @@ Slack votes are allowed for listed user IDs and members of listed user groups (m
 resolved through the Web API, cached briefly). CLI votes are allowed for the configured CLI
 names and for the listed Slack user IDs (so on-call can use the same identity in both places);
 group membership is not consulted for the CLI, because the CLI must work when Slack is down.
+Whoever is on call now (PagerDuty or Opsgenie schedules, when configured) may approve on any
+channel; when the schedule cannot be read, the static lists alone decide.
+Mattermost votes are allowed for the users mapped in `mattermost_approvers`, counted under the
+identity they map to.
 Whoever requested an action (e.g. clicked Undo) may not approve it.
 """
 
@@ -13,9 +17,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from approvals.model import ApprovalRequest, VoteChannel, VoteDecision
+from approvals.oncall import OnCallDirectory, OnCallLookupFailed
 from approvals.settings import ApprovalSettings
 
 
@@ -69,9 +74,16 @@ class Refusal:
 class ApproverPolicy:
     """Decides whether one person may cast one vote on one request."""
 
-    def __init__(self, settings: ApprovalSettings, *, groups: GroupDirectory | None = None) -> None:
+    def __init__(
+        self,
+        settings: ApprovalSettings,
+        *,
+        groups: GroupDirectory | None = None,
+        on_call: OnCallDirectory | None = None,
+    ) -> None:
         self._settings = settings
         self._groups = groups
+        self._on_call = on_call
 
     def check(
         self, request: ApprovalRequest, approver: str, decision: VoteDecision, *, channel: VoteChannel
@@ -79,9 +91,32 @@ class ApproverPolicy:
         """None when the vote is allowed, else the reason it is refused."""
         if decision is VoteDecision.APPROVE and request.requested_by is not None and approver == request.requested_by:
             return Refusal("you requested this action, so someone else must approve it")
-        if channel is VoteChannel.CLI:
-            return self._check_cli(approver)
-        return self._check_slack(approver)
+        if self._is_on_call(approver):
+            return None
+        match channel:
+            case VoteChannel.CLI:
+                return self._check_cli(approver)
+            case VoteChannel.MATTERMOST:
+                return self._check_mattermost(approver)
+            case VoteChannel.SLACK:
+                return self._check_slack(approver)
+            case _:
+                assert_never(channel)
+
+    def _is_on_call(self, approver: str) -> bool:
+        """On call now per the schedules; False (the static lists decide) when they cannot be read."""
+        if self._on_call is None:
+            return False
+        try:
+            return approver in self._on_call.on_call()
+        except OnCallLookupFailed:
+            return False
+
+    def _check_mattermost(self, approver: str) -> Refusal | None:
+        """`approver` is the identity a Mattermost user maps to; only mapped identities may vote."""
+        if approver in self._settings.mattermost_approvers.values():
+            return None
+        return Refusal("your Mattermost account is not on the approver list")
 
     def _check_cli(self, approver: str) -> Refusal | None:
         allowed = set(self._settings.cli_approvers) | set(self._settings.approver_user_ids)

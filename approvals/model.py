@@ -56,6 +56,7 @@ class VoteChannel(StrEnum):
 
     SLACK = "slack"
     CLI = "cli"
+    MATTERMOST = "mattermost"
 
 
 class _Frozen(BaseModel):
@@ -195,4 +196,17 @@ class ApprovalRepository(Protocol):
 
     def set_message_ref(self, request_id: str, *, channel: str, ts: str) -> None:
         """Remember where the Slack message for the request lives, to update it later."""
+        ...
+
+
+class MessageRefs(Protocol):
+    """Where each request's message lives on a chat channel, kept in the store so a restart
+    updates the same message instead of posting another."""
+
+    def get_ref(self, request_id: str, channel: str) -> str | None:
+        """The message's id on `channel`, or None before it was posted."""
+        ...
+
+    def set_ref(self, request_id: str, channel: str, ref: str) -> None:
+        """Remember the message's id on `channel`."""
         ...

@@ -4,7 +4,36 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+class OnCallSource(StrEnum):
+    """Where the current on-call comes from."""
+
+    NONE = "none"
+    PAGERDUTY = "pagerduty"
+    OPSGENIE = "opsgenie"
+
+
+class OnCallSettings(BaseModel):
+    """Approvers that follow the rota: whoever is on call now may approve, besides the static lists."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    source: OnCallSource = OnCallSource.NONE
+    """Read the on-call from PagerDuty or Opsgenie schedules (`none`: static lists only)."""
+    api_key: SecretStr | None = None
+    """A read-only REST API key of that service (from a Secret); not the Events routing key."""
+    url: str = ""
+    """The API base URL; empty: the service's public API."""
+    schedule_ids: tuple[str, ...] = ()
+    """The schedules whose current (level-1) on-call may approve."""
+    identities: dict[str, str] = Field(default_factory=dict)
+    """PagerDuty user ID or Opsgenie username → approver identity (Slack user ID or CLI name).
+    An on-call person without an entry cannot approve."""
+    cache_seconds: float = Field(default=60.0, ge=0.0, le=3600)
+    """How long an answer is trusted before the schedule is read again. When it cannot be read,
+    only the static approver lists apply."""
 
 
 class ApprovalSettings(BaseModel):
@@ -22,12 +51,18 @@ class ApprovalSettings(BaseModel):
     """Slack user group IDs (e.g. S012ABC) whose members may approve, resolved via usergroups.users.list."""
     cli_approvers: tuple[str, ...] = ()
     """Names accepted by `scutum approvals approve ID --as NAME`, in addition to approver_user_ids."""
+    mattermost_approvers: dict[str, str] = Field(default_factory=dict)
+    """Mattermost user ID (26 characters) → that person's approver identity (their Slack user ID or
+    CLI name). Only these users may vote from Mattermost, and their votes count under that identity,
+    so one person is one approver on every channel."""
     escalation_mention: str | None = None
     """Who to mention when a request expires, in Slack syntax, e.g. "<!subteam^S012ABC>" for a group."""
     revalidation_margin: float = Field(default=0.15, ge=0.0, le=1.0)
     """Before executing, a re-scored risk more than this above the approved one asks again."""
     group_cache_seconds: float = Field(default=60.0, ge=0.0, le=3600)
     """How long a resolved user-group membership is trusted before asking Slack again."""
+    oncall: OnCallSettings = Field(default_factory=OnCallSettings)
+    """Approvers from the current on-call of PagerDuty or Opsgenie schedules."""
 
 
 class SlackMode(StrEnum):
@@ -68,3 +103,46 @@ class SlackSettings(BaseModel):
     """Longest wait honoured from a rate-limited answer's Retry-After header."""
     timeout_seconds: int = Field(default=10, ge=1, le=120)
     """Timeout of one Web API call."""
+
+
+class MattermostSettings(BaseModel):
+    """The Mattermost approval channel: interactive message buttons on a bot's posts."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    enabled: bool = False
+    """Post approval requests to Mattermost and take votes from its buttons."""
+    url: str = ""
+    """The Mattermost server's base URL, e.g. `https://chat.example.com`."""
+    bot_token: SecretStr = SecretStr("")
+    """A bot account's access token (from a Secret)."""
+    channel_id: str = ""
+    """The ID (not the name) of the channel requests are posted to; the bot must be a member."""
+    callback_url: str = ""
+    """Where Mattermost's server reaches Scutum's `POST /mattermost/actions`, e.g.
+    `http://scutum.scutum.svc:8080/mattermost/actions` (allow it in Mattermost's
+    `ServiceSettings.AllowedUntrustedInternalConnections`)."""
+    action_secret: SecretStr = SecretStr("")
+    """Key of the per-request button tokens (HMAC-SHA256, from a Secret); at least 32 characters."""
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    """HTTP timeout of one call to Mattermost."""
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> MattermostSettings:
+        if not self.enabled:
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("url", self.url),
+                ("bot_token", self.bot_token.get_secret_value()),
+                ("channel_id", self.channel_id),
+                ("callback_url", self.callback_url),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"mattermost.enabled needs {', '.join(missing)}")
+        if len(self.action_secret.get_secret_value()) < 32:
+            raise ValueError("mattermost.action_secret must be at least 32 characters (it signs the buttons)")
+        return self

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from agent.store import migrate
 from agent.store.approval_requests import SqlApprovalRepository
 from agent.store.audit_rows import AuditRepository
+from agent.store.channel_messages import ChannelMessageRepository
 from agent.store.control_state import ControlRepository
 from agent.store.database import Database, build_engine
 from agent.store.executions import ExecutionRepository
@@ -69,6 +70,8 @@ class Store:
         """Audit chain storage (use agent.audit.AuditLog to write and verify)."""
         self.approvals = SqlApprovalRepository(db)
         """Approval requests and votes (an `approvals.model.ApprovalRepository`)."""
+        self.channel_messages = ChannelMessageRepository(db)
+        """Where requests are shown on chats other than Slack (an `approvals.model.MessageRefs`)."""
         self.history = StoreActionHistory(self.executions, self.incidents, self.control)
         """Recent actions, open incidents, kill switch (a `risk.sources.ActionHistory`)."""
 

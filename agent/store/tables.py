@@ -183,3 +183,14 @@ class AuditHeadRow(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(default="", max_length=64)
+
+
+class ChannelMessageRow(SQLModel, table=True):
+    """Where an approval request is shown on a channel other than Slack (e.g. a Mattermost post id),
+    so a restarted agent updates the same message."""
+
+    __tablename__ = "channel_messages"
+
+    request_id: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(primary_key=True, max_length=16)
+    ref: str = Field(max_length=128)
