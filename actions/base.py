@@ -13,11 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions.kube import Kube
+
+if TYPE_CHECKING:
+    from actions.facts import Facts
 
 Obj = dict[str, Any]
 
@@ -179,6 +182,12 @@ class ActionLimits:
     """set_resources may at most multiply a request or limit down to this."""
     drain_timeout_seconds: float = 120.0
     """drain_node gives up (leaving the node cordoned) after this long."""
+    max_drain_evictions: int = 30
+    """drain_node refuses a node from which it would evict more pods than this."""
+    max_unschedulable_fraction: float = 0.5
+    """drain_node refuses when, after cordoning, more than this share of the nodes would be cordoned."""
+    protected_namespaces: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease")
+    """Pods in these namespaces are never evicted, not even by a drain (the policy's protected set)."""
 
 
 @dataclass(frozen=True)
@@ -223,9 +232,18 @@ class Action(ABC, Generic[P]):
     def target(self, params: P) -> TargetRef:
         """The object this invocation acts on."""
 
+    may_create_target: ClassVar[bool] = False
+    """True when a missing target is what the action repairs (restore_service re-creates it)."""
+
     @abstractmethod
-    def preconditions(self, ctx: ActionContext, params: P) -> list[Precondition]:
-        """What must hold right now for the action to make sense, read from the cluster."""
+    def preconditions(self, facts: Facts, params: P, limits: ActionLimits) -> list[Precondition]:
+        """What must hold right now for the action to make sense: a pure judgement of probed facts
+        and the operator's limits. Risk, `scutum plan` and the executor all call this one function."""
+
+    def known_good_cutoff(self, params: P) -> datetime | None:
+        """The moment "known good" is judged against (history actions), or None: the probes read
+        history up to this same instant, so the score and the action mean the same version."""
+        return None
 
     @abstractmethod
     def execute(self, ctx: ActionContext, params: P) -> Outcome:

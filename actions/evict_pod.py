@@ -7,6 +7,7 @@ from typing import Any
 from actions.base import (
     Action,
     ActionContext,
+    ActionLimits,
     ActionName,
     ActionRefused,
     Invocation,
@@ -20,6 +21,7 @@ from actions.base import (
     TargetRef,
     Verification,
 )
+from actions.facts import Facts
 from actions.kube import Kube, NotFoundError, TooManyRequestsError
 
 Obj = dict[str, Any]
@@ -62,16 +64,13 @@ class EvictPod(Action[EvictPodParams]):
     def target(self, params: EvictPodParams) -> TargetRef:
         return TargetRef("Pod", params.name, params.namespace)
 
-    def preconditions(self, ctx: ActionContext, params: EvictPodParams) -> list[Precondition]:
-        pod = ctx.kube.try_get("Pod", params.name, params.namespace)
-        if pod is None:
-            return [Precondition("target_exists", False, f"pod {params.namespace}/{params.name} does not exist")]
-        owners = [o for o in pod["metadata"].get("ownerReferences") or [] if o.get("controller")]
-        owner = f"{owners[0]['kind']} {owners[0]['name']}" if owners else "no controller: nothing recreates it"
-        return [
-            Precondition("target_exists", True, f"pod {params.namespace}/{params.name} exists"),
-            Precondition("has_controller", bool(owners), owner),
-        ]
+    def preconditions(self, facts: Facts, params: EvictPodParams, limits: ActionLimits) -> list[Precondition]:
+        owner = facts.target.owner_kind
+        checks = [Precondition("has_controller", owner is not None, owner or "no controller: nothing recreates it")]
+        pod = facts.pod
+        if pod is not None and (pod.is_mirror_pod or pod.is_daemonset_pod):
+            checks.append(Precondition("movable", False, "a mirror or DaemonSet pod: eviction does not move it"))
+        return checks
 
     def execute(self, ctx: ActionContext, params: EvictPodParams) -> Outcome:
         ns, name = params.namespace, params.name

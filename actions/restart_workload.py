@@ -7,6 +7,7 @@ from pydantic import Field
 from actions.base import (
     Action,
     ActionContext,
+    ActionLimits,
     ActionName,
     ActionRefused,
     Invocation,
@@ -19,6 +20,7 @@ from actions.base import (
     TargetRef,
     Verification,
 )
+from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
 from actions.kube import PatchType
 from actions.workloads import (
@@ -27,7 +29,6 @@ from actions.workloads import (
     restart_patch,
     template_annotation,
     verify_rollout,
-    workload_exists,
 )
 
 TOKEN_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"  # noqa: S105 - a regex, not a secret
@@ -57,8 +58,8 @@ class RestartWorkload(Action[RestartParams]):
     def target(self, params: RestartParams) -> TargetRef:
         return TargetRef(params.kind.value, params.name, params.namespace)
 
-    def preconditions(self, ctx: ActionContext, params: RestartParams) -> list[Precondition]:
-        return [workload_exists(ctx.kube, params.kind.value, params.name, params.namespace)]
+    def preconditions(self, facts: Facts, params: RestartParams, limits: ActionLimits) -> list[Precondition]:
+        return []  # the workload existing (judged for every action) is all a restart needs
 
     def execute(self, ctx: ActionContext, params: RestartParams) -> Outcome:
         kind, name, ns = params.kind.value, params.name, params.namespace

@@ -5,6 +5,7 @@ from __future__ import annotations
 from actions.base import (
     Action,
     ActionContext,
+    ActionLimits,
     ActionName,
     ActionRefused,
     Invocation,
@@ -18,6 +19,7 @@ from actions.base import (
     TargetRef,
     Verification,
 )
+from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
 from actions.kube import PatchType
 
@@ -43,10 +45,8 @@ class SuspendCronJob(Action[SuspendCronJobParams]):
     def target(self, params: SuspendCronJobParams) -> TargetRef:
         return TargetRef(KIND, params.name, params.namespace)
 
-    def preconditions(self, ctx: ActionContext, params: SuspendCronJobParams) -> list[Precondition]:
-        cron = ctx.kube.try_get(KIND, params.name, params.namespace)
-        where = f"CronJob {params.namespace}/{params.name}"
-        return [Precondition("target_exists", cron is not None, where + (" exists" if cron else " does not exist"))]
+    def preconditions(self, facts: Facts, params: SuspendCronJobParams, limits: ActionLimits) -> list[Precondition]:
+        return []  # the CronJob existing (judged for every action) is all it needs
 
     def execute(self, ctx: ActionContext, params: SuspendCronJobParams) -> Outcome:
         ns, name = params.namespace, params.name

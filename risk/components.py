@@ -10,6 +10,7 @@ import math
 from datetime import datetime
 
 from actions.base import ActionName, ActionParams, Profile, Reversibility
+from actions.preconditions import Judgement
 from risk.facts import Facts, Tier
 from risk.model import ComponentScore
 from risk.settings import RiskSettings
@@ -182,19 +183,21 @@ def state_validity(
     action: ActionName,
     settings: RiskSettings = DEFAULT_RISK,
     now: datetime | None = None,
+    judgement: Judgement,
 ) -> ComponentScore:
-    """Whether the action's preconditions hold now, as the probes read them."""
+    """Whether the action's preconditions hold now, as the probes read them.
+
+    Derived from the action's own judgement: each failed precondition scores 1.0 with its reason
+    (and the policy vetoes it). What only makes acting less safe (a rollout in flight, an alert
+    that stopped firing, stale facts) raises the score without vetoing."""
     found = _Findings()
-    target = facts.target
-    if not target.exists and action is not ActionName.RESTORE_SERVICE:
-        found.add(1.0, f"the target {target.kind} does not exist")
+    for reason in judgement.reasons():
+        found.add(1.0, reason)
     _validity_workload(facts, action, found)
     _validity_history(facts, params, action, found)
-    if action is ActionName.EVICT_POD and facts.pod is not None:
-        if facts.pod.is_mirror_pod or facts.pod.is_daemonset_pod:
-            found.add(0.8, "pod is a mirror or DaemonSet pod: eviction does not move it")
-        if facts.pdb is not None and facts.pdb.min_disruptions_allowed == 0:
-            found.add(0.6, "a PodDisruptionBudget allows 0 disruptions: the eviction will be refused")
+    pdb_blocks = facts.pdb is not None and facts.pdb.min_disruptions_allowed == 0
+    if action is ActionName.EVICT_POD and facts.pod is not None and pdb_blocks:
+        found.add(0.6, "a PodDisruptionBudget allows 0 disruptions: the eviction will be refused")
     firing = facts.environment.alert_firing
     if firing is False:
         found.add(0.6, "the alert no longer fires")
@@ -219,17 +222,10 @@ def _validity_workload(facts: Facts, action: ActionName, found: _Findings) -> No
 
 def _validity_history(facts: Facts, params: ActionParams, action: ActionName, found: _Findings) -> None:
     rev = facts.revisions
-    if rev is None:
+    if rev is None or action is not ActionName.ROLLBACK_WORKLOAD:
         return
-    if action is ActionName.ROLLBACK_WORKLOAD:
-        if not rev.revisions_before_incident and not rev.snapshot_available:
-            found.add(1.0, "no revision from before the incident and no snapshot: nothing to roll back to")
-        elif (wanted := param(params, "to_revision")) is not None and str(wanted) not in rev.revisions_before_incident:
-            found.add(0.8, f"revision {wanted} is not one from before the incident")
-        elif rev.current_predates_incident:
-            found.add(0.7, f"running revision {rev.current_revision} predates the incident: rollback undoes no change")
-    if action in (ActionName.RESTORE_CONFIGMAP, ActionName.RESTORE_SERVICE) and not rev.snapshot_available:
-        found.add(1.0, "no last-known-good copy from before the incident")
+    if (wanted := param(params, "to_revision")) is not None and str(wanted) not in rev.revisions_before_incident:
+        found.add(0.8, f"revision {wanted} is not one from before the incident")
 
 
 def operational_pressure(
