@@ -28,6 +28,7 @@ from agent.outcomes import invocation_json, outcome_from, outcome_json
 from agent.store import Execution, ExecutionState, Store
 from approvals.model import ApprovalRequest
 from approvals.queue import ApprovalQueue, needs_reapproval
+from risk.assess import precondition_refusal
 from risk.model import Proposal, Verdict
 
 log = structlog.get_logger(__name__)
@@ -263,6 +264,8 @@ class Executor:
             incident_id=incident.id if incident else None,
             payload={"revalidation": True, **risk.as_json(), "verdict": decision.verdict.value},
         )
+        if (failed := precondition_refusal(decision)) is not None:
+            return failed
         if decision.shadow:
             return "shadow mode: decided, not acted"
         if approval_id is None:

@@ -28,6 +28,15 @@ def judge_proposal(proposal: Proposal, facts: Facts, limits: ActionLimits = DEFA
     return judge(get_action(proposal.action), facts, proposal.params, limits)
 
 
+def precondition_refusal(decision: Decision) -> str | None:
+    """Why the action must not run on the facts this decision was judged on, or None: what the
+    executor checks on fresh facts right before writing, whatever was approved before."""
+    failed = decision.failed_preconditions
+    if not failed:
+        return None
+    return "; ".join(f"precondition {c.name} failed: {c.detail}" for c in failed)
+
+
 def score(
     proposal: Proposal,
     facts: Facts,
