@@ -264,10 +264,9 @@ class Executor:
             incident_id=incident.id if incident else None,
             payload={"revalidation": True, **risk.as_json(), "verdict": decision.verdict.value},
         )
-        if (failed := precondition_refusal(decision)) is not None:
-            return failed
-        if decision.shadow:
-            return "shadow mode: decided, not acted"
+        stop = precondition_refusal(decision) or ("shadow mode: decided, not acted" if decision.shadow else None)
+        if stop is not None:
+            return stop
         if approval_id is None:
             if decision.verdict is not Verdict.EXECUTE:
                 return f"re-validation changed the verdict to {decision.verdict.value}: " + "; ".join(decision.rules)
