@@ -91,6 +91,48 @@ class Profile:
     scope: Scope
 
 
+class Disruption(StrEnum):
+    """How an action disrupts serving capacity: what the blast-radius scorer measures."""
+
+    NODE_DRAIN = "node_drain"
+    """Cordons a node, and with evictions moves every pod on it."""
+    POD_EVICTION = "pod_eviction"
+    """Takes one replica away until its controller recreates it."""
+    REPLICA_CHANGE = "replica_change"
+    """Adds or removes replicas."""
+    ROLLING_REPLACEMENT = "rolling_replacement"
+    """Replaces a workload's pods a share at a time (a new pod template)."""
+    CONSUMER_RESTART = "consumer_restart"
+    """Rolls every workload that consumes the target."""
+    TRAFFIC_REROUTE = "traffic_reroute"
+    """Changes where the target's traffic goes."""
+    SCHEDULE_ONLY = "schedule_only"
+    """Touches no running pod (a CronJob's schedule)."""
+
+
+@dataclass(frozen=True)
+class RiskHints:
+    """What the risk scorers need to know about one invocation, declared by its action (never
+    guessed from attribute names elsewhere)."""
+
+    disruption: Disruption
+    verb: str
+    """How the blast-radius reason names the effect ("restarts", "replaces", ...)."""
+    evicts_pods: bool = False
+    """The invocation evicts pods (a drain with evictions): local data and bare pods matter."""
+    target_replicas: int | None = None
+    """The replica count it sets (scale)."""
+    to_revision: int | None = None
+    """The exact revision it restores (a rollback's inverse)."""
+    undoes_recent_change: bool = False
+    """It is the remedy for a recent change (rollback): a fresh change or a rollout in flight is
+    its premise, not extra risk."""
+    respects_pdb: bool = True
+    """A PodDisruptionBudget with no headroom blocks or slows it."""
+    reversibility: Reversibility | None = None
+    """Overrides the profile's class for this invocation (a cordon without evictions is reversible)."""
+
+
 @dataclass(frozen=True)
 class TargetRef:
     """The one object an action is aimed at."""
@@ -256,3 +298,7 @@ class Action(ABC, Generic[P]):
     @abstractmethod
     def inverse(self, params: P, outcome: Outcome) -> Invocation | None:
         """The typed action that undoes this one, or None when nothing can or need be undone."""
+
+    @abstractmethod
+    def risk_hints(self, params: P) -> RiskHints:
+        """What the risk scorers need to know about this invocation."""

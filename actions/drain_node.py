@@ -19,12 +19,14 @@ from actions.base import (
     ActionName,
     ActionParams,
     ActionRefused,
+    Disruption,
     Invocation,
     Outcome,
     Permission,
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
@@ -188,3 +190,11 @@ class DrainNode(Action[DrainNodeParams]):
         if outcome.before.get("cordoned") == params.cordon:
             return None
         return Invocation(self.name, {"name": params.name, "cordon": not params.cordon})
+
+    def risk_hints(self, params: DrainNodeParams) -> RiskHints:
+        return RiskHints(
+            Disruption.NODE_DRAIN,
+            ("cordons" if params.cordon else "uncordons"),
+            evicts_pods=params.evict_pods,
+            reversibility=None if params.evict_pods else Reversibility.REVERSIBLE,
+        )

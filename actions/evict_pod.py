@@ -10,6 +10,7 @@ from actions.base import (
     ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     NamespacedParams,
     Outcome,
@@ -17,6 +18,7 @@ from actions.base import (
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
@@ -94,3 +96,6 @@ class EvictPod(Action[EvictPodParams]):
 
     def inverse(self, params: EvictPodParams, outcome: Outcome) -> Invocation | None:
         return None
+
+    def risk_hints(self, params: EvictPodParams) -> RiskHints:
+        return RiskHints(Disruption.POD_EVICTION, "evicts", evicts_pods=True)

@@ -10,12 +10,14 @@ from actions.base import (
     ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     Outcome,
     Permission,
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
@@ -98,3 +100,6 @@ class RestartWorkload(Action[RestartParams]):
 
     def inverse(self, params: RestartParams, outcome: Outcome) -> Invocation | None:
         return None
+
+    def risk_hints(self, params: RestartParams) -> RiskHints:
+        return RiskHints(Disruption.ROLLING_REPLACEMENT, "restarts")

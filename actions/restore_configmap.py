@@ -17,6 +17,7 @@ from actions.base import (
     ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     NamespacedParams,
     Outcome,
@@ -24,6 +25,7 @@ from actions.base import (
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
@@ -143,3 +145,6 @@ class RestoreConfigMap(Action[RestoreConfigMapParams]):
             return None
         at = outcome.before["restored_at"]
         return Invocation(self.name, {"namespace": params.namespace, "name": params.name, "before": at})
+
+    def risk_hints(self, params: RestoreConfigMapParams) -> RiskHints:
+        return RiskHints(Disruption.CONSUMER_RESTART, "restarts")

@@ -19,6 +19,7 @@ from actions.base import (
     ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     NamespacedParams,
     Outcome,
@@ -26,6 +27,7 @@ from actions.base import (
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
@@ -128,3 +130,6 @@ class RestoreService(Action[RestoreServiceParams]):
             return None
         at = outcome.before["restored_at"]
         return Invocation(self.name, {"namespace": params.namespace, "name": params.name, "before": at})
+
+    def risk_hints(self, params: RestoreServiceParams) -> RiskHints:
+        return RiskHints(Disruption.TRAFFIC_REROUTE, "reroutes traffic of")

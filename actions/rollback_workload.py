@@ -26,12 +26,14 @@ from actions.base import (
     ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     Outcome,
     Permission,
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
@@ -213,6 +215,11 @@ class RollbackWorkload(Action[RollbackParams]):
         if outcome.before.get("revision") is not None:
             call["to_revision"] = outcome.before["revision"]
         return Invocation(self.name, call)
+
+    def risk_hints(self, params: RollbackParams) -> RiskHints:
+        return RiskHints(
+            Disruption.ROLLING_REPLACEMENT, "replaces", to_revision=params.to_revision, undoes_recent_change=True
+        )
 
 
 def _ready(pod: Obj) -> bool:

@@ -13,6 +13,7 @@ from actions.base import (
     ActionName,
     ActionParams,
     ActionRefused,
+    Disruption,
     Invocation,
     NamespacedParams,
     Outcome,
@@ -20,6 +21,7 @@ from actions.base import (
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
@@ -201,3 +203,6 @@ class ScaleWorkload(Action[ScaleParams]):
             bounds = {"min_replicas": hpa["min_replicas"], "max_replicas": hpa["max_replicas"]}
             return Invocation(self.name, {**base, "replicas": max(1, outcome.before["replicas"]), "hpa_bounds": bounds})
         return Invocation(self.name, {**base, "replicas": outcome.before["replicas"]})
+
+    def risk_hints(self, params: ScaleParams) -> RiskHints:
+        return RiskHints(Disruption.REPLICA_CHANGE, "scales", target_replicas=params.replicas, respects_pdb=False)

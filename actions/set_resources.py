@@ -15,12 +15,14 @@ from actions.base import (
     ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     Outcome,
     Permission,
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
@@ -172,3 +174,6 @@ class SetResources(Action[SetResourcesParams]):
         previous = {key: value for key, value in outcome.before.items() if value is not None}
         base = {"kind": params.kind.value, "namespace": params.namespace, "name": params.name}
         return Invocation(self.name, {**base, "container": params.container, **previous})
+
+    def risk_hints(self, params: SetResourcesParams) -> RiskHints:
+        return RiskHints(Disruption.ROLLING_REPLACEMENT, "recreates")

@@ -8,6 +8,7 @@ from actions.base import (
     ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     NamespacedParams,
     Outcome,
@@ -15,6 +16,7 @@ from actions.base import (
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
@@ -85,3 +87,6 @@ class SuspendCronJob(Action[SuspendCronJobParams]):
         return Invocation(
             self.name, {"namespace": params.namespace, "name": params.name, "suspend": not params.suspend}
         )
+
+    def risk_hints(self, params: SuspendCronJobParams) -> RiskHints:
+        return RiskHints(Disruption.SCHEDULE_ONLY, "suspends" if params.suspend else "resumes")
