@@ -55,12 +55,8 @@ def known_good_version(facts: Facts, kind: str) -> Precondition:
     """A last-known-good copy from before the action's cutoff exists (restore_configmap, restore_service)."""
     rev = facts.revisions
     held = rev is not None and rev.snapshot_available
-    when = f" before {rev.cutoff.isoformat()}" if rev is not None and rev.cutoff is not None else ""
-    detail = (
-        f"a snapshot of the {kind} from{when} exists"
-        if held
-        else f"no snapshot of the {kind} from{when or ' before the incident'}"
-    )
+    when = f"before {rev.cutoff.isoformat()}" if rev is not None and rev.cutoff is not None else "before the incident"
+    detail = f"a snapshot of the {kind} from {when} exists" if held else f"no snapshot of the {kind} from {when}"
     return Precondition("known_good_version", held, detail)
 
 
