@@ -13,11 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions.kube import Kube
+
+if TYPE_CHECKING:
+    from actions.facts import Facts
 
 Obj = dict[str, Any]
 
@@ -86,6 +89,48 @@ class Profile:
 
     reversibility: Reversibility
     scope: Scope
+
+
+class Disruption(StrEnum):
+    """How an action disrupts serving capacity: what the blast-radius scorer measures."""
+
+    NODE_DRAIN = "node_drain"
+    """Cordons a node, and with evictions moves every pod on it."""
+    POD_EVICTION = "pod_eviction"
+    """Takes one replica away until its controller recreates it."""
+    REPLICA_CHANGE = "replica_change"
+    """Adds or removes replicas."""
+    ROLLING_REPLACEMENT = "rolling_replacement"
+    """Replaces a workload's pods a share at a time (a new pod template)."""
+    CONSUMER_RESTART = "consumer_restart"
+    """Rolls every workload that consumes the target."""
+    TRAFFIC_REROUTE = "traffic_reroute"
+    """Changes where the target's traffic goes."""
+    SCHEDULE_ONLY = "schedule_only"
+    """Touches no running pod (a CronJob's schedule)."""
+
+
+@dataclass(frozen=True)
+class RiskHints:
+    """What the risk scorers need to know about one invocation, declared by its action (never
+    guessed from attribute names elsewhere)."""
+
+    disruption: Disruption
+    verb: str
+    """How the blast-radius reason names the effect ("restarts", "replaces", ...)."""
+    evicts_pods: bool = False
+    """The invocation evicts pods (a drain with evictions): local data and bare pods matter."""
+    target_replicas: int | None = None
+    """The replica count it sets (scale)."""
+    to_revision: int | None = None
+    """The exact revision it restores (a rollback's inverse)."""
+    undoes_recent_change: bool = False
+    """It is the remedy for a recent change (rollback): a fresh change or a rollout in flight is
+    its premise, not extra risk."""
+    respects_pdb: bool = True
+    """A PodDisruptionBudget with no headroom blocks or slows it."""
+    reversibility: Reversibility | None = None
+    """Overrides the profile's class for this invocation (a cordon without evictions is reversible)."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +224,12 @@ class ActionLimits:
     """set_resources may at most multiply a request or limit down to this."""
     drain_timeout_seconds: float = 120.0
     """drain_node gives up (leaving the node cordoned) after this long."""
+    max_drain_evictions: int = 30
+    """drain_node refuses a node from which it would evict more pods than this."""
+    max_unschedulable_fraction: float = 0.5
+    """drain_node refuses when, after cordoning, more than this share of the nodes would be cordoned."""
+    protected_namespaces: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease")
+    """Pods in these namespaces are never evicted, not even by a drain (the policy's protected set)."""
 
 
 @dataclass(frozen=True)
@@ -223,9 +274,18 @@ class Action(ABC, Generic[P]):
     def target(self, params: P) -> TargetRef:
         """The object this invocation acts on."""
 
+    may_create_target: ClassVar[bool] = False
+    """True when a missing target is what the action repairs (restore_service re-creates it)."""
+
     @abstractmethod
-    def preconditions(self, ctx: ActionContext, params: P) -> list[Precondition]:
-        """What must hold right now for the action to make sense, read from the cluster."""
+    def preconditions(self, facts: Facts, params: P, limits: ActionLimits) -> list[Precondition]:
+        """What must hold right now for the action to make sense: a pure judgement of probed facts
+        and the operator's limits. Risk, `scutum plan` and the executor all call this one function."""
+
+    def known_good_cutoff(self, params: P) -> datetime | None:
+        """The moment "known good" is judged against (history actions), or None: the probes read
+        history up to this same instant, so the score and the action mean the same version."""
+        return None
 
     @abstractmethod
     def execute(self, ctx: ActionContext, params: P) -> Outcome:
@@ -238,3 +298,7 @@ class Action(ABC, Generic[P]):
     @abstractmethod
     def inverse(self, params: P, outcome: Outcome) -> Invocation | None:
         """The typed action that undoes this one, or None when nothing can or need be undone."""
+
+    @abstractmethod
+    def risk_hints(self, params: P) -> RiskHints:
+        """What the risk scorers need to know about this invocation."""

@@ -15,20 +15,24 @@ from actions.base import (
     DNS1123_SUBDOMAIN,
     Action,
     ActionContext,
+    ActionLimits,
     ActionName,
     ActionParams,
     ActionRefused,
+    Disruption,
     Invocation,
     Outcome,
     Permission,
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
 )
 from actions.evict_pod import evict
+from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
 from actions.kube import Kube, NotFoundError, PatchType
 
@@ -54,12 +58,15 @@ class DrainNodeParams(ActionParams):
         return self
 
 
-def evictable_pods(kube: Kube, node: str) -> list[Obj]:
-    """Pods on the node a drain evicts: not DaemonSet-owned, not mirror pods, not finished or terminating."""
+def evictable_pods(kube: Kube, node: str, *, protected: tuple[str, ...] = ()) -> list[Obj]:
+    """Pods on the node a drain evicts: not DaemonSet-owned, not mirror pods, not finished or
+    terminating, and never in a protected namespace."""
     result = []
     for pod in kube.list("Pod", field_selector=f"spec.nodeName={node}"):
         meta = pod["metadata"]
         if (pod.get("spec") or {}).get("nodeName") != node or meta.get("deletionTimestamp"):
+            continue
+        if meta.get("namespace") in protected:
             continue
         if MIRROR_ANNOTATION in (meta.get("annotations") or {}):
             continue
@@ -71,13 +78,31 @@ def evictable_pods(kube: Kube, node: str) -> list[Obj]:
     return result
 
 
+def drain_caps(
+    params: DrainNodeParams, limits: ActionLimits, *, pod_namespaces: tuple[str, ...], nodes: tuple[int, int] | None
+) -> list[Precondition]:
+    """The operator's caps on a drain: how many pods it may evict, and what share of the nodes may
+    be cordoned once it has (`nodes` = (all, already cordoned) counting this one, None: unknown)."""
+    checks: list[Precondition] = []
+    if params.evict_pods:
+        count = sum(1 for ns in pod_namespaces if ns not in limits.protected_namespaces)
+        cap = limits.max_drain_evictions
+        checks.append(Precondition("evictions_within_limit", count <= cap, f"{count} pods to evict, at most {cap}"))
+    if params.cordon and nodes is not None and nodes[0] > 0:
+        share = nodes[1] / nodes[0]
+        cap_share = limits.max_unschedulable_fraction
+        detail = f"{nodes[1]} of {nodes[0]} nodes cordoned afterwards, at most {cap_share:.0%}"
+        checks.append(Precondition("cordoned_share_within_limit", share <= cap_share, detail))
+    return checks
+
+
 def _evict_all(ctx: ActionContext, node: str) -> tuple[list[str], list[str]]:
     """Evict until none remain or the drain timeout passes: (evicted, remaining) as namespace/name."""
     deadline = ctx.clock().timestamp() + ctx.limits.drain_timeout_seconds
     evicted: list[str] = []
     while True:
         remaining: list[str] = []
-        for pod in evictable_pods(ctx.kube, node):
+        for pod in evictable_pods(ctx.kube, node, protected=ctx.limits.protected_namespaces):
             ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
             try:
                 blocked = evict(ctx.kube, name, ns)
@@ -106,13 +131,23 @@ class DrainNode(Action[DrainNodeParams]):
     def target(self, params: DrainNodeParams) -> TargetRef:
         return TargetRef("Node", params.name)
 
-    def preconditions(self, ctx: ActionContext, params: DrainNodeParams) -> list[Precondition]:
-        node = ctx.kube.try_get("Node", params.name)
-        detail = f"node {params.name} " + ("exists" if node else "does not exist")
-        return [Precondition("target_exists", node is not None, detail)]
+    def preconditions(self, facts: Facts, params: DrainNodeParams, limits: ActionLimits) -> list[Precondition]:
+        node = facts.node
+        if node is None:
+            return [Precondition("node_facts", False, f"node {params.name} could not be read")]
+        nodes = None
+        if node.cluster_nodes is not None and node.cluster_unschedulable is not None:
+            nodes = (node.cluster_nodes, node.cluster_unschedulable + (0 if node.unschedulable else 1))
+        return drain_caps(params, limits, pod_namespaces=node.pod_namespaces, nodes=nodes)
 
     def execute(self, ctx: ActionContext, params: DrainNodeParams) -> Outcome:
         state: dict[str, bool] = {}
+        if params.evict_pods:
+            pods = evictable_pods(ctx.kube, params.name, protected=ctx.limits.protected_namespaces)
+            namespaces = tuple(str(p["metadata"].get("namespace", "")) for p in pods)
+            for check in drain_caps(params, ctx.limits, pod_namespaces=namespaces, nodes=None):
+                if not check.holds:
+                    raise ActionRefused(self.name, check.detail)
 
         def plan() -> Write | None:
             node = ctx.kube.try_get("Node", params.name)
@@ -145,9 +180,8 @@ class DrainNode(Action[DrainNodeParams]):
         if bool((node.get("spec") or {}).get("unschedulable", False)) != params.cordon:
             return Verification(ok=False, settled=True, detail="spec.unschedulable is not as wanted")
         if params.evict_pods:
-            left = [
-                f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in evictable_pods(ctx.kube, params.name)
-            ]
+            pods = evictable_pods(ctx.kube, params.name, protected=ctx.limits.protected_namespaces)
+            left = [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods]
             if left:
                 return Verification(ok=False, settled=False, detail=f"pods still on the node: {', '.join(left)}")
         return Verification(ok=True, settled=True, detail="cordoned" if params.cordon else "schedulable")
@@ -156,3 +190,11 @@ class DrainNode(Action[DrainNodeParams]):
         if outcome.before.get("cordoned") == params.cordon:
             return None
         return Invocation(self.name, {"name": params.name, "cordon": not params.cordon})
+
+    def risk_hints(self, params: DrainNodeParams) -> RiskHints:
+        return RiskHints(
+            Disruption.NODE_DRAIN,
+            ("cordons" if params.cordon else "uncordons"),
+            evicts_pods=params.evict_pods,
+            reversibility=None if params.evict_pods else Reversibility.REVERSIBLE,
+        )

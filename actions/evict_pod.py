@@ -7,8 +7,10 @@ from typing import Any
 from actions.base import (
     Action,
     ActionContext,
+    ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     NamespacedParams,
     Outcome,
@@ -16,10 +18,12 @@ from actions.base import (
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
 )
+from actions.facts import Facts
 from actions.kube import Kube, NotFoundError, TooManyRequestsError
 
 Obj = dict[str, Any]
@@ -62,16 +66,13 @@ class EvictPod(Action[EvictPodParams]):
     def target(self, params: EvictPodParams) -> TargetRef:
         return TargetRef("Pod", params.name, params.namespace)
 
-    def preconditions(self, ctx: ActionContext, params: EvictPodParams) -> list[Precondition]:
-        pod = ctx.kube.try_get("Pod", params.name, params.namespace)
-        if pod is None:
-            return [Precondition("target_exists", False, f"pod {params.namespace}/{params.name} does not exist")]
-        owners = [o for o in pod["metadata"].get("ownerReferences") or [] if o.get("controller")]
-        owner = f"{owners[0]['kind']} {owners[0]['name']}" if owners else "no controller: nothing recreates it"
-        return [
-            Precondition("target_exists", True, f"pod {params.namespace}/{params.name} exists"),
-            Precondition("has_controller", bool(owners), owner),
-        ]
+    def preconditions(self, facts: Facts, params: EvictPodParams, limits: ActionLimits) -> list[Precondition]:
+        owner = facts.target.owner_kind
+        checks = [Precondition("has_controller", owner is not None, owner or "no controller: nothing recreates it")]
+        pod = facts.pod
+        if pod is not None and (pod.is_mirror_pod or pod.is_daemonset_pod):
+            checks.append(Precondition("movable", False, "a mirror or DaemonSet pod: eviction does not move it"))
+        return checks
 
     def execute(self, ctx: ActionContext, params: EvictPodParams) -> Outcome:
         ns, name = params.namespace, params.name
@@ -95,3 +96,6 @@ class EvictPod(Action[EvictPodParams]):
 
     def inverse(self, params: EvictPodParams, outcome: Outcome) -> Invocation | None:
         return None
+
+    def risk_hints(self, params: EvictPodParams) -> RiskHints:
+        return RiskHints(Disruption.POD_EVICTION, "evicts", evicts_pods=True)

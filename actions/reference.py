@@ -38,14 +38,23 @@ The registry is closed: a new action is a reviewed change to the product, never 
 - [ ] Add its name to `ActionName` in `actions/base.py` (the registry refuses a name it does not know).
 - [ ] Write one module, `actions/<name>.py`: a frozen, strict `Params` model with attribute docstrings
       (DNS-1123 names, bounded numbers), `profile`, `permissions` (every verb it uses, reads included),
-      `preconditions`, `execute` (server-side dry run first, idempotent), `verify` and `inverse`.
+      `preconditions` (pure, over `actions.facts.Facts` and `ActionLimits`; caps checked by the same
+      function inside `execute`), `execute` (server-side dry run first, idempotent), `verify`, `inverse`,
+      `risk_hints` (its `Disruption` and the rest of `RiskHints`), and `known_good_cutoff` when it restores
+      history. A new `Disruption` kind makes mypy flag every `match` that must handle it.
 - [ ] Import it and add an instance in `actions/registry.py` (explicit imports; no scanning).
 - [ ] Write `tests/actions/test_<name>.py` against simcluster over HTTP: the effect, `verify`, the inverse,
-      a dry run changing nothing, a second run changing nothing more, bad params rejected.
-- [ ] Update the pinned set of names in `tests/actions/test_registry.py`.
+      a dry run changing nothing, a second run changing nothing more, bad params rejected, each
+      precondition failing.
+- [ ] Add it to the pinned set in `tests/actions/test_registry.py` and an example invocation in
+      `tests/actions/test_declarations.py` (which fails until everything below is done).
+- [ ] If the probes must read something new for its preconditions, add the field to `actions/facts.py` and
+      read it in `risk/probes.py`.
 - [ ] Regenerate this reference: `make docs` (CI fails when docs/actions.md drifts).
-- [ ] Regenerate the chart's RBAC from `required_permissions()` and review the new verbs in the diff.
-- [ ] Teach the risk model and the planner about it (reversibility, blast radius, runbook rules).
+- [ ] Regenerate the chart's RBAC (the same `make docs`) and review the new verbs in the diff.
+- [ ] Add its worked precondition example to `tests/risk/precondition_examples.py` and regenerate the section
+      of docs/risk-model.md; add a runbook rule (`agent/planning/default_runbook.yaml`) or say in
+      docs/runbooks.md why it has none.
 """
 
 

@@ -7,18 +7,22 @@ from pydantic import Field
 from actions.base import (
     Action,
     ActionContext,
+    ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     Outcome,
     Permission,
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
 )
+from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
 from actions.kube import PatchType
 from actions.workloads import (
@@ -27,7 +31,6 @@ from actions.workloads import (
     restart_patch,
     template_annotation,
     verify_rollout,
-    workload_exists,
 )
 
 TOKEN_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"  # noqa: S105 - a regex, not a secret
@@ -57,8 +60,8 @@ class RestartWorkload(Action[RestartParams]):
     def target(self, params: RestartParams) -> TargetRef:
         return TargetRef(params.kind.value, params.name, params.namespace)
 
-    def preconditions(self, ctx: ActionContext, params: RestartParams) -> list[Precondition]:
-        return [workload_exists(ctx.kube, params.kind.value, params.name, params.namespace)]
+    def preconditions(self, facts: Facts, params: RestartParams, limits: ActionLimits) -> list[Precondition]:
+        return []  # the workload existing (judged for every action) is all a restart needs
 
     def execute(self, ctx: ActionContext, params: RestartParams) -> Outcome:
         kind, name, ns = params.kind.value, params.name, params.namespace
@@ -97,3 +100,6 @@ class RestartWorkload(Action[RestartParams]):
 
     def inverse(self, params: RestartParams, outcome: Outcome) -> Invocation | None:
         return None
+
+    def risk_hints(self, params: RestartParams) -> RiskHints:
+        return RiskHints(Disruption.ROLLING_REPLACEMENT, "restarts")

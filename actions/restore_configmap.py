@@ -6,6 +6,7 @@ the replaced version before that moment, so its newest version before it is what
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime
@@ -13,8 +14,10 @@ from pydantic import AwareDatetime
 from actions.base import (
     Action,
     ActionContext,
+    ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     NamespacedParams,
     Outcome,
@@ -22,10 +25,12 @@ from actions.base import (
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
 )
+from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
 from actions.kube import PatchType
 from actions.workloads import consumers, restart_patch, verify_rollout
@@ -44,6 +49,15 @@ class RestoreConfigMapParams(NamespacedParams):
 def _content(obj: Obj | None) -> Obj:
     obj = obj or {}
     return {"data": dict(obj.get("data") or {}), "binaryData": dict(obj.get("binaryData") or {})}
+
+
+def known_good_version(facts: Facts, kind: str) -> Precondition:
+    """A last-known-good copy from before the action's cutoff exists (restore_configmap, restore_service)."""
+    rev = facts.revisions
+    held = rev is not None and rev.snapshot_available
+    when = f"before {rev.cutoff.isoformat()}" if rev is not None and rev.cutoff is not None else "before the incident"
+    detail = f"a snapshot of the {kind} from {when} exists" if held else f"no snapshot of the {kind} from {when}"
+    return Precondition("known_good_version", held, detail)
 
 
 class RestoreConfigMap(Action[RestoreConfigMapParams]):
@@ -72,10 +86,11 @@ class RestoreConfigMap(Action[RestoreConfigMapParams]):
             )
         return snapshot
 
-    def preconditions(self, ctx: ActionContext, params: RestoreConfigMapParams) -> list[Precondition]:
-        snapshot = ctx.snapshots.version_before(KIND, params.namespace, params.name, params.before)
-        held = "a snapshot exists" if snapshot else "no snapshot from before the incident"
-        return [Precondition("known_good_version", snapshot is not None, held)]
+    def known_good_cutoff(self, params: RestoreConfigMapParams) -> datetime:
+        return params.before
+
+    def preconditions(self, facts: Facts, params: RestoreConfigMapParams, limits: ActionLimits) -> list[Precondition]:
+        return [known_good_version(facts, KIND)]
 
     def execute(self, ctx: ActionContext, params: RestoreConfigMapParams) -> Outcome:
         ns, name = params.namespace, params.name
@@ -126,3 +141,6 @@ class RestoreConfigMap(Action[RestoreConfigMapParams]):
             return None
         at = outcome.before["restored_at"]
         return Invocation(self.name, {"namespace": params.namespace, "name": params.name, "before": at})
+
+    def risk_hints(self, params: RestoreConfigMapParams) -> RiskHints:
+        return RiskHints(Disruption.CONSUMER_RESTART, "restarts")

@@ -8,6 +8,7 @@ replaced was nothing.
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime
@@ -15,8 +16,10 @@ from pydantic import AwareDatetime
 from actions.base import (
     Action,
     ActionContext,
+    ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     NamespacedParams,
     Outcome,
@@ -24,11 +27,14 @@ from actions.base import (
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
 )
+from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
+from actions.restore_configmap import known_good_version
 
 Obj = dict[str, Any]
 KIND = "Service"
@@ -74,10 +80,13 @@ class RestoreService(Action[RestoreServiceParams]):
     def target(self, params: RestoreServiceParams) -> TargetRef:
         return TargetRef(KIND, params.name, params.namespace)
 
-    def preconditions(self, ctx: ActionContext, params: RestoreServiceParams) -> list[Precondition]:
-        snapshot = ctx.snapshots.version_before(KIND, params.namespace, params.name, params.before)
-        held = "a snapshot exists" if snapshot else "no snapshot from before the incident"
-        return [Precondition("known_good_version", snapshot is not None, held)]
+    may_create_target = True
+
+    def known_good_cutoff(self, params: RestoreServiceParams) -> datetime:
+        return params.before
+
+    def preconditions(self, facts: Facts, params: RestoreServiceParams, limits: ActionLimits) -> list[Precondition]:
+        return [known_good_version(facts, KIND)]
 
     def execute(self, ctx: ActionContext, params: RestoreServiceParams) -> Outcome:
         ns, name = params.namespace, params.name
@@ -121,3 +130,6 @@ class RestoreService(Action[RestoreServiceParams]):
             return None
         at = outcome.before["restored_at"]
         return Invocation(self.name, {"namespace": params.namespace, "name": params.name, "before": at})
+
+    def risk_hints(self, params: RestoreServiceParams) -> RiskHints:
+        return RiskHints(Disruption.TRAFFIC_REROUTE, "reroutes traffic of")

@@ -13,6 +13,9 @@ version before that moment the replaced template.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, Field
@@ -20,22 +23,26 @@ from pydantic import AwareDatetime, Field
 from actions.base import (
     Action,
     ActionContext,
+    ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     Outcome,
     Permission,
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
     WorkloadKind,
 )
+from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
-from actions.revisions import Revision, history, matching, serving_before
-from actions.workloads import WorkloadParams, normalised_template, template_of, verify_rollout, workload_exists
+from actions.revisions import Entry, Revision, history, known_good_snapshot, matching, serving_entry, template_digest
+from actions.workloads import WorkloadParams, normalised_template, template_of, verify_rollout
 
 Obj = dict[str, Any]
 REVISION_HASH = "controller-revision-hash"
@@ -52,27 +59,51 @@ class RollbackParams(WorkloadParams):
     template); refused when history no longer holds it."""
 
 
+@dataclass(frozen=True)
+class RestorePoint:
+    """What a rollback goes back to: a history revision (its number) or the known-good snapshot."""
+
+    source: str
+    number: int | None
+    digest: str
+
+
+def restore_point(
+    entries: Sequence[Entry], params: RollbackParams, *, snapshot_digest: str | None
+) -> RestorePoint | str:
+    """The known-good version to restore, or why there is none. The one judgement of "known good"
+    that the risk probes' facts and the action's own fresh reads both go through: the revision
+    serving at the action's cutoff (it predates the change the incident follows), else the newest
+    snapshot from before the cutoff that the agent observed healthy; `to_revision` names one exactly."""
+    where = f"{params.kind.value} {params.namespace}/{params.name}"
+    if params.to_revision is not None:
+        exact = [e for e in entries if e.number == params.to_revision]
+        if not exact:
+            return f"{where} has no revision {params.to_revision}"
+        return RestorePoint("history", exact[-1].number, exact[-1].digest)
+    serving = serving_entry(entries, params.before)
+    if serving is not None:
+        return RestorePoint("history", serving.number, serving.digest)
+    if snapshot_digest is not None:
+        return RestorePoint("snapshot", None, snapshot_digest)
+    return (
+        f"nothing to roll back to: no revision of {where} was serving before {params.before.isoformat()} and no "
+        "snapshot from before then was observed healthy"
+    )
+
+
 def _target(ctx: ActionContext, params: RollbackParams, revisions: list[Revision]) -> tuple[Obj, str, int | None]:
     """The template to restore, where it came from, and its revision number when known."""
     kind, ns, name = params.kind.value, params.namespace, params.name
-    if params.to_revision is not None:
-        exact = [r for r in revisions if r.number == params.to_revision]
-        if not exact:
-            raise ActionRefused(
-                ActionName.ROLLBACK_WORKLOAD, f"{kind} {ns}/{name} has no revision {params.to_revision}"
-            )
-        return exact[-1].template, "history", exact[-1].number
-    revision = serving_before(revisions, params.before)
-    if revision is not None:
-        return revision.template, "history", revision.number
-    snapshot = ctx.snapshots.version_before(kind, ns, name, params.before)
-    if snapshot is not None and template_of(snapshot):
-        return normalised_template(template_of(snapshot)), "snapshot", None
-    raise ActionRefused(
-        ActionName.ROLLBACK_WORKLOAD,
-        f"no revision of {kind} {ns}/{name} was serving before {params.before.isoformat()}: the controller "
-        "history holds none and the snapshot store has no earlier version",
-    )
+    snapshot = known_good_snapshot(ctx.snapshots, kind, ns, name, params.before)
+    template = normalised_template(template_of(snapshot)) if snapshot is not None and template_of(snapshot) else None
+    point = restore_point(revisions, params, snapshot_digest=template_digest(template) if template else None)
+    if isinstance(point, str):
+        raise ActionRefused(ActionName.ROLLBACK_WORKLOAD, point)
+    if point.source == "snapshot" and template is not None:
+        return template, "snapshot", None
+    chosen = [r for r in revisions if r.number == point.number and r.digest == point.digest]
+    return chosen[-1].template, "history", point.number
 
 
 class RollbackWorkload(Action[RollbackParams]):
@@ -94,17 +125,23 @@ class RollbackWorkload(Action[RollbackParams]):
     def target(self, params: RollbackParams) -> TargetRef:
         return TargetRef(params.kind.value, params.name, params.namespace)
 
-    def preconditions(self, ctx: ActionContext, params: RollbackParams) -> list[Precondition]:
-        exists = workload_exists(ctx.kube, params.kind.value, params.name, params.namespace)
-        if not exists.holds:
-            return [exists]
-        workload = ctx.kube.get(params.kind.value, params.name, params.namespace)
-        try:
-            _, source, number = _target(ctx, params, history(ctx.kube, params.kind, workload))
-        except ActionRefused as refused:
-            return [exists, Precondition("known_good_template", False, refused.reason)]
-        detail = f"from {source}" + (f", revision {number}" if number else "")
-        return [exists, Precondition("known_good_template", True, detail)]
+    def known_good_cutoff(self, params: RollbackParams) -> datetime:
+        return params.before
+
+    def preconditions(self, facts: Facts, params: RollbackParams, limits: ActionLimits) -> list[Precondition]:
+        rev = facts.revisions
+        if rev is None:
+            return [Precondition("known_good_template", False, "the workload's history could not be read")]
+        point = restore_point(rev.history, params, snapshot_digest=rev.snapshot_digest)
+        if isinstance(point, str):
+            return [Precondition("known_good_template", False, point)]
+        detail = f"from {point.source}" + (f", revision {point.number}" if point.number else "")
+        checks = [Precondition("known_good_template", True, detail)]
+        if params.to_revision is None:
+            same = rev.running_digest == point.digest
+            changes = "it runs that template already (but for restarts): a rollback changes nothing"
+            checks.append(Precondition("changes_something", not same, changes if same else "the template differs"))
+        return checks
 
     def execute(self, ctx: ActionContext, params: RollbackParams) -> Outcome:
         kind, ns, name = params.kind.value, params.namespace, params.name
@@ -178,6 +215,11 @@ class RollbackWorkload(Action[RollbackParams]):
         if outcome.before.get("revision") is not None:
             call["to_revision"] = outcome.before["revision"]
         return Invocation(self.name, call)
+
+    def risk_hints(self, params: RollbackParams) -> RiskHints:
+        return RiskHints(
+            Disruption.ROLLING_REPLACEMENT, "replaces", to_revision=params.to_revision, undoes_recent_change=True
+        )
 
 
 def _ready(pod: Obj) -> bool:

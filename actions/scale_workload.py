@@ -9,9 +9,11 @@ from pydantic import Field, model_validator
 from actions.base import (
     Action,
     ActionContext,
+    ActionLimits,
     ActionName,
     ActionParams,
     ActionRefused,
+    Disruption,
     Invocation,
     NamespacedParams,
     Outcome,
@@ -19,13 +21,15 @@ from actions.base import (
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
 )
+from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
 from actions.kube import Kube, PatchType
-from actions.workloads import verify_rollout, workload_exists
+from actions.workloads import verify_rollout
 
 Obj = dict[str, Any]
 HPA = "HorizontalPodAutoscaler"
@@ -68,6 +72,24 @@ def find_hpa(kube: Kube, kind: str, name: str, namespace: str) -> Obj | None:
     return None
 
 
+def scale_caps(params: ScaleParams, limits: ActionLimits) -> list[Precondition]:
+    """The operator's cap on replicas and on HPA bounds: the same check for plan, risk and execute."""
+    cap = limits.max_scale_replicas
+    checks = [
+        Precondition(
+            "within_limit", params.replicas <= cap, f"{params.replicas} replicas against max_scale_replicas {cap}"
+        )
+    ]
+    if params.hpa_bounds is not None:
+        low, high = params.hpa_bounds.min_replicas, params.hpa_bounds.max_replicas
+        checks.append(
+            Precondition(
+                "hpa_bounds_within_limit", high <= cap, f"HPA bounds {low}..{high} against max_scale_replicas {cap}"
+            )
+        )
+    return checks
+
+
 def _wanted_bounds(params: ScaleParams, current_min: int, current_max: int, replicas: int) -> tuple[int, int]:
     if params.hpa_bounds is not None:
         return params.hpa_bounds.min_replicas, params.hpa_bounds.max_replicas
@@ -94,17 +116,16 @@ class ScaleWorkload(Action[ScaleParams]):
     def target(self, params: ScaleParams) -> TargetRef:
         return TargetRef(params.kind, params.name, params.namespace)
 
-    def preconditions(self, ctx: ActionContext, params: ScaleParams) -> list[Precondition]:
-        limit = ctx.limits.max_scale_replicas
-        within = params.replicas <= limit
-        return [
-            workload_exists(ctx.kube, params.kind, params.name, params.namespace),
-            Precondition("within_limit", within, f"{params.replicas} replicas against a limit of {limit}"),
-        ]
+    def preconditions(self, facts: Facts, params: ScaleParams, limits: ActionLimits) -> list[Precondition]:
+        checks = scale_caps(params, limits)
+        if facts.hpa is not None and params.replicas == 0:
+            checks.append(Precondition("hpa_allows", False, f"HPA {facts.hpa.name} owns the replicas: not to zero"))
+        return checks
 
     def execute(self, ctx: ActionContext, params: ScaleParams) -> Outcome:
-        if params.replicas > ctx.limits.max_scale_replicas:
-            raise ActionRefused(self.name, f"replicas {params.replicas} exceeds max_scale_replicas")
+        for check in scale_caps(params, ctx.limits):
+            if not check.holds:
+                raise ActionRefused(self.name, check.detail)
         kind, name, ns = params.kind, params.name, params.namespace
         before: Obj = {}
 
@@ -182,3 +203,6 @@ class ScaleWorkload(Action[ScaleParams]):
             bounds = {"min_replicas": hpa["min_replicas"], "max_replicas": hpa["max_replicas"]}
             return Invocation(self.name, {**base, "replicas": max(1, outcome.before["replicas"]), "hpa_bounds": bounds})
         return Invocation(self.name, {**base, "replicas": outcome.before["replicas"]})
+
+    def risk_hints(self, params: ScaleParams) -> RiskHints:
+        return RiskHints(Disruption.REPLICA_CHANGE, "scales", target_replicas=params.replicas, respects_pdb=False)

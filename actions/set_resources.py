@@ -12,21 +12,25 @@ from actions.base import (
     DNS1123_LABEL,
     Action,
     ActionContext,
+    ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     Outcome,
     Permission,
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
 )
+from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
 from actions.quantity import QUANTITY_PATTERN, parse_quantity
-from actions.workloads import WorkloadParams, container_names, verify_rollout, workload_exists
+from actions.workloads import WorkloadParams, verify_rollout
 
 Obj = dict[str, Any]
 FIELDS = {
@@ -106,21 +110,19 @@ class SetResources(Action[SetResourcesParams]):
     def _wanted(self, params: SetResourcesParams) -> dict[str, str]:
         return {key: value for key in FIELDS if (value := getattr(params, key)) is not None}
 
-    def preconditions(self, ctx: ActionContext, params: SetResourcesParams) -> list[Precondition]:
-        exists = workload_exists(ctx.kube, params.kind.value, params.name, params.namespace)
-        if not exists.holds:
-            return [exists]
-        workload = ctx.kube.get(params.kind.value, params.name, params.namespace)
-        has = params.container in container_names(workload)
-        checks = [exists, Precondition("container_exists", has, f"container {params.container!r}")]
-        if has:
-            try:
-                limits = ctx.limits
-                current = _current_values(_resources(workload, params.container))
-                check_bounds(current, self._wanted(params), limits.resource_factor_up, limits.resource_factor_down)
-                checks.append(Precondition("within_bounds", True, "within the operator's factor"))
-            except ActionRefused as refused:
-                checks.append(Precondition("within_bounds", False, refused.reason))
+    def preconditions(self, facts: Facts, params: SetResourcesParams, limits: ActionLimits) -> list[Precondition]:
+        container = facts.workload.container(params.container) if facts.workload is not None else None
+        where = f"container {params.container!r}"
+        if container is None:
+            return [Precondition("container_exists", False, f"{where} is not in the pod template")]
+        checks = [Precondition("container_exists", True, f"{where} is in the pod template")]
+        try:
+            check_bounds(
+                container.values(), self._wanted(params), limits.resource_factor_up, limits.resource_factor_down
+            )
+            checks.append(Precondition("within_bounds", True, "within the operator's factor"))
+        except ActionRefused as refused:
+            checks.append(Precondition("within_bounds", False, refused.reason))
         return checks
 
     def execute(self, ctx: ActionContext, params: SetResourcesParams) -> Outcome:
@@ -172,3 +174,6 @@ class SetResources(Action[SetResourcesParams]):
         previous = {key: value for key, value in outcome.before.items() if value is not None}
         base = {"kind": params.kind.value, "namespace": params.namespace, "name": params.name}
         return Invocation(self.name, {**base, "container": params.container, **previous})
+
+    def risk_hints(self, params: SetResourcesParams) -> RiskHints:
+        return RiskHints(Disruption.ROLLING_REPLACEMENT, "recreates")

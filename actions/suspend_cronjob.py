@@ -5,8 +5,10 @@ from __future__ import annotations
 from actions.base import (
     Action,
     ActionContext,
+    ActionLimits,
     ActionName,
     ActionRefused,
+    Disruption,
     Invocation,
     NamespacedParams,
     Outcome,
@@ -14,10 +16,12 @@ from actions.base import (
     Precondition,
     Profile,
     Reversibility,
+    RiskHints,
     Scope,
     TargetRef,
     Verification,
 )
+from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
 from actions.kube import PatchType
 
@@ -43,10 +47,8 @@ class SuspendCronJob(Action[SuspendCronJobParams]):
     def target(self, params: SuspendCronJobParams) -> TargetRef:
         return TargetRef(KIND, params.name, params.namespace)
 
-    def preconditions(self, ctx: ActionContext, params: SuspendCronJobParams) -> list[Precondition]:
-        cron = ctx.kube.try_get(KIND, params.name, params.namespace)
-        where = f"CronJob {params.namespace}/{params.name}"
-        return [Precondition("target_exists", cron is not None, where + (" exists" if cron else " does not exist"))]
+    def preconditions(self, facts: Facts, params: SuspendCronJobParams, limits: ActionLimits) -> list[Precondition]:
+        return []  # the CronJob existing (judged for every action) is all it needs
 
     def execute(self, ctx: ActionContext, params: SuspendCronJobParams) -> Outcome:
         ns, name = params.namespace, params.name
@@ -85,3 +87,6 @@ class SuspendCronJob(Action[SuspendCronJobParams]):
         return Invocation(
             self.name, {"namespace": params.namespace, "name": params.name, "suspend": not params.suspend}
         )
+
+    def risk_hints(self, params: SuspendCronJobParams) -> RiskHints:
+        return RiskHints(Disruption.SCHEDULE_ONLY, "suspends" if params.suspend else "resumes")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ import httpx
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from actions.base import ActionContext
+from actions.base import ActionContext, ActionLimits
 from actions.kube import Kube
 from agent.audit import AuditKind, AuditLog
 from agent.control import KillSwitch
@@ -280,10 +280,13 @@ def build_agent(
     reader: ClusterReader = cache if cache is not None else kube
     metrics = Metrics()
     kill_switch = KillSwitch(store, audit, clock=clock)
-    context = ActionContext(kube=kube, clock=clock, snapshots=store.snapshots, limits=settings.actions.limits())
-    planner = build_planner(settings.planner, reader=reader, history=store.snapshots)
     policy = effective_policy(settings)
-    evaluator = Evaluator(planner, reader, store.history, settings.risk, policy, snapshots=store.snapshots, live=kube)
+    limits = action_limits(settings)
+    context = ActionContext(kube=kube, clock=clock, snapshots=store.snapshots, limits=limits)
+    planner = build_planner(settings.planner, reader=reader, history=store.snapshots)
+    evaluator = Evaluator(
+        planner, reader, store.history, settings.risk, policy, snapshots=store.snapshots, live=kube, limits=limits
+    )
     executors: list[Executor] = []  # the queue and the executor need each other: bind late
 
     def on_approved(request: ApprovalRequest) -> None:
@@ -433,6 +436,13 @@ def effective_policy(settings: Settings) -> PolicySettings:
             "managed_namespaces": tuple(settings.agent.managed_namespaces) or settings.policy.managed_namespaces,
         }
     )
+
+
+def action_limits(settings: Settings) -> ActionLimits:
+    """The actions' caps, with the policy's protected namespaces (a drain never evicts there):
+    one value for the executor's context, the daemon's evaluator and `scutum plan`."""
+    protected = tuple(sorted(effective_policy(settings).protected))
+    return replace(settings.actions.limits(), protected_namespaces=protected)
 
 
 def _mark_verified(intake: Intake, incident_id: str, clock: Callable[[], datetime]) -> None:

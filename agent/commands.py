@@ -13,7 +13,16 @@ import typer
 
 from actions.kube import KubeError
 from actions.registry import UnknownActionError, catalog, params_schema
-from agent.app import Agent, approvals_audit, audit_log, build_agent, effective_policy, kube_from, open_store
+from agent.app import (
+    Agent,
+    action_limits,
+    approvals_audit,
+    audit_log,
+    build_agent,
+    effective_policy,
+    kube_from,
+    open_store,
+)
 from agent.audit import AuditKind
 from agent.cli import EXIT_BAD_INPUT, AsUserOption, ConfigOption, DataDirOption, JsonOption, app, settings_from
 from agent.evaluate import Evaluator, NoHistory, Outcome
@@ -86,7 +95,12 @@ def plan(
     now = _snapshot_time(payload)
     kube = kube_from(settings)
     evaluator = Evaluator(
-        build_planner(settings.planner, reader=kube), kube, NoHistory(), settings.risk, effective_policy(settings)
+        build_planner(settings.planner, reader=kube),
+        kube,
+        NoHistory(),
+        settings.risk,
+        effective_policy(settings),
+        limits=action_limits(settings),
     )
     result = Intake().ingest_poll(payload, now=now)
     objects: list[dict[str, Any]] = []

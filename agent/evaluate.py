@@ -7,12 +7,13 @@ a dry `plan` prints is exactly what the daemon would do.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from actions.base import SnapshotSource, TargetRef
+from actions.base import ActionLimits, SnapshotSource, TargetRef
+from actions.premise import AlertPremise, premise_of
 from agent.intake import Incident
 from agent.planning.base import Escalation, Ignore, Planner, PlanResult
 from risk.assess import assess
@@ -86,6 +87,12 @@ def target_text(target: TargetRef) -> str:
     return f"{target.kind} {target.namespace}/{target.name}" if target.namespace else f"{target.kind} {target.name}"
 
 
+def premises_of(incident: Incident) -> tuple[AlertPremise, ...]:
+    """What the incident's alerts claim about the cluster, one premise per distinct claim."""
+    found = (premise_of(alert.name, alert.labels) for alert in incident.alerts.values())
+    return tuple(dict.fromkeys(p for p in found if p is not None))
+
+
 class NoHistory:
     """An empty history, for one-shot planning without a store."""
 
@@ -156,6 +163,8 @@ class Evaluator:
     live: ClusterReader | None = None
     """Where re-validation reads right before acting: the API server itself, not the watch cache,
     so an action is never taken on facts a lagging cache still shows."""
+    limits: ActionLimits = field(default_factory=ActionLimits)
+    """The operator's caps, judged by the actions' preconditions (the executor's context holds the same)."""
 
     def evaluate(self, incident: Incident, *, now: datetime) -> Evaluation:
         """Decide one incident. Never raises for what a planner or an alert got wrong."""
@@ -169,8 +178,10 @@ class Evaluator:
 
     def score(self, incident: Incident, plan: PlanResult, proposal: Proposal, *, now: datetime) -> Evaluation:
         """Probe the cluster for `proposal` and run risk and policy on what was read."""
+        if not proposal.premises:
+            proposal = replace(proposal, premises=premises_of(incident))
         facts = self.probe(proposal, incident, now=now)
-        risk, verdict = assess(proposal, facts, self.risk_settings, self.policy, now=now)
+        risk, verdict = assess(proposal, facts, self.risk_settings, self.policy, now=now, limits=self.limits)
         outcome = Outcome(verdict.verdict.value)
         return Evaluation(incident, plan, outcome, verdict.rules, proposal, facts, risk, verdict)
 
@@ -202,4 +213,4 @@ class Evaluator:
         """
         history = ExcludingClaim(self.history, exclude_claim) if exclude_claim else self.history
         facts = self.probe(proposal, incident, now=now, history=history, reader=self.live or self.reader)
-        return assess(proposal, facts, self.risk_settings, self.policy, now=now)
+        return assess(proposal, facts, self.risk_settings, self.policy, now=now, limits=self.limits)

@@ -28,6 +28,7 @@ from agent.outcomes import invocation_json, outcome_from, outcome_json
 from agent.store import Execution, ExecutionState, Store
 from approvals.model import ApprovalRequest
 from approvals.queue import ApprovalQueue, needs_reapproval
+from risk.assess import precondition_refusal
 from risk.model import Proposal, Verdict
 
 log = structlog.get_logger(__name__)
@@ -263,8 +264,9 @@ class Executor:
             incident_id=incident.id if incident else None,
             payload={"revalidation": True, **risk.as_json(), "verdict": decision.verdict.value},
         )
-        if decision.shadow:
-            return "shadow mode: decided, not acted"
+        stop = precondition_refusal(decision) or ("shadow mode: decided, not acted" if decision.shadow else None)
+        if stop is not None:
+            return stop
         if approval_id is None:
             if decision.verdict is not Verdict.EXECUTE:
                 return f"re-validation changed the verdict to {decision.verdict.value}: " + "; ".join(decision.rules)

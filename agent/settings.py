@@ -215,9 +215,14 @@ class ActionsSettings(Section):
     """set_resources may at most multiply a request or limit down to this."""
     drain_timeout_seconds: float = Field(default=ActionLimits.drain_timeout_seconds, gt=0)
     """drain_node gives up (leaving the node cordoned) after this long."""
+    max_drain_evictions: int = Field(default=ActionLimits.max_drain_evictions, ge=0)
+    """drain_node refuses a node from which it would evict more pods than this."""
+    max_unschedulable_fraction: float = Field(default=ActionLimits.max_unschedulable_fraction, gt=0, le=1.0)
+    """drain_node refuses when, after cordoning, more than this share of the nodes would be cordoned."""
 
     def limits(self) -> ActionLimits:
-        """These bounds as the action layer's `ActionLimits`."""
+        """These bounds as the action layer's `ActionLimits` (protected namespaces: the policy's,
+        added by `agent.app.action_limits`)."""
         return ActionLimits(**self.model_dump())
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import assert_never
 
-from actions.base import ActionName, ActionParams, Profile, Reversibility
+from actions.base import ActionName, ActionParams, Disruption, Profile, Reversibility, RiskHints
+from actions.preconditions import Judgement
+from actions.registry import get_action
 from risk.facts import Facts, Tier
 from risk.model import ComponentScore
 from risk.settings import RiskSettings
@@ -30,8 +33,6 @@ TIER_FACTOR: dict[Tier, float] = {Tier.CRITICAL: 1.3, Tier.STANDARD: 1.0, Tier.L
 ROLLING_SHARE = 0.25
 """Share of replicas a rolling update replaces at once (the Kubernetes default maxUnavailable)."""
 
-TEMPLATE_ACTIONS = (ActionName.RESTART_WORKLOAD, ActionName.ROLLBACK_WORKLOAD, ActionName.SET_RESOURCES)
-
 
 class _Findings:
     """Candidate scores with reasons; the component is the largest, bounded to [0, 1]."""
@@ -48,18 +49,9 @@ class _Findings:
         return ComponentScore(max(s for s, _ in self.items), tuple(r for _, r in self.items))
 
 
-def param(params: ActionParams, *names: str) -> object:
-    """The first of `names` the params model has (actions name their fields), else None."""
-    for name in names:
-        if name in type(params).model_fields:
-            return getattr(params, name)
-    return None
-
-
-def drain_evicts(params: ActionParams) -> bool:
-    """Whether a drain_node invocation evicts pods (True unless the params say cordon only)."""
-    value = param(params, "evict", "evict_pods", "evict_workloads")
-    return value is not False
+def hints_for(action: ActionName, params: ActionParams) -> RiskHints:
+    """What the action declares about this invocation for the scorers."""
+    return get_action(action).risk_hints(params)
 
 
 def blast_radius(
@@ -67,24 +59,23 @@ def blast_radius(
 ) -> ComponentScore:
     """How much serving capacity the action disrupts at once, scaled by the namespace tier."""
     found = _Findings()
-    if action is ActionName.DRAIN_NODE:
-        _blast_node(facts, params, found)
-    elif action is ActionName.EVICT_POD:
-        _blast_pod(facts, found)
-    elif action is ActionName.SCALE_WORKLOAD:
-        _blast_scale(facts, params, found)
-    elif action in TEMPLATE_ACTIONS:
-        _blast_rollout(facts, action, found)
-    elif facts.consumers is not None:
-        c = facts.consumers
-        verb = "restarts" if action is ActionName.RESTORE_CONFIGMAP else "reroutes traffic of"
-        found.add(
-            c.workloads / (c.workloads + 3) + 0.1,
-            f"{verb} {_count(c.workloads, 'workload')} ({c.ready_replicas} ready replicas)",
-        )
-    else:
-        found.add(0.05, f"touches one {facts.target.kind}")
-    if facts.pdb is not None and facts.pdb.min_disruptions_allowed == 0 and action is not ActionName.SCALE_WORKLOAD:
+    hints = hints_for(action, params)
+    match hints.disruption:
+        case Disruption.NODE_DRAIN:
+            _blast_node(facts, hints, found)
+        case Disruption.POD_EVICTION:
+            _blast_pod(facts, found)
+        case Disruption.REPLICA_CHANGE:
+            _blast_scale(facts, hints, found)
+        case Disruption.ROLLING_REPLACEMENT:
+            _blast_rollout(facts, hints, found)
+        case Disruption.CONSUMER_RESTART | Disruption.TRAFFIC_REROUTE:
+            _blast_consumers(facts, hints, found)
+        case Disruption.SCHEDULE_ONLY:
+            found.add(0.05, f"touches one {facts.target.kind}")
+        case _:
+            assert_never(hints.disruption)
+    if facts.pdb is not None and facts.pdb.min_disruptions_allowed == 0 and hints.respects_pdb:
         found.add(0.8, f"a PodDisruptionBudget allows 0 disruptions ({facts.pdb.count} PDBs apply)")
     base = found.result()
     tier = facts.environment.tier
@@ -94,14 +85,24 @@ def blast_radius(
     return ComponentScore(min(1.0, base.score * factor), (*base.reasons, f"namespace tier {tier.value}: x{factor:.1f}"))
 
 
-def _blast_node(facts: Facts, params: ActionParams, found: _Findings) -> None:
+def _blast_consumers(facts: Facts, hints: RiskHints, found: _Findings) -> None:
+    c = facts.consumers
+    if c is None:
+        found.add(0.05, f"touches one {facts.target.kind}")
+        return
+    found.add(
+        c.workloads / (c.workloads + 3) + 0.1,
+        f"{hints.verb} {_count(c.workloads, 'workload')} ({c.ready_replicas} ready replicas)",
+    )
+
+
+def _blast_node(facts: Facts, hints: RiskHints, found: _Findings) -> None:
     node = facts.node
     if node is None:
         found.add(0.5, "node facts unknown")
         return
-    if not drain_evicts(params):
-        verb = "uncordons" if param(params, "cordon") is False else "cordons"
-        found.add(0.1, f"{verb} the node; its {node.pod_count} pods keep running")
+    if not hints.evicts_pods:
+        found.add(0.1, f"{hints.verb} the node; its {node.pod_count} pods keep running")
         return
     pods = node.pod_count / (node.pod_count + 10)
     workloads = node.workload_count / (node.workload_count + 4)
@@ -118,9 +119,9 @@ def _blast_pod(facts: Facts, found: _Findings) -> None:
     found.add(0.8 * share, f"evicts 1 of {ready} ready replicas of {owner.kind} {owner.name}")
 
 
-def _blast_scale(facts: Facts, params: ActionParams, found: _Findings) -> None:
-    wanted, w = param(params, "replicas"), facts.workload
-    if w is None or not isinstance(wanted, int):
+def _blast_scale(facts: Facts, hints: RiskHints, found: _Findings) -> None:
+    wanted, w = hints.target_replicas, facts.workload
+    if w is None or wanted is None:
         found.add(0.3, "replica change of unknown size")
         return
     if facts.hpa is not None:
@@ -132,7 +133,7 @@ def _blast_scale(facts: Facts, params: ActionParams, found: _Findings) -> None:
     found.add(0.9 * removed / max(1, w.desired_replicas), f"removes {removed} of {w.desired_replicas} replicas")
 
 
-def _blast_rollout(facts: Facts, action: ActionName, found: _Findings) -> None:
+def _blast_rollout(facts: Facts, hints: RiskHints, found: _Findings) -> None:
     w = facts.workload
     if w is None:
         found.add(0.5, "workload facts unknown")
@@ -141,8 +142,9 @@ def _blast_rollout(facts: Facts, action: ActionName, found: _Findings) -> None:
         found.add(0.1, f"no ready replicas of {w.desired_replicas}: nothing serving to disrupt")
         return
     at_once = max(1, math.ceil(w.ready_replicas * ROLLING_SHARE))
-    verb = {ActionName.RESTART_WORKLOAD: "restarts", ActionName.ROLLBACK_WORKLOAD: "replaces"}.get(action, "recreates")
-    found.add(0.8 * at_once / w.ready_replicas, f"{verb} {at_once} of {w.ready_replicas} ready replicas at a time")
+    found.add(
+        0.8 * at_once / w.ready_replicas, f"{hints.verb} {at_once} of {w.ready_replicas} ready replicas at a time"
+    )
 
 
 def reversibility(
@@ -150,12 +152,13 @@ def reversibility(
 ) -> ComponentScore:
     """How hard the action is to take back: its class, raised by local data and missing owners."""
     found = _Findings()
-    if action is ActionName.DRAIN_NODE and not drain_evicts(params):
-        found.add(REVERSIBILITY_BASE[Reversibility.REVERSIBLE], "cordon only: undone by the opposite call")
+    hints = hints_for(action, params)
+    if hints.reversibility is not None:
+        found.add(REVERSIBILITY_BASE[hints.reversibility], f"{hints.verb} only: undone by the opposite call")
     else:
         found.add(REVERSIBILITY_BASE[profile.reversibility], f"action class {profile.reversibility.value}")
     pod = facts.pod
-    if action is ActionName.EVICT_POD and pod is not None:
+    if hints.disruption is Disruption.POD_EVICTION and pod is not None:
         if facts.target.owner_kind is None:
             found.add(0.95, "pod has no controller: eviction deletes it for good")
         if pod.has_empty_dir:
@@ -163,7 +166,7 @@ def reversibility(
         elif pod.has_local_storage:
             found.add(0.7, "pod has hostPath data that stays behind on the node")
     node = facts.node
-    if action is ActionName.DRAIN_NODE and node is not None and drain_evicts(params):
+    if hints.disruption is Disruption.NODE_DRAIN and node is not None and hints.evicts_pods:
         if node.local_storage_pods:
             found.add(
                 min(0.9, 0.5 + 0.05 * node.local_storage_pods),
@@ -182,19 +185,22 @@ def state_validity(
     action: ActionName,
     settings: RiskSettings = DEFAULT_RISK,
     now: datetime | None = None,
+    judgement: Judgement,
 ) -> ComponentScore:
-    """Whether the action's preconditions hold now, as the probes read them."""
+    """Whether the action's preconditions hold now, as the probes read them.
+
+    Derived from the action's own judgement: each failed precondition scores 1.0 with its reason
+    (and the policy vetoes it). What only makes acting less safe (a rollout in flight, an alert
+    that stopped firing, stale facts) raises the score without vetoing."""
     found = _Findings()
-    target = facts.target
-    if not target.exists and action is not ActionName.RESTORE_SERVICE:
-        found.add(1.0, f"the target {target.kind} does not exist")
-    _validity_workload(facts, action, found)
-    _validity_history(facts, params, action, found)
-    if action is ActionName.EVICT_POD and facts.pod is not None:
-        if facts.pod.is_mirror_pod or facts.pod.is_daemonset_pod:
-            found.add(0.8, "pod is a mirror or DaemonSet pod: eviction does not move it")
-        if facts.pdb is not None and facts.pdb.min_disruptions_allowed == 0:
-            found.add(0.6, "a PodDisruptionBudget allows 0 disruptions: the eviction will be refused")
+    for reason in judgement.reasons():
+        found.add(1.0, reason)
+    hints = hints_for(action, params)
+    _validity_workload(facts, hints, found)
+    _validity_history(facts, hints, found)
+    pdb_blocks = facts.pdb is not None and facts.pdb.min_disruptions_allowed == 0
+    if hints.disruption is Disruption.POD_EVICTION and facts.pod is not None and pdb_blocks:
+        found.add(0.6, "a PodDisruptionBudget allows 0 disruptions: the eviction will be refused")
     firing = facts.environment.alert_firing
     if firing is False:
         found.add(0.6, "the alert no longer fires")
@@ -207,29 +213,22 @@ def state_validity(
     return found.result()
 
 
-def _validity_workload(facts: Facts, action: ActionName, found: _Findings) -> None:
+def _validity_workload(facts: Facts, hints: RiskHints, found: _Findings) -> None:
     w = facts.workload
     if w is None or facts.target.kind == "Pod":
         return
     if w.observed_generation < w.generation:
         found.add(0.5, f"controller has not observed generation {w.generation} (last saw {w.observed_generation})")
-    if w.rollout_in_flight and action is not ActionName.ROLLBACK_WORKLOAD:
+    if w.rollout_in_flight and not hints.undoes_recent_change:
         found.add(0.45, f"rollout in flight: {w.updated_replicas} of {w.desired_replicas} replicas updated")
 
 
-def _validity_history(facts: Facts, params: ActionParams, action: ActionName, found: _Findings) -> None:
-    rev = facts.revisions
-    if rev is None:
+def _validity_history(facts: Facts, hints: RiskHints, found: _Findings) -> None:
+    rev, wanted = facts.revisions, hints.to_revision
+    if rev is None or wanted is None:
         return
-    if action is ActionName.ROLLBACK_WORKLOAD:
-        if not rev.revisions_before_incident and not rev.snapshot_available:
-            found.add(1.0, "no revision from before the incident and no snapshot: nothing to roll back to")
-        elif (wanted := param(params, "to_revision")) is not None and str(wanted) not in rev.revisions_before_incident:
-            found.add(0.8, f"revision {wanted} is not one from before the incident")
-        elif rev.current_predates_incident:
-            found.add(0.7, f"running revision {rev.current_revision} predates the incident: rollback undoes no change")
-    if action in (ActionName.RESTORE_CONFIGMAP, ActionName.RESTORE_SERVICE) and not rev.snapshot_available:
-        found.add(1.0, "no last-known-good copy from before the incident")
+    if str(wanted) not in rev.revisions_before_incident:
+        found.add(0.8, f"revision {wanted} is not one from before the incident")
 
 
 def operational_pressure(
@@ -265,7 +264,8 @@ def operational_pressure(
             min(0.4, 0.01 * len(act.overall)), f"{_count(len(act.overall), 'action')} cluster-wide in the last hour"
         )
     w = facts.workload
-    if w is not None and w.last_change_at is not None and action is not ActionName.ROLLBACK_WORKLOAD:
+    recent_change_is_premise = hints_for(action, params).undoes_recent_change
+    if w is not None and w.last_change_at is not None and not recent_change_is_premise:
         since = (at - w.last_change_at).total_seconds()
         if 0 <= since < settings.recent_change_seconds:
             found.add(0.35, f"target changed {int(since // 60)} minutes ago")

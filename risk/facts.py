@@ -1,198 +1,40 @@
-"""What the risk probes saw: typed, frozen facts, each group stamped with the time it was read.
+"""The facts the probes gather, as the risk layer names them (defined in `actions.facts`, so the
+actions' preconditions judge the very same objects the scorers read)."""
 
-Facts come from the cluster, the agent's own store and the alert source, never from the
-planner. A group that does not apply to an action (node facts for a restart) is None;
-a value the probes could not establish is None too, and the scorers treat unknown as
-"not reassuring".
-"""
+from actions.facts import (
+    TIER_LABEL,
+    ActivityFacts,
+    ConsumerFacts,
+    ContainerFacts,
+    EnvironmentFacts,
+    Facts,
+    HpaFacts,
+    NodeFacts,
+    PdbFacts,
+    PodFacts,
+    RevisionEntry,
+    RevisionFacts,
+    TargetFacts,
+    Tier,
+    WorkloadFacts,
+)
+from actions.premise import PremiseFacts
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
-
-
-class Tier(StrEnum):
-    """How much a namespace matters, from its `scutum.dev/tier` label (default standard)."""
-
-    CRITICAL = "critical"
-    STANDARD = "standard"
-    LOW = "low"
-
-
-TIER_LABEL = "scutum.dev/tier"
-"""The namespace label the tier is read from."""
-
-
-@dataclass(frozen=True)
-class TargetFacts:
-    """The object the action is aimed at."""
-
-    read_at: datetime
-    exists: bool
-    kind: str
-    owner_kind: str | None = None
-    """Kind of the controller owner (ReplicaSet, StatefulSet, Node for mirror pods ...), None if none."""
-    created_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class WorkloadFacts:
-    """Replica and rollout state of the workload the action touches (or the pod's owner)."""
-
-    read_at: datetime
-    kind: str
-    name: str
-    desired_replicas: int
-    ready_replicas: int
-    updated_replicas: int
-    generation: int
-    observed_generation: int
-    rollout_in_flight: bool
-    last_change_at: datetime | None = None
-    """When the pod template last changed (newest revision's creation), if known."""
-
-
-@dataclass(frozen=True)
-class PodFacts:
-    """A single pod the action evicts."""
-
-    read_at: datetime
-    node: str | None
-    has_empty_dir: bool
-    has_local_storage: bool
-    """emptyDir, hostPath or local persistent storage: data that does not follow the pod."""
-    is_daemonset_pod: bool
-    is_mirror_pod: bool
-
-
-@dataclass(frozen=True)
-class NodeFacts:
-    """A node and what runs on it."""
-
-    read_at: datetime
-    exists: bool
-    ready: bool | None
-    unschedulable: bool
-    pod_count: int
-    """Pods on the node that a drain would evict (not DaemonSet or mirror pods, not finished)."""
-    workload_count: int
-    """Distinct controllers (or bare pods) behind those pods."""
-    local_storage_pods: int
-    """Of those pods, how many hold emptyDir or other local data."""
-    daemonset_or_mirror_pods: int
-    unowned_pods: int
-    """Pods with no controller: a drain deletes them for good."""
-
-
-@dataclass(frozen=True)
-class PdbFacts:
-    """PodDisruptionBudgets covering the affected pods."""
-
-    read_at: datetime
-    count: int
-    min_disruptions_allowed: int | None
-    """The tightest `status.disruptionsAllowed` among them, None when no PDB applies."""
-
-
-@dataclass(frozen=True)
-class RevisionFacts:
-    """History a rollback or restore can return to."""
-
-    read_at: datetime
-    revisions_before_incident: tuple[str, ...]
-    """Revision numbers (or names) created strictly before the incident began, newest first."""
-    current_revision: str | None
-    current_predates_incident: bool
-    """The running template is older than the incident: rolling back changes nothing useful."""
-    snapshot_available: bool
-    """The agent's own last-known-good copy from before the incident exists."""
-
-
-@dataclass(frozen=True)
-class HpaFacts:
-    """The HorizontalPodAutoscaler that owns the workload's replica count, if any."""
-
-    read_at: datetime
-    name: str
-    min_replicas: int
-    max_replicas: int
-    current_replicas: int
-
-
-@dataclass(frozen=True)
-class ConsumerFacts:
-    """Workloads that consume a ConfigMap or sit behind a Service."""
-
-    read_at: datetime
-    workloads: int
-    ready_replicas: int
-
-
-@dataclass(frozen=True)
-class ActivityFacts:
-    """The agent's own recent actions, from its store, within the probe's lookback window."""
-
-    read_at: datetime
-    window_seconds: float
-    on_target: tuple[datetime, ...]
-    in_namespace: tuple[datetime, ...]
-    overall: tuple[datetime, ...]
-
-    @property
-    def last_on_target(self) -> datetime | None:
-        """The newest action on the target, if any."""
-        return max(self.on_target) if self.on_target else None
-
-
-@dataclass(frozen=True)
-class EnvironmentFacts:
-    """State around the action: incidents, the alert, the kill switch, the namespace."""
-
-    read_at: datetime
-    open_incidents: int
-    alert_firing: bool | None
-    """True if any of the proposal's alerts still fires, False if none does, None if unknown."""
-    kill_switch: bool
-    tier: Tier
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Everything the scorers and the policy look at for one proposal."""
-
-    probed_at: datetime
-    target: TargetFacts
-    environment: EnvironmentFacts
-    activity: ActivityFacts
-    workload: WorkloadFacts | None = None
-    pod: PodFacts | None = None
-    node: NodeFacts | None = None
-    pdb: PdbFacts | None = None
-    revisions: RevisionFacts | None = None
-    hpa: HpaFacts | None = None
-    consumers: ConsumerFacts | None = None
-    api_reads: int = 0
-    """Reads the probe made through its reader (served from a cache or the API)."""
-
-    @property
-    def oldest_read(self) -> datetime:
-        """The read time of the stalest group: facts are only as fresh as this."""
-        groups = (
-            self.target,
-            self.environment,
-            self.activity,
-            self.workload,
-            self.pod,
-            self.node,
-            self.pdb,
-            self.revisions,
-            self.hpa,
-            self.consumers,
-        )
-        return min(g.read_at for g in groups if g is not None)
-
-    def age_seconds(self, now: datetime) -> float:
-        """How old the stalest fact is at `now` (never negative)."""
-        return max(0.0, (now - self.oldest_read).total_seconds())
+__all__ = [
+    "TIER_LABEL",
+    "ActivityFacts",
+    "ConsumerFacts",
+    "ContainerFacts",
+    "EnvironmentFacts",
+    "Facts",
+    "HpaFacts",
+    "NodeFacts",
+    "PdbFacts",
+    "PodFacts",
+    "PremiseFacts",
+    "RevisionEntry",
+    "RevisionFacts",
+    "TargetFacts",
+    "Tier",
+    "WorkloadFacts",
+]

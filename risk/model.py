@@ -11,7 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from actions.base import ActionName, ActionParams, TargetRef
+from actions.base import ActionName, ActionParams, Precondition, TargetRef
+from actions.premise import AlertPremise
 
 
 class Component(StrEnum):
@@ -66,6 +67,8 @@ class Proposal:
     """Alertmanager fingerprints of the incident's alerts; the probes ask whether they still fire."""
     requested_by: str | None = None
     """Who asked for this proposal when a person did (an undo); they may not approve it."""
+    premises: tuple[AlertPremise, ...] = ()
+    """What the incident's alerts claim about the cluster; the probes check each against it."""
 
 
 class Verdict(StrEnum):
@@ -85,3 +88,10 @@ class Decision:
     rules: tuple[str, ...]
     shadow: bool = False
     """Shadow mode: the verdict is recorded but nothing is executed."""
+    preconditions: tuple[Precondition, ...] = ()
+    """The action's preconditions as judged on the facts this decision was made on."""
+
+    @property
+    def failed_preconditions(self) -> tuple[Precondition, ...]:
+        """The preconditions that did not hold (each one a veto)."""
+        return tuple(c for c in self.preconditions if not c.holds)

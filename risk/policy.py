@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from actions.preconditions import Judgement
 from risk.facts import Facts
 from risk.model import Decision, Proposal, RiskScore, Verdict
 from risk.settings import PolicySettings, Thresholds
@@ -81,9 +82,19 @@ def _cooldown(facts: Facts, settings: PolicySettings, *, now: datetime) -> str |
     return None
 
 
-def decide(proposal: Proposal, facts: Facts, score: RiskScore, settings: PolicySettings, *, now: datetime) -> Decision:
-    """The verdict for a scored proposal, with every rule that produced it."""
-    found = vetoes(proposal, facts, settings, now=now)
+def decide(
+    proposal: Proposal,
+    facts: Facts,
+    score: RiskScore,
+    settings: PolicySettings,
+    *,
+    now: datetime,
+    judgement: Judgement | None = None,
+) -> Decision:
+    """The verdict for a scored proposal, with every rule that produced it. A failed precondition
+    is a veto no score and no human can override: the action cannot run now."""
+    found = [(f"veto: {reason}", False) for reason in (judgement.reasons() if judgement else ())]
+    found += vetoes(proposal, facts, settings, now=now)
     rules = [rule for rule, _ in found]
     if found:
         approvable = all(ok for _, ok in found) and score.total <= settings.deny_min
@@ -98,7 +109,8 @@ def decide(proposal: Proposal, facts: Facts, score: RiskScore, settings: PolicyS
             verdict = Verdict.APPROVE if verdict is Verdict.EXECUTE else verdict
     if settings.shadow:
         rules.append("shadow mode: decision recorded, nothing will run")
-    return Decision(verdict=verdict, risk=score, rules=tuple(rules), shadow=settings.shadow)
+    checks = judgement.checks if judgement else ()
+    return Decision(verdict=verdict, risk=score, rules=tuple(rules), shadow=settings.shadow, preconditions=checks)
 
 
 def _by_score(proposal: Proposal, score: RiskScore, settings: PolicySettings, rules: list[str]) -> Verdict:

@@ -11,16 +11,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from actions.base import ActionName, SnapshotSource
+from actions.registry import get_action
+from actions.revisions import history_kind, known_good_snapshot, revisions_of, template_digest
+from actions.workloads import template_of
 from risk.facts import (
     TIER_LABEL,
     ActivityFacts,
     ConsumerFacts,
+    ContainerFacts,
     EnvironmentFacts,
     Facts,
     HpaFacts,
     NodeFacts,
     PdbFacts,
     PodFacts,
+    RevisionEntry,
     RevisionFacts,
     TargetFacts,
     Tier,
@@ -40,6 +45,7 @@ from risk.objects import (
     selector_matches,
     template_references_configmap,
 )
+from risk.premises import probe_premises
 from risk.sources import ActionHistory, AlertStatus, ClusterReader, ReadCounter
 
 Obj = dict[str, Any]
@@ -82,6 +88,7 @@ def probe(
         parts.update(_probe_node(counter, obj, now=now))
     elif kind in ("ConfigMap", "Service"):
         parts.update(_probe_config(counter, obj, proposal, now=now, snapshots=snapshots))
+    parts["premises"] = probe_premises(counter, proposal.premises, now=now) if proposal.premises else None
     tier = _namespace_tier(counter, target.namespace)
     parts["environment"] = _environment(proposal, history=history, alerts=alerts, tier=tier, now=now)
     parts["activity"] = _activity(proposal, history=history, now=now, window=window)
@@ -155,7 +162,25 @@ def workload_facts(obj: Obj, *, now: datetime, last_change_at: datetime | None =
         observed_generation=observed,
         rollout_in_flight=in_flight or observed < generation,
         last_change_at=last_change_at,
+        containers=_containers(obj),
     )
+
+
+def _containers(obj: Obj) -> tuple[ContainerFacts, ...]:
+    found = []
+    for c in (template_of(obj).get("spec") or {}).get("containers") or []:
+        res = c.get("resources") or {}
+        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        found.append(
+            ContainerFacts(
+                name=str(c.get("name", "")),
+                cpu_request=req.get("cpu"),
+                cpu_limit=lim.get("cpu"),
+                memory_request=req.get("memory"),
+                memory_limit=lim.get("memory"),
+            )
+        )
+    return tuple(found)
 
 
 def _probe_workload(
@@ -163,8 +188,7 @@ def _probe_workload(
 ) -> dict[str, Any]:
     ns, name = proposal.target.namespace, proposal.target.name
     uid = meta(obj).get("uid")
-    history_kind = "ReplicaSet" if obj.get("kind", proposal.target.kind) == "Deployment" else "ControllerRevision"
-    owned = reader.owned_by(history_kind, ns, str(uid)) if uid else []
+    owned = reader.owned_by(history_kind(str(obj.get("kind", proposal.target.kind))), ns, str(uid)) if uid else []
     revisions = _revisions(obj, owned, proposal, now=now, snapshots=snapshots)
     stamps = [t for t in (created_at(r) for r in owned) if t is not None]
     obj.setdefault("kind", proposal.target.kind)
@@ -197,30 +221,35 @@ def _revisions(
     if obj.get("kind") == "Deployment" and DEPLOYMENT_REVISION in (meta(obj).get("annotations") or {}):
         wanted = str(meta(obj)["annotations"][DEPLOYMENT_REVISION])
         current = next((r for r in ordered if _revision_number(r) == wanted), current)
-    # The rollback acts on what changed since its own `before` (the incident start reaching back
-    # past the alert's pending period), so "before the incident" means before that instant.
-    started = getattr(proposal.params, "before", None) or proposal.incident_started_at
+    # "Before the incident" is the action's own cutoff (rollback: its `before`, the incident start
+    # reaching back past the alert's pending period), from the one function the action acts on.
+    cutoff = get_action(proposal.action).known_good_cutoff(proposal.params)
+    started = cutoff or proposal.incident_started_at
     before = [
         _revision_number(r) for r in ordered if r is not current and (t := created_at(r)) is not None and t < started
     ]
     current_time = created_at(current) if current else None
-    snapshot = _has_snapshot(snapshots, proposal)
+    snapshot = _known_good_snapshot(snapshots, proposal, cutoff)
+    entries = tuple(RevisionEntry(r.number, r.created, r.name, r.digest) for r in revisions_of(owned))
     return RevisionFacts(
         read_at=now,
         revisions_before_incident=tuple(before),
         current_revision=_revision_number(current) if current else None,
         current_predates_incident=current_time is not None and current_time < started,
-        snapshot_available=snapshot,
+        snapshot_available=snapshot is not None,
+        cutoff=cutoff,
+        history=entries,
+        running_digest=template_digest(template_of(obj)),
+        snapshot_digest=template_digest(template_of(snapshot)) if snapshot and template_of(snapshot) else None,
     )
 
 
-def _has_snapshot(snapshots: SnapshotSource | None, proposal: Proposal) -> bool:
+def _known_good_snapshot(snapshots: SnapshotSource | None, proposal: Proposal, cutoff: datetime | None) -> Obj | None:
+    """The snapshot the action would restore: the same function and the same cutoff it uses."""
     target = proposal.target
-    if snapshots is None or not target.namespace:
-        return False
-    return (
-        snapshots.version_before(target.kind, target.namespace, target.name, proposal.incident_started_at) is not None
-    )
+    if snapshots is None or not target.namespace or cutoff is None:
+        return None
+    return known_good_snapshot(snapshots, target.kind, target.namespace, target.name, cutoff)
 
 
 def _pdb(pdbs: list[Obj], pod_labels: dict[str, str], *, now: datetime) -> PdbFacts:
@@ -286,6 +315,7 @@ def _probe_node(reader: ClusterReader, node: Obj, *, now: datetime) -> dict[str,
             for pod in movable
         )
     ]
+    nodes = reader.list("Node")
     return {
         "node": NodeFacts(
             read_at=now,
@@ -297,6 +327,9 @@ def _probe_node(reader: ClusterReader, node: Obj, *, now: datetime) -> dict[str,
             local_storage_pods=sum(1 for p in movable if has_local_storage(p)),
             daemonset_or_mirror_pods=len(skipped),
             unowned_pods=sum(1 for p in movable if controller_owner(p) is None),
+            pod_namespaces=tuple(str(meta(p).get("namespace", "")) for p in movable),
+            cluster_nodes=len(nodes),
+            cluster_unschedulable=sum(1 for n in nodes if (n.get("spec") or {}).get("unschedulable")),
         ),
         "pdb": PdbFacts(read_at=now, count=len(allowed), min_disruptions_allowed=min(allowed) if allowed else None),
     }
@@ -306,13 +339,14 @@ def _probe_config(
     reader: ClusterReader, obj: Obj | None, proposal: Proposal, *, now: datetime, snapshots: SnapshotSource | None
 ) -> dict[str, Any]:
     ns, name = proposal.target.namespace, proposal.target.name
-    snapshot = _has_snapshot(snapshots, proposal)
+    cutoff = get_action(proposal.action).known_good_cutoff(proposal.params)
     revisions = RevisionFacts(
         read_at=now,
         revisions_before_incident=(),
         current_revision=None,
         current_predates_incident=False,
-        snapshot_available=snapshot,
+        snapshot_available=_known_good_snapshot(snapshots, proposal, cutoff) is not None,
+        cutoff=cutoff,
     )
     workloads = 0
     ready = 0

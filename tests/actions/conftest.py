@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
-from actions.base import ActionContext, ActionLimits, Outcome
+from actions.base import ActionContext, ActionLimits, Outcome, Precondition
 from actions.kube import Kube, RetryPolicy
+from actions.preconditions import judge
 from actions.registry import get_action
+from agent.evaluate import NoHistory, UnknownAlerts
+from risk.model import Proposal
+from risk.probes import probe
 from simcluster.clock import ManualClock
 from simcluster.harness import RunningSim, running_sim
 from tests.actions import objects
@@ -114,6 +118,17 @@ class Env:
         assert isinstance(kube, RecordingKube)
         kube.dry_run_only = True
         return kube
+
+    def judge(self, action: str, params: dict[str, Any]) -> dict[str, Precondition]:
+        """Probe the cluster as the risk layer does and judge the action's preconditions, by name."""
+        impl = get_action(action)
+        parsed = impl.parse(params)
+        now = self.clock.now()
+        proposal = Proposal(impl.name, parsed, impl.target(parsed), now)
+        facts = probe(
+            proposal, reader=self.kube, history=NoHistory(), alerts=UnknownAlerts(), now=now, snapshots=self.keeper
+        )
+        return {c.name: c for c in judge(impl, facts, parsed, self.limits).checks}
 
     def run(self, action: str, params: dict[str, Any]) -> tuple[Outcome, Any]:
         """Parse and execute an invocation; returns the outcome and the parsed params."""

@@ -33,7 +33,7 @@ def test_evict_pod_evicts_through_the_eviction_api(estate: Env) -> None:
     name = _pods(env, "web")[0]["metadata"]["name"]
     params = {"namespace": NS, "name": name}
     action = get_action("evict_pod")
-    checks = {c.name: c.holds for c in action.preconditions(env.ctx(), action.parse(params))}
+    checks = {name: c.holds for name, c in env.judge("evict_pod", params).items()}
     assert checks == {"target_exists": True, "has_controller": True}
     dry_run_changes_nothing(env, "evict_pod", params)
     outcome, parsed = env.run("evict_pod", params)
@@ -80,6 +80,37 @@ def test_drain_cordons_evicts_all_but_daemonset_pods_and_the_inverse_uncordons(e
     assert undo is not None and dict(undo.params) == {"name": node, "cordon": False}
     env.run(undo.action.value, dict(undo.params))
     assert env.kube.get("Node", node)["spec"].get("unschedulable") in (False, None)
+
+
+def test_drain_never_evicts_a_pod_in_a_protected_namespace(estate: Env) -> None:
+    env = estate
+    node = _pods(env, "web")[0]["spec"]["nodeName"]
+    system = objects.deployment("dns", replicas=1)
+    system["metadata"]["namespace"] = "kube-system"
+    system["spec"]["template"]["spec"]["nodeName"] = node
+    if env.kube.try_get("Namespace", "kube-system") is None:
+        env.create(objects.namespace("kube-system"))
+    env.create(system)
+    env.settle()
+    [dns] = env.kube.list("Pod", "kube-system", label_selector="app=dns")
+    assert dns["spec"]["nodeName"] == node
+    outcome, _ = env.run("drain_node", {"name": node, "evict_pods": True})
+
+    assert all(not item.startswith("kube-system/") for item in outcome.after["evicted"])
+    after = env.kube.try_get("Pod", dns["metadata"]["name"], "kube-system")
+    assert after is not None and not after["metadata"].get("deletionTimestamp")
+
+
+def test_drain_refuses_beyond_the_eviction_cap_before_cordoning(estate: Env) -> None:
+    env = estate
+    env.limits = ActionLimits(max_drain_evictions=0)
+    node = _pods(env, "web")[0]["spec"]["nodeName"]
+    params = {"name": node, "evict_pods": True}
+    assert not env.judge("drain_node", params)["evictions_within_limit"].holds
+    revision = env.revision
+    with pytest.raises(ActionRefused, match="pods to evict, at most 0"):
+        env.run("drain_node", params)
+    assert env.revision == revision
 
 
 def test_drain_gives_up_cleanly_when_a_pdb_blocks_past_the_timeout(estate: Env) -> None:

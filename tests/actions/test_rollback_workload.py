@@ -102,7 +102,7 @@ def test_rollback_refuses_with_no_history_and_no_snapshot(env: Env) -> None:
     action = get_action("rollback_workload")
     parsed = action.parse(_params("Deployment", "web", env, before))
 
-    checks = {c.name: c for c in action.preconditions(env.ctx(), parsed)}
+    checks = env.judge("rollback_workload", _params("Deployment", "web", env, before))
     assert checks["target_exists"].holds and not checks["known_good_template"].holds
     revision = env.revision
     with pytest.raises(ActionRefused, match="no revision of Deployment shop/web was serving before"):

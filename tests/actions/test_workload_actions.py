@@ -76,6 +76,22 @@ def test_scale_refuses_above_the_operator_limit(web: Env) -> None:
         web.run("scale_workload", {"kind": "Deployment", "namespace": NS, "name": "web", "replicas": 4})
 
 
+def test_hpa_bounds_beyond_the_operator_cap_are_refused_and_nothing_is_written(web: Env) -> None:
+    env = web
+    env.create(objects.hpa("web", 2, 5))
+    env.settle()
+    bounds = {"min_replicas": 10_000, "max_replicas": 10_000}
+    params = {"kind": "Deployment", "namespace": NS, "name": "web", "replicas": 6, "hpa_bounds": bounds}
+    checks = env.judge("scale_workload", params)
+    assert not checks["hpa_bounds_within_limit"].holds and checks["within_limit"].holds
+    revision = env.revision
+    with pytest.raises(ActionRefused, match=r"10000\.\.10000 against max_scale_replicas 50"):
+        env.run("scale_workload", params)
+    assert env.revision == revision
+    hpa = env.kube.get("HorizontalPodAutoscaler", "web-hpa", NS)["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 5)
+
+
 def test_scale_moves_the_hpa_bounds_instead_of_fighting_it(web: Env) -> None:
     env = web
     env.create(objects.hpa("web", 2, 5))
@@ -136,8 +152,7 @@ def test_set_resources_changes_one_container_and_the_inverse_restores_it(web: En
 def test_set_resources_refuses_unbounded_changes_and_limits_below_requests(web: Env, change: dict, reason: str) -> None:
     env = web
     params = {"kind": "Deployment", "namespace": NS, "name": "web", "container": "app", **change}
-    action = get_action("set_resources")
-    checks = {c.name: c for c in action.preconditions(env.ctx(), action.parse(params))}
+    checks = env.judge("set_resources", params)
     assert not checks["within_bounds"].holds
     revision = env.revision
     with pytest.raises(ActionRefused, match=reason):

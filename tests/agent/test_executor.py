@@ -186,6 +186,55 @@ def test_approved_action_is_asked_again_when_its_risk_rose(settled: RunningSim, 
     agent.stop()
 
 
+def test_an_approved_action_whose_precondition_fails_is_refused_with_its_reason(
+    settled: RunningSim, tmp_path: Path
+) -> None:
+    agent = sim_agent(settled, tmp_path / "data")
+    proposal = scale_catalog(agent, replicas=3)
+    risk, decision = agent.pipeline.evaluator.rescore(proposal, None, now=agent.clock())
+    assert not decision.failed_preconditions
+    request = agent.approvals.request(
+        proposal, risk, incident_id="inc-1", incident_summary="test", threshold=0.3, now=agent.clock()
+    )
+    agent.executor.remember(request.id, proposal, None, proposal_id="p-1")
+    settled.cluster.store.delete("Deployment", "shop", "catalog")  # gone between approval and execution
+
+    cli_channel.approve(agent.approvals, request.id, as_user=APPROVER, now=agent.clock())
+    agent.executor.wait(timeout=30)
+
+    execution = only_execution(agent)
+    assert execution.state is ExecutionState.REFUSED
+    assert "precondition target_exists failed" in str((execution.outcome or {}).get("refused"))
+    assert executed_records(agent) == []
+    agent.stop()
+
+
+def test_approved_hpa_bounds_above_the_cap_are_refused_at_execution(settled: RunningSim, tmp_path: Path) -> None:
+    agent = sim_agent(settled, tmp_path / "data")
+    bounds = {"min_replicas": 10_000, "max_replicas": 10_000}
+    action, params = parse_invocation(
+        "scale_workload",
+        {"namespace": "shop", "name": "catalog", "kind": "Deployment", "replicas": 3, "hpa_bounds": bounds},
+    )
+    proposal = Proposal(action.name, params, action.target(params), agent.clock())
+    risk, decision = agent.pipeline.evaluator.rescore(proposal, None, now=agent.clock())
+    assert [c.name for c in decision.failed_preconditions] == ["hpa_bounds_within_limit"]
+    seen_by_approver = dataclasses.replace(risk, total=0.5)  # however it got approved
+    request = agent.approvals.request(
+        proposal, seen_by_approver, incident_id="inc-1", incident_summary="test", threshold=0.3, now=agent.clock()
+    )
+    agent.executor.remember(request.id, proposal, None, proposal_id="p-1")
+
+    cli_channel.approve(agent.approvals, request.id, as_user=APPROVER, now=agent.clock())
+    agent.executor.wait(timeout=30)
+
+    execution = only_execution(agent)
+    assert execution.state is ExecutionState.REFUSED
+    assert "hpa_bounds_within_limit" in str((execution.outcome or {}).get("refused"))
+    assert catalog(settled)["spec"]["replicas"] == 2 and executed_records(agent) == []
+    agent.stop()
+
+
 def test_kill_switch_stops_execution_and_the_refusal_is_not_an_action(agent: Agent, settled: RunningSim) -> None:
     proposal = scale_catalog(agent)
     agent.kill_switch.pause(reason="incident review", by="lead")

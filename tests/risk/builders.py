@@ -14,6 +14,7 @@ from risk.facts import (
     NodeFacts,
     PdbFacts,
     PodFacts,
+    RevisionEntry,
     RevisionFacts,
     TargetFacts,
     Tier,
@@ -123,13 +124,24 @@ def workload_facts(ready: int, **kw: Any) -> Facts:
 
 
 def revisions(before: tuple[str, ...], *, snapshot: bool = False, current_predates: bool = False) -> RevisionFacts:
-    """Revision history: `before` created before the incident."""
+    """Revision history: `before` (newest first) created before the incident; the running revision
+    9 created after it unless `current_predates`."""
+    older = [
+        RevisionEntry(int(n), INCIDENT - timedelta(hours=index + 1), f"web-{n}", f"digest-{n}")
+        for index, n in enumerate(before)
+    ]
+    current_at = INCIDENT - timedelta(minutes=30) if current_predates else INCIDENT + timedelta(minutes=1)
+    history = (*sorted(older, key=lambda e: e.created), RevisionEntry(9, current_at, "web-9", "digest-9"))
     return RevisionFacts(
         read_at=NOW,
         revisions_before_incident=before,
         current_revision="9",
         current_predates_incident=current_predates,
         snapshot_available=snapshot,
+        cutoff=INCIDENT,
+        history=history,
+        running_digest="digest-9",
+        snapshot_digest="digest-snapshot" if snapshot else None,
     )
 
 

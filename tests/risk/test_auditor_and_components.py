@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from actions.registry import get_action
+from risk.assess import judge_proposal
 from risk.auditor import Audit, ClaimKey, audit
 from risk.components import operational_pressure, state_validity
 from risk.model import ComponentScore
@@ -61,9 +62,15 @@ def test_claim_vocabulary_is_documented() -> None:
 
 def test_stale_facts_raise_state_validity() -> None:
     facts = workload_facts(10)
-    fresh = state_validity(facts, RESTART.profile, restart().params, action=RESTART.name, now=NOW)
+    checks = judge_proposal(restart(), facts)
+    fresh = state_validity(facts, RESTART.profile, restart().params, action=RESTART.name, now=NOW, judgement=checks)
     stale = state_validity(
-        facts, RESTART.profile, restart().params, action=RESTART.name, now=NOW + timedelta(seconds=120)
+        facts,
+        RESTART.profile,
+        restart().params,
+        action=RESTART.name,
+        now=NOW + timedelta(seconds=120),
+        judgement=checks,
     )
     assert stale.score > fresh.score
     assert "facts are 120 s old (limit 60 s)" in stale.reasons
@@ -71,7 +78,8 @@ def test_stale_facts_raise_state_validity() -> None:
 
 def test_unsettled_generation_raises_state_validity() -> None:
     facts = replace(workload_facts(10), workload=workload(10, generation=5, observed=4))
-    result = state_validity(facts, RESTART.profile, restart().params, action=RESTART.name)
+    checks = judge_proposal(restart(), facts)
+    result = state_validity(facts, RESTART.profile, restart().params, action=RESTART.name, judgement=checks)
     assert "controller has not observed generation 5 (last saw 4)" in result.reasons
 
 
