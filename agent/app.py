@@ -20,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from actions.base import ActionContext
 from actions.kube import Kube
 from agent.audit import AuditKind, AuditLog
+from agent.checkpointing import build_checkpointer, start_checkpointing
 from agent.control import KillSwitch
 from agent.evaluate import Evaluator
 from agent.executor import Executor, ExecutorSettings
@@ -32,6 +33,7 @@ from agent.planning.select import build_planner
 from agent.settings import Settings
 from agent.store import Store
 from agent.undo import request_undo
+from agent.witnesses import Checkpointer
 from approvals.authz import ApproverPolicy, CachedGroupDirectory
 from approvals.model import ApprovalRequest, ApprovalState
 from approvals.queue import ApprovalNotifier, ApprovalQueue
@@ -113,6 +115,8 @@ class Agent:
     identity: str
     slack: SlackChannel | None = None
     clicks: ClickHandler | None = None
+    checkpointer: Checkpointer | None = None
+    """Signs the chain's head for the witnesses (None without a signing key)."""
     scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone=UTC))
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
     """One client for the alert source, kept alive across polls."""
@@ -162,6 +166,11 @@ class Agent:
             self.executor.on_approved(request)
         self.executor.resume_pending()
 
+    def publish_checkpoint(self, *, force: bool = False) -> None:
+        """Leader only: sign the chain's head and publish it to the witnesses."""
+        if self.checkpointer is not None and self.is_leader:
+            self.checkpointer.publish(force=force)
+
     def resync_snapshots(self) -> None:
         self.keeper.resync()
         self.keeper.prune()
@@ -194,6 +203,8 @@ class Agent:
         if self.leader is not None:
             self.leader.start()
         self.keeper.resync()
+        if self.checkpointer is not None:
+            start_checkpointing(self.settings, self.store, self.audit)
         if self.leader is None:
             self.executor.reconcile()  # with leader election, winning the lease reconciles
         if schedule:
@@ -215,6 +226,11 @@ class Agent:
             self.scheduler.add_job(
                 self.resync_snapshots, "interval", seconds=10, id="snapshots", max_instances=1, coalesce=True
             )
+            if self.checkpointer is not None:
+                every = self.settings.audit.checkpoint_interval_seconds
+                self.scheduler.add_job(
+                    self.publish_checkpoint, "interval", seconds=every, id="checkpoint", max_instances=1, coalesce=True
+                )
             self.scheduler.start()
         self.started = True
         log.info("agent_started", identity=self.identity, store=self.store.url)
@@ -224,6 +240,7 @@ class Agent:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.executor.shutdown()
+        self.publish_checkpoint(force=True)  # the last head, while this replica still leads
         if self.leader is not None:
             self.leader.stop()
         if self.cache is not None:
@@ -349,6 +366,7 @@ def build_agent(
         leader=leader,
         identity=identity,
         slack=slack,
+        checkpointer=build_checkpointer(settings, store, kube, clock=clock),
     )
     if slack is not None:
         agent.clicks = ClickHandler(approvals, slack, on_undo=agent.undo)

@@ -52,6 +52,8 @@ class AuditKind(StrEnum):
     UNDO_OFFERED = "undo_offered"
     ESCALATION = "escalation"
     CONTROL = "control"
+    CHECKPOINT_KEY = "checkpoint_key"
+    """A checkpoint signing key was put in use (agent.checkpoints), endorsed by the one before."""
     ERROR = "error"
 
 

@@ -100,6 +100,20 @@ class AuditSettings(Section):
 
     hmac_key: SecretStr | None = None
     """Key for an HMAC-SHA256 chain; unset means a plain SHA-256 chain."""
+    signing_key: SecretStr | None = None
+    """Ed25519 private key (PEM, or base64 of its 32 bytes; `scutum audit keygen` makes one) that
+    signs checkpoints of the chain's head for the witnesses; unset means no checkpoints."""
+    previous_signing_key: SecretStr | None = None
+    """During a key rotation, the key being replaced: it endorses the new key in the chain."""
+    checkpoint_public_keys: list[str] = Field(default_factory=list)
+    """Public keys (base64 or PEM) that `scutum audit verify` trusts for checkpoints; keys the
+    chain shows endorsed by a trusted key, and the configured signing keys' own, are trusted too."""
+    checkpoint_interval_seconds: float = Field(default=60.0, gt=0, le=86400)
+    """How often the head is signed and published (when it moved; always on shutdown)."""
+    checkpoint_configmap: str = Field(default="scutum-checkpoints", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    """ConfigMap in the agent's namespace that witnesses checkpoints."""
+    checkpoint_history: int = Field(default=1000, ge=1, le=3000)
+    """Checkpoints kept on that ConfigMap (about 200 bytes each; a ConfigMap holds 1 MiB)."""
 
 
 class AgentIdentitySettings(Section):

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from agent.store import migrate
 from agent.store.approval_requests import SqlApprovalRepository
+from agent.store.audit_kinds import AuditKindIndex
 from agent.store.audit_rows import AuditRepository
 from agent.store.control_state import ControlRepository
 from agent.store.database import Database, build_engine
@@ -67,6 +68,8 @@ class Store:
         """The kill switch."""
         self.audit = AuditRepository(db)
         """Audit chain storage (use agent.audit.AuditLog to write and verify)."""
+        self.audit_kinds = AuditKindIndex(db)
+        """Audit records of one kind (checkpoint keys)."""
         self.approvals = SqlApprovalRepository(db)
         """Approval requests and votes (an `approvals.model.ApprovalRepository`)."""
         self.history = StoreActionHistory(self.executions, self.incidents, self.control)
