@@ -103,13 +103,14 @@ class ConfigMapWitness:
         raise KubeError(f"ConfigMap {self._namespace}/{self._name} kept changing under the checkpoint witness")
 
     def read(self) -> list[Checkpoint]:
-        """Every checkpoint in the history, plus the annotation's."""
+        """Every checkpoint in the history, plus the annotation's when it is not among them."""
         current = self._kube.try_get("ConfigMap", self._name, self._namespace)
         if current is None:
             return []
         lines = ((current.get("data") or {}).get(HISTORY_KEY) or "").splitlines()
         latest = ((current.get("metadata") or {}).get("annotations") or {}).get(LATEST_ANNOTATION)
-        return read_checkpoint_lines([*lines, *([latest] if latest else [])])
+        found = read_checkpoint_lines([*lines, *([latest] if latest else [])])
+        return list(dict.fromkeys(found))
 
 
 def _with(configmap: dict[str, Any], line: str, *, keep: int) -> dict[str, Any]:

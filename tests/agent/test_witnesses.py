@@ -8,12 +8,15 @@ import json
 from pathlib import Path
 
 import structlog
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from actions.kube import Kube
+from agent.app import build_agent
 from agent.audit import AuditKind, AuditLog
 from agent.checkpoints import CheckpointSigner, KeyRing, new_private_key_text, public_key_text, read_checkpoint_lines
 from agent.cli import app
+from agent.settings import Settings
 from agent.store import AuditHead, Store
 from agent.witnesses import HISTORY_KEY, LATEST_ANNOTATION, Checkpointer, ConfigMapWitness, LogWitness
 from simcluster.harness import RunningSim
@@ -110,3 +113,34 @@ def test_audit_verify_with_checkpoints_reports_truncation_and_rewind(tmp_path: P
     env_with_key = {**env, "SCUTUM_AUDIT__SIGNING_KEY": private}
     code, _, stderr = _run("audit", "verify", "--data-dir", data_dir, "--checkpoints", str(log_file), env=env_with_key)
     assert code == 1 and "truncated" in stderr and "records 71..100" in stderr
+
+
+def test_the_agent_records_its_key_and_publishes_the_head_on_shutdown(bare_sim: RunningSim, tmp_path: Path) -> None:
+    kube = _kube(bare_sim)
+    old, new = new_private_key_text(), new_private_key_text()
+    base = Settings()
+    settings = base.model_copy(
+        update={
+            "data_dir": tmp_path,
+            "kube": base.kube.model_copy(update={"url": bare_sim.url}),
+            "audit": base.audit.model_copy(
+                update={"signing_key": SecretStr(new), "previous_signing_key": SecretStr(old)}
+            ),
+        }
+    )
+    agent = build_agent(settings, kube=kube, use_cache=False)
+    agent.start(schedule=False)
+    agent.stop()
+
+    store = Store.connect(settings.database_url())
+    (key_record,) = store.audit_kinds.records_of_kind(AuditKind.CHECKPOINT_KEY)
+    head = store.audit.head()
+    store.close()
+    signer_new, signer_old = CheckpointSigner.from_text(new), CheckpointSigner.from_text(old)
+    assert key_record.payload["key_id"] == signer_new.key_id
+    assert key_record.payload["endorsed_by"] == signer_old.key_id
+    ring = KeyRing.of([signer_old.public_key])
+    ring.extend_from_chain([key_record])
+    (published,) = ConfigMapWitness(kube, namespace="scutum", configmap="scutum-checkpoints").read()
+    assert (published.seq, published.hash) == (head.seq, head.hash)
+    assert ring.check(published) is None, "the rotated key is trusted through the old key's endorsement"

@@ -74,3 +74,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "scutum.usesSqlite" -}}
 {{- if and (not .Values.database.existingSecret) .Values.persistence.enabled }}true{{ end }}
 {{- end }}
+
+{{/* The ConfigMap that witnesses signed checkpoints of the audit chain. */}}
+{{- define "scutum.checkpointConfigMap" -}}
+{{- printf "%s-checkpoints" (include "scutum.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
