@@ -51,11 +51,13 @@ def utc_now() -> datetime:
 
 
 def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Store:
-    """Connect to the configured store (creating the embedded SQLite's directory) and migrate it."""
+    """Connect to the configured store (creating the embedded SQLite's directory) and migrate it
+    unless `database.migrate_on_start` is off (an owner role migrates: `scutum db upgrade`)."""
     if not settings.database.url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.connect(settings.database_url(), clock=clock)
-    store.upgrade()
+    if settings.database.migrate_on_start:
+        store.upgrade()
     return store
 
 

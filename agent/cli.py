@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 import yaml
@@ -30,6 +31,7 @@ from agent.checkpoints import (
 )
 from agent.control import KillSwitch
 from agent.settings import Settings, SettingsError, load_settings, redacted
+from agent.store import Store
 from agent.store.records import AuditRecord
 
 EXIT_BAD_INPUT = 2
@@ -77,10 +79,33 @@ def config_show(config: ConfigOption = None, as_json: JsonOption = False) -> Non
 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
-    """Apply pending schema migrations."""
-    store = open_store(settings_from(config, data_dir))
-    typer.echo(f"database schema is current: {store.url}")
-    store.close()
+    """Apply pending schema migrations (as the owner role when `database.migration_url` is set,
+    then grant the daemon's runtime role its limited privileges)."""
+    settings = settings_from(config, data_dir)
+    owner_url = settings.database.migration_url
+    if owner_url is None or data_dir is not None:
+        store = open_store(
+            settings.model_copy(update={"database": settings.database.model_copy(update={"migrate_on_start": True})})
+        )
+        typer.echo(f"database schema is current: {store.url}")
+        store.close()
+        return
+    role = settings.database.runtime_role or urlsplit(settings.database.url or "").username
+    if not role:
+        typer.echo(
+            "scutum: database.migration_url needs database.url naming the runtime role (or runtime_role)", err=True
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    store = Store.connect(owner_url.get_secret_value())
+    try:
+        store.upgrade()
+        store.grant_runtime_role(role)
+    except ValueError as exc:
+        typer.echo(f"scutum: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    finally:
+        store.close()
+    typer.echo(f"database schema is current: {store.url}; runtime role {role} granted")
 
 
 CheckpointsOption = Annotated[

@@ -92,7 +92,16 @@ class DatabaseSettings(Section):
     """The store: SQLite in the data directory by default, PostgreSQL for several replicas."""
 
     url: str | None = None
-    """SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db; unset means SQLite in data_dir."""
+    """SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db; unset means SQLite in data_dir.
+    With `migration_url` set, this is the daemon's limited runtime role."""
+    migration_url: SecretStr | None = None
+    """PostgreSQL URL of the role that owns the tables; `scutum db upgrade` migrates with it and
+    grants the runtime role (the user of `url`) its limited privileges. The daemon never needs it."""
+    runtime_role: str | None = None
+    """The daemon's role that `scutum db upgrade` grants; unset means the user named in `url`."""
+    migrate_on_start: bool = True
+    """Apply pending migrations when a command opens the store; off when a separate owner role
+    migrates (the runtime role may not change the schema)."""
 
 
 class AuditSettings(Section):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from agent.store import migrate
+from agent.store import migrate, roles
 from agent.store.approval_requests import SqlApprovalRepository
 from agent.store.audit_kinds import AuditKindIndex
 from agent.store.audit_rows import AuditRepository
@@ -88,6 +88,10 @@ class Store:
     def upgrade(self) -> None:
         """Apply every pending migration."""
         migrate.upgrade(self._db.engine)
+
+    def grant_runtime_role(self, role: str) -> None:
+        """As the owner (PostgreSQL): give `role` the daemon's limited privileges (agent.store.roles)."""
+        roles.grant_runtime_role(self._db.engine, role)
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -66,6 +66,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- fail "replicaCount > 1 needs leaderElection.enabled: true, or every replica would act on the same incident." }}
 {{- end }}
 {{- end }}
+{{- if and .Values.database.ownerSecret (not .Values.database.existingSecret) }}
+{{- fail "database.ownerSecret needs database.existingSecret: the runtime role's URL, which the daemon uses." }}
+{{- end }}
 {{- if and .Values.rbac.namespaced (not .Values.managedNamespaces) }}
 {{- fail "rbac.namespaced: true needs managedNamespaces: the list of namespaces to grant Roles in." }}
 {{- end }}
