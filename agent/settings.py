@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actions.base import ActionLimits
+from agent.secret_settings import misplaced_secrets
 from agent.settings_sources import (
     CONFIG_FILE_VARIABLE,
     ENV_DELIMITER,
@@ -134,6 +135,9 @@ class AgentIdentitySettings(Section):
     """Namespaces the agent watches and may act in (others are vetoed); empty means every namespace."""
     identity: str | None = None
     """This replica's identity in claims and leases; unset means the host name."""
+    strict_secrets: bool = False
+    """Refuse to start when a secret setting (token, key, database URL) arrives from anywhere but
+    its own upper-case `SCUTUM_*` variable, filled from a Secret; the chart turns this on."""
 
 
 class LeaderElectionSettings(Section):
@@ -319,9 +323,12 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] | None = N
         record_sources(data, (), f"file {path}", sources)
     deep_merge(data, env_data(environ, sources, root=Settings))
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise SettingsError(describe_errors(exc, sources, root=Settings)) from None
+    if settings.agent.strict_secrets and (problems := misplaced_secrets(data, sources)):
+        raise SettingsError("secrets outside Secrets (agent.strict_secrets is on):\n  " + "\n  ".join(problems))
+    return settings
 
 
 def settings_variable_names() -> list[str]:

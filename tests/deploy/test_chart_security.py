@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from agent.settings import load_settings
+import helm_python as helm
+import pytest
+
+from agent.secret_settings import SECRET_SETTINGS
+from agent.settings import SettingsError, load_settings
 from tests.deploy.chart import NAMESPACE, of_kind, render, settings_configmap
 
 
@@ -68,3 +73,54 @@ def test_one_database_secret_keeps_migrating_on_start(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(settings_configmap(docs)["data"]["config.yaml"], encoding="utf-8")
     assert load_settings(config, env={}).database.migrate_on_start is True
+
+
+def _nested(path: tuple[str, ...], value: str) -> dict[str, Any]:
+    node: dict[str, Any] = {path[-1]: value}
+    for part in reversed(path[:-1]):
+        node = {part: node}
+    return node
+
+
+@pytest.mark.parametrize("path", list(SECRET_SETTINGS), ids=".".join)
+def test_a_secret_under_config_is_refused_naming_the_secret_value(path: tuple[str, ...]) -> None:
+    with pytest.raises(helm.HelmValuesError, match=re.escape(SECRET_SETTINGS[path])) as caught:
+        render({"config": _nested(path, "in-plain-text")})
+    assert f"/config/{'/'.join(path)}" in str(caught.value)
+
+
+def test_the_refusal_cannot_be_passed_by_quoting_the_message() -> None:
+    message = "a Secret: set secrets.audit.existingSecret, never config.audit.hmac_key"
+    with pytest.raises(helm.HelmValuesError, match="hmac_key"):
+        render({"config": {"audit": {"hmac_key": message}}})
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "scutum_audit__hmac_key",
+        "Scutum_Slack__Bot_Token",
+        "SCUTUM_AUDIT__SIGNING_KEY",
+        "SCUTUM_DATABASE__MIGRATION_URL",
+        "scutum_planner__llm__api_key",
+        "SCUTUM_SLACK",
+        "scutum_planner__llm",
+    ],
+)
+def test_extra_env_refuses_secret_names_in_any_case_and_whole_sections(name: str) -> None:
+    with pytest.raises(helm.HelmValuesError, match="extraEnv"):
+        render({"extraEnv": [{"name": name, "value": "in-plain-text"}]})
+
+
+def test_extra_env_still_takes_plain_settings_of_the_same_sections() -> None:
+    name = "SCUTUM_AUDIT__CHECKPOINT_INTERVAL_SECONDS"
+    assert _env(render({"extraEnv": [{"name": name, "value": "30"}]}))[name]["value"] == "30"
+
+
+def test_the_chart_turns_strict_secrets_on(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(settings_configmap(render())["data"]["config.yaml"], encoding="utf-8")
+    settings = load_settings(config, env={"SCUTUM_AUDIT__HMAC_KEY": "from-a-secret"})
+    assert settings.agent.strict_secrets is True
+    with pytest.raises(SettingsError, match=r"audit\.hmac_key"):
+        load_settings(config, env={"scutum_audit__hmac_key": "from-extra-env"})
