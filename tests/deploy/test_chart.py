@@ -50,6 +50,8 @@ def test_default_values_render_valid_manifests(default_docs: list[dict[str, Any]
             "RoleBinding",
             "Service",
             "ServiceAccount",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
         }
     )
     _validate_all(default_docs)

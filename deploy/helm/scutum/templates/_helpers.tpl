@@ -69,6 +69,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.database.ownerSecret (not .Values.database.existingSecret) }}
 {{- fail "database.ownerSecret needs database.existingSecret: the runtime role's URL, which the daemon uses." }}
 {{- end }}
+{{- if has .Release.Namespace .Values.managedNamespaces }}
+{{- fail (printf "managedNamespaces must not include the release namespace %s: the agent's own namespace is protected." .Release.Namespace) }}
+{{- end }}
 {{- if and .Values.rbac.namespaced (not .Values.managedNamespaces) }}
 {{- fail "rbac.namespaced: true needs managedNamespaces: the list of namespaces to grant Roles in." }}
 {{- end }}
