@@ -30,6 +30,7 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m agent.docgen
 	$(BIN)/python -m agent.rbac
+	$(BIN)/python -m agent.admission
 	$(BIN)/python -m actions.reference
 
 clean:

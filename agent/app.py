@@ -20,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from actions.base import ActionContext, ActionLimits
 from actions.kube import Kube
 from agent.audit import AuditKind, AuditLog
+from agent.checkpointing import build_checkpointer, start_checkpointing
 from agent.control import KillSwitch
 from agent.evaluate import Evaluator
 from agent.executor import Executor, ExecutorSettings
@@ -35,6 +36,7 @@ from agent.planning.select import build_planner
 from agent.settings import Settings
 from agent.store import Store
 from agent.undo import request_undo
+from agent.witnesses import Checkpointer
 from approvals.authz import ApproverPolicy, CachedGroupDirectory
 from approvals.channels import AllChannels
 from approvals.mattermost import MattermostActions, MattermostChannel
@@ -56,11 +58,13 @@ def utc_now() -> datetime:
 
 
 def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Store:
-    """Connect to the configured store (creating the embedded SQLite's directory) and migrate it."""
+    """Connect to the configured store (creating the embedded SQLite's directory) and migrate it
+    unless `database.migrate_on_start` is off (an owner role migrates: `scutum db upgrade`)."""
     if not settings.database.url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.connect(settings.database_url(), clock=clock)
-    store.upgrade()
+    if settings.database.migrate_on_start:
+        store.upgrade()
     return store
 
 
@@ -127,6 +131,8 @@ class Agent:
     mattermost_actions: MattermostActions | None = None
     """Mattermost's button callbacks, when Mattermost is enabled."""
     expiry_warnings: ExpiryWarnings | None = None
+    checkpointer: Checkpointer | None = None
+    """Signs the chain's head for the witnesses (None without a signing key)."""
     scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone=UTC))
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
     """One client for the alert source, kept alive across polls."""
@@ -180,6 +186,11 @@ class Agent:
             self.executor.on_approved(request)
         self.executor.resume_pending()
 
+    def publish_checkpoint(self, *, force: bool = False) -> None:
+        """Leader only: sign the chain's head and publish it to the witnesses."""
+        if self.checkpointer is not None and self.is_leader:
+            self.checkpointer.publish(force=force)
+
     def resync_snapshots(self) -> None:
         self.keeper.resync()
         self.keeper.prune()
@@ -212,6 +223,8 @@ class Agent:
         if self.leader is not None:
             self.leader.start()
         self.keeper.resync()
+        if self.checkpointer is not None:
+            start_checkpointing(self.settings, self.store, self.audit)
         if self.leader is None:
             self.executor.reconcile()  # with leader election, winning the lease reconciles
         if schedule:
@@ -233,6 +246,11 @@ class Agent:
             self.scheduler.add_job(
                 self.resync_snapshots, "interval", seconds=10, id="snapshots", max_instances=1, coalesce=True
             )
+            if self.checkpointer is not None:
+                every = self.settings.audit.checkpoint_interval_seconds
+                self.scheduler.add_job(
+                    self.publish_checkpoint, "interval", seconds=every, id="checkpoint", max_instances=1, coalesce=True
+                )
             self.scheduler.start()
         self.started = True
         log.info("agent_started", identity=self.identity, store=self.store.url)
@@ -244,6 +262,7 @@ class Agent:
         self.executor.shutdown()
         if self.pager is not None:
             self.pager.close(wait=True)
+        self.publish_checkpoint(force=True)  # the last head, while this replica still leads
         if self.leader is not None:
             self.leader.stop()
         if self.cache is not None:
@@ -387,6 +406,7 @@ def build_agent(
             if pager is not None
             else None
         ),
+        checkpointer=build_checkpointer(settings, store, kube, clock=clock),
     )
     if slack is not None:
         agent.clicks = ClickHandler(approvals, slack, on_undo=agent.undo)
@@ -480,8 +500,6 @@ def _on_call(settings: Settings, clock: Callable[[], datetime]) -> OnCallDirecto
             inner = PagerDutyOnCall(**common)
         case OnCallSource.OPSGENIE:
             inner = OpsgenieOnCall(**common)
-        case OnCallSource.NONE:
-            return None
     return CachedOnCall(inner, ttl=timedelta(seconds=oncall.cache_seconds), clock=clock)
 
 

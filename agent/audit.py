@@ -54,6 +54,8 @@ class AuditKind(StrEnum):
     ESCALATION = "escalation"
     PAGE = "page"
     CONTROL = "control"
+    CHECKPOINT_KEY = "checkpoint_key"
+    """A checkpoint signing key was put in use (agent.checkpoints), endorsed by the one before."""
     ERROR = "error"
 
 

@@ -13,14 +13,26 @@ import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 import yaml
 
-from agent.app import audit_log, open_store
+from agent.app import audit_log, kube_from, open_store
 from agent.audit import VerifyReport, read_export, verify_records
+from agent.checkpointing import configmap_witness, read_checkpoint_file, verify_exported, verify_published
+from agent.checkpoints import (
+    Checkpoint,
+    CheckpointKeyError,
+    CheckpointReport,
+    CheckpointSigner,
+    new_private_key_text,
+    public_key_text,
+)
 from agent.control import KillSwitch
 from agent.settings import Settings, SettingsError, load_settings, redacted
+from agent.store import Store
+from agent.store.records import AuditRecord
 
 EXIT_BAD_INPUT = 2
 EXIT_CHAIN_BROKEN = 1
@@ -67,14 +79,50 @@ def config_show(config: ConfigOption = None, as_json: JsonOption = False) -> Non
 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
-    """Apply pending schema migrations."""
-    store = open_store(settings_from(config, data_dir))
-    typer.echo(f"database schema is current: {store.url}")
-    store.close()
+    """Apply pending schema migrations (as the owner role when `database.migration_url` is set,
+    then grant the daemon's runtime role its limited privileges)."""
+    settings = settings_from(config, data_dir)
+    owner_url = settings.database.migration_url
+    if owner_url is None or data_dir is not None:
+        store = open_store(
+            settings.model_copy(update={"database": settings.database.model_copy(update={"migrate_on_start": True})})
+        )
+        typer.echo(f"database schema is current: {store.url}")
+        store.close()
+        return
+    role = settings.database.runtime_role or urlsplit(settings.database.url or "").username
+    if not role:
+        typer.echo(
+            "scutum: database.migration_url needs database.url naming the runtime role (or runtime_role)", err=True
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    store = Store.connect(owner_url.get_secret_value())
+    try:
+        store.upgrade()
+        store.grant_runtime_role(role)
+    except ValueError as exc:
+        typer.echo(f"scutum: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    finally:
+        store.close()
+    typer.echo(f"database schema is current: {store.url}; runtime role {role} granted")
+
+
+CheckpointsOption = Annotated[
+    Path | None,
+    typer.Option("--checkpoints", help="Also prove the signed checkpoints in this file (JSON lines).", dir_okay=False),
+]
+FromClusterOption = Annotated[
+    bool, typer.Option("--from-cluster", help="Also prove the checkpoints on the witness ConfigMap.")
+]
+PublicKeyOption = Annotated[
+    list[str] | None,
+    typer.Option("--public-key", help="Trust this checkpoint public key (base64 or PEM); repeatable."),
+]
 
 
 @audit_app.command("verify")
-def audit_verify(
+def audit_verify(  # noqa: PLR0917 - typer maps each option to a parameter
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
@@ -84,27 +132,64 @@ def audit_verify(
             "--input", "-i", help="Verify an exported copy (JSON Lines) instead of the store.", dir_okay=False
         ),
     ] = None,
+    checkpoints: CheckpointsOption = None,
+    from_cluster: FromClusterOption = False,
+    public_keys: PublicKeyOption = None,
 ) -> None:
-    """Exit 0 when the chain is intact, 1 naming the first bad record otherwise."""
+    """Exit 0 when the chain is intact (and extends every signed checkpoint given), 1 otherwise."""
     settings = settings_from(config, data_dir)
-    if input_file is not None:
-        report = _verify_export(settings, input_file)
-    else:
-        store = open_store(settings)
-        try:
-            report = audit_log(settings, store).verify()
-        finally:
-            store.close()
-    if as_json:
-        out: dict[str, Any] = {**report.__dict__, "problem": report.problem.value if report.problem else None}
-        typer.echo(json.dumps(out, sort_keys=True))
-    else:
-        typer.echo(report.describe(), err=not report.ok)
-    if not report.ok:
+    published = _published(settings, checkpoints, from_cluster=from_cluster)
+    proof: CheckpointReport | None = None
+    try:
+        if input_file is not None:
+            report, records = _verify_export(settings, input_file)
+            if published is not None:
+                proof = verify_exported(settings, records, published, extra_keys=public_keys or ())
+        else:
+            store = open_store(settings)
+            try:
+                report = audit_log(settings, store).verify()
+                if published is not None:
+                    proof = verify_published(settings, store, published, extra_keys=public_keys or ())
+            finally:
+                store.close()
+    except CheckpointKeyError as exc:
+        typer.echo(f"scutum: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    _print_verify(report, proof, as_json=as_json)
+    if not report.ok or (proof is not None and not proof.ok):
         raise typer.Exit(EXIT_CHAIN_BROKEN)
 
 
-def _verify_export(settings: Settings, path: Path) -> VerifyReport:
+def _print_verify(report: VerifyReport, proof: CheckpointReport | None, *, as_json: bool) -> None:
+    if as_json:
+        out: dict[str, Any] = {**report.__dict__, "problem": report.problem.value if report.problem else None}
+        if proof is not None:
+            out["checkpoints"] = proof.as_json()
+        typer.echo(json.dumps(out, sort_keys=True))
+        return
+    typer.echo(report.describe(), err=not report.ok)
+    if proof is not None:
+        typer.echo(proof.describe(), err=not proof.ok)
+
+
+def _published(settings: Settings, path: Path | None, *, from_cluster: bool) -> list[Checkpoint] | None:
+    """The checkpoints to prove (None when none were asked for)."""
+    if path is None and not from_cluster:
+        return None
+    found: list[Checkpoint] = []
+    if path is not None:
+        try:
+            found.extend(read_checkpoint_file(path))
+        except OSError as exc:
+            typer.echo(f"scutum: cannot read {path}: {exc.strerror}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+    if from_cluster:
+        found.extend(configmap_witness(settings, kube_from(settings)).read())
+    return found
+
+
+def _verify_export(settings: Settings, path: Path) -> tuple[VerifyReport, list[AuditRecord]]:
     """An exported chain checked offline (records removed from its end cannot be seen: no head)."""
     key = settings.audit.hmac_key.get_secret_value().encode() if settings.audit.hmac_key else None
     try:
@@ -116,7 +201,7 @@ def _verify_export(settings: Settings, path: Path) -> VerifyReport:
     except ValueError as exc:
         typer.echo(f"scutum: {path}: {exc}", err=True)
         raise typer.Exit(EXIT_CHAIN_BROKEN) from None
-    return verify_records(records, key=key)
+    return verify_records(records, key=key), records
 
 
 @audit_app.command("export")
@@ -138,6 +223,16 @@ def audit_export(
     finally:
         store.close()
     typer.echo(f"exported {count} records", err=True)
+
+
+@audit_app.command("keygen")
+def audit_keygen() -> None:
+    """Print a new checkpoint signing key (for a Secret) and its public key (to distribute)."""
+    private = new_private_key_text()
+    signer = CheckpointSigner.from_text(private)
+    typer.echo(f"private key (keep it in a Secret): {private}")
+    typer.echo(f"public key (give it to verifiers): {public_key_text(signer.public_key)}")
+    typer.echo(f"key id: {signer.key_id}")
 
 
 AsUserOption = Annotated[str, typer.Option("--as", help="Who is doing this (recorded in the audit chain).")]

@@ -30,6 +30,8 @@ READ_VERBS = ("get", "list", "watch")
 """What the probes, the watch cache and the snapshot keeper do to every kind they know."""
 LEASE_PERMISSION = Permission("coordination.k8s.io", "leases", ("create", "get", "patch", "update"))
 """Leader election: read, create and renew one Lease in the agent's namespace."""
+CHECKPOINT_PERMISSION = Permission("", "configmaps", ("get", "update"))
+"""The checkpoint witness: read and update one ConfigMap (named in the chart) in the agent's namespace."""
 FORBIDDEN_VERBS = frozenset({"*", "escalate", "bind", "impersonate"})
 """Verbs no generated rule may carry: a wildcard or a way to grant oneself more."""
 FORBIDDEN_RESOURCES = frozenset({"*", "secrets"})
@@ -92,21 +94,33 @@ def _is_cluster_scoped(permission: Permission) -> bool:
 
 def rule_sections(permissions: Iterable[Permission] | None = None) -> dict[str, list[Rule]]:
     """The rules per chart object: `cluster` (ClusterRole), `namespaced` (Role per managed
-    namespace), `clusterScoped` (the small ClusterRole beside those Roles) and `lease`."""
+    namespace), `clusterScoped` (the small ClusterRole beside those Roles), `lease`, and
+    `checkpoints` (the witness ConfigMap in the agent's namespace, limited to its name by the chart).
+    `clusterReads` is the ClusterRole when writes are granted per managed namespace (`namespaced`
+    Roles) but reads stay cluster-wide: every documented read, plus the cluster-scoped writes."""
     granted = [*(_registry_permissions() if permissions is None else permissions), *documented_reads()]
     return {
         "cluster": merge(granted),
         "namespaced": merge(p for p in granted if not _is_cluster_scoped(p)),
         "clusterScoped": merge(p for p in granted if _is_cluster_scoped(p)),
+        "clusterReads": merge([*documented_reads(), *(p for p in granted if _is_cluster_scoped(p))]),
         "lease": merge([LEASE_PERMISSION]),
+        "checkpoints": merge([CHECKPOINT_PERMISSION]),
     }
 
 
-def rules(namespaced: bool, *, permissions: Iterable[Permission] | None = None) -> list[Rule]:
+def rules(
+    namespaced: bool, *, permissions: Iterable[Permission] | None = None, managed_writes: bool = False
+) -> list[Rule]:
     """Everything the chart grants in one mode, merged and sorted: registry permissions,
-    documented reads and the Lease permissions. `permissions` defaults to the registry's."""
+    documented reads and the Lease permissions. `permissions` defaults to the registry's;
+    `managed_writes`: cluster-wide reads with writes per managed namespace."""
     sections = rule_sections(permissions)
-    parts = ("namespaced", "clusterScoped", "lease") if namespaced else ("cluster", "lease")
+    parts: tuple[str, ...] = ("cluster", "lease", "checkpoints")
+    if namespaced:
+        parts = ("namespaced", "clusterScoped", "lease", "checkpoints")
+    elif managed_writes:
+        parts = ("clusterReads", "namespaced", "lease", "checkpoints")
     return merge(
         Permission(rule["apiGroups"][0], rule["resources"][0], tuple(rule["verbs"]))
         for part in parts

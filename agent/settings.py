@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actions.base import ActionLimits
 from agent.paging.settings import PagingSettings
+from agent.secret_settings import misplaced_secrets
 from agent.settings_sources import (
     CONFIG_FILE_VARIABLE,
     ENV_DELIMITER,
@@ -93,7 +94,16 @@ class DatabaseSettings(Section):
     """The store: SQLite in the data directory by default, PostgreSQL for several replicas."""
 
     url: str | None = None
-    """SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db; unset means SQLite in data_dir."""
+    """SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db; unset means SQLite in data_dir.
+    With `migration_url` set, this is the daemon's limited runtime role."""
+    migration_url: SecretStr | None = None
+    """PostgreSQL URL of the role that owns the tables; `scutum db upgrade` migrates with it and
+    grants the runtime role (the user of `url`) its limited privileges. The daemon never needs it."""
+    runtime_role: str | None = None
+    """The daemon's role that `scutum db upgrade` grants; unset means the user named in `url`."""
+    migrate_on_start: bool = True
+    """Apply pending migrations when a command opens the store; off when a separate owner role
+    migrates (the runtime role may not change the schema)."""
 
 
 class AuditSettings(Section):
@@ -101,6 +111,20 @@ class AuditSettings(Section):
 
     hmac_key: SecretStr | None = None
     """Key for an HMAC-SHA256 chain; unset means a plain SHA-256 chain."""
+    signing_key: SecretStr | None = None
+    """Ed25519 private key (PEM, or base64 of its 32 bytes; `scutum audit keygen` makes one) that
+    signs checkpoints of the chain's head for the witnesses; unset means no checkpoints."""
+    previous_signing_key: SecretStr | None = None
+    """During a key rotation, the key being replaced: it endorses the new key in the chain."""
+    checkpoint_public_keys: list[str] = Field(default_factory=list)
+    """Public keys (base64 or PEM) that `scutum audit verify` trusts for checkpoints; keys the
+    chain shows endorsed by a trusted key, and the configured signing keys' own, are trusted too."""
+    checkpoint_interval_seconds: float = Field(default=60.0, gt=0, le=86400)
+    """How often the head is signed and published (when it moved; always on shutdown)."""
+    checkpoint_configmap: str = Field(default="scutum-checkpoints", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    """ConfigMap in the agent's namespace that witnesses checkpoints."""
+    checkpoint_history: int = Field(default=1000, ge=1, le=3000)
+    """Checkpoints kept on that ConfigMap (about 200 bytes each; a ConfigMap holds 1 MiB)."""
 
 
 class AgentIdentitySettings(Section):
@@ -112,6 +136,9 @@ class AgentIdentitySettings(Section):
     """Namespaces the agent watches and may act in (others are vetoed); empty means every namespace."""
     identity: str | None = None
     """This replica's identity in claims and leases; unset means the host name."""
+    strict_secrets: bool = False
+    """Refuse to start when a secret setting (token, key, database URL) arrives from anywhere but
+    its own upper-case `SCUTUM_*` variable, filled from a Secret; the chart turns this on."""
 
 
 class LeaderElectionSettings(Section):
@@ -306,9 +333,12 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] | None = N
         record_sources(data, (), f"file {path}", sources)
     deep_merge(data, env_data(environ, sources, root=Settings))
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise SettingsError(describe_errors(exc, sources, root=Settings)) from None
+    if settings.agent.strict_secrets and (problems := misplaced_secrets(data, sources)):
+        raise SettingsError("secrets outside Secrets (agent.strict_secrets is on):\n  " + "\n  ".join(problems))
+    return settings
 
 
 def settings_variable_names() -> list[str]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from agent.store import migrate
+from agent.store import migrate, roles
 from agent.store.approval_requests import SqlApprovalRepository
+from agent.store.audit_kinds import AuditKindIndex
 from agent.store.audit_rows import AuditRepository
 from agent.store.channel_messages import ChannelMessageRepository
 from agent.store.control_state import ControlRepository
@@ -68,6 +69,8 @@ class Store:
         """The kill switch."""
         self.audit = AuditRepository(db)
         """Audit chain storage (use agent.audit.AuditLog to write and verify)."""
+        self.audit_kinds = AuditKindIndex(db)
+        """Audit records of one kind (checkpoint keys)."""
         self.approvals = SqlApprovalRepository(db)
         """Approval requests and votes (an `approvals.model.ApprovalRepository`)."""
         self.channel_messages = ChannelMessageRepository(db)
@@ -88,6 +91,10 @@ class Store:
     def upgrade(self) -> None:
         """Apply every pending migration."""
         migrate.upgrade(self._db.engine)
+
+    def grant_runtime_role(self, role: str) -> None:
+        """As the owner (PostgreSQL): give `role` the daemon's limited privileges (agent.store.roles)."""
+        roles.grant_runtime_role(self._db.engine, role)
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from sqlmodel import col, select
 
+from agent.store.audit_head import advance_head, lock_head
 from agent.store.database import Database, utc
 from agent.store.records import AuditHead, AuditRecord
 from agent.store.tables import AuditHeadRow, AuditRow
@@ -33,9 +34,12 @@ class AuditRepository:
         """Append several records in one transaction (one decision's records), in order."""
         records: list[AuditRecord] = []
         with self._db.session(write_lock=True) as session:
-            head_row = session.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).first()
-            if head_row is None:
-                head_row = AuditHeadRow(id=1, seq=0, hash="")
+            if self._db.is_postgres:  # the head moves only through the owner's functions
+                locked = lock_head(session)
+                head_row = AuditHeadRow(id=1, seq=locked.seq, hash=locked.hash)
+            else:
+                stored = session.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1)).first()
+                head_row = stored or AuditHeadRow(id=1, seq=0, hash="")
             for build in builds:
                 record = build(AuditHead(seq=head_row.seq, hash=head_row.hash))
                 if record.seq != head_row.seq + 1 or record.prev_hash != head_row.hash:
@@ -54,7 +58,10 @@ class AuditRepository:
                 )
                 head_row.seq, head_row.hash = record.seq, record.hash
                 records.append(record)
-            session.add(head_row)
+            if self._db.is_postgres:
+                advance_head(session, AuditHead(seq=head_row.seq, hash=head_row.hash))
+            else:
+                session.add(head_row)
         return records
 
     def head(self) -> AuditHead:

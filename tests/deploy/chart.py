@@ -35,3 +35,9 @@ def render(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
 
 def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [doc for doc in docs if doc["kind"] == kind]
+
+
+def settings_configmap(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ConfigMap holding the agent's settings (not the checkpoint witness)."""
+    (configmap,) = [doc for doc in of_kind(docs, "ConfigMap") if doc["metadata"]["name"] == RELEASE]
+    return configmap

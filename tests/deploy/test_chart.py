@@ -11,7 +11,7 @@ import pytest
 
 from agent.planning.runbook import load_runbook
 from agent.settings import load_settings
-from tests.deploy.chart import CHART_DIR, NAMESPACE, ROOT, ha_values, of_kind, render
+from tests.deploy.chart import CHART_DIR, NAMESPACE, ROOT, ha_values, of_kind, render, settings_configmap
 
 K8S_VERSION = kubernetes_validate.utils.latest_version()
 CRD_GROUPS = ("monitoring.coreos.com/",)
@@ -37,6 +37,7 @@ def _validate_all(docs: list[dict[str, Any]]) -> None:
 
 def test_default_values_render_valid_manifests(default_docs: list[dict[str, Any]]) -> None:
     kinds = sorted({doc["kind"] for doc in default_docs})
+    assert [c["metadata"]["name"] for c in of_kind(default_docs, "ConfigMap")] == ["scutum-checkpoints", "scutum"]
     assert kinds == sorted(
         {
             "ConfigMap",
@@ -49,6 +50,8 @@ def test_default_values_render_valid_manifests(default_docs: list[dict[str, Any]
             "RoleBinding",
             "Service",
             "ServiceAccount",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
         }
     )
     _validate_all(default_docs)
@@ -65,7 +68,12 @@ def test_namespaced_rbac_renders_valid_manifests() -> None:
     docs = render({"rbac": {"namespaced": True}, "managedNamespaces": ["shop", "payments"]})
     _validate_all(docs)
     roles = {(role["metadata"]["namespace"], role["metadata"]["name"]) for role in of_kind(docs, "Role")}
-    assert roles == {("shop", "scutum"), ("payments", "scutum"), (NAMESPACE, "scutum-leader-election")}
+    assert roles == {
+        ("shop", "scutum"),
+        ("payments", "scutum"),
+        (NAMESPACE, "scutum-leader-election"),
+        (NAMESPACE, "scutum-checkpoints"),
+    }
 
 
 @pytest.mark.parametrize("values", [None, ha_values()], ids=["default", "ha"])
@@ -113,7 +121,7 @@ def test_secrets_reach_the_pod_only_through_secret_refs(ha_docs: list[dict[str, 
     ]:
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == secret
         assert "value" not in env[name]
-    (config_map,) = of_kind(ha_docs, "ConfigMap")
+    config_map = settings_configmap(ha_docs)
     assert "scutum-database" not in str(config_map) and "token" not in str(config_map["data"]).lower()
 
 
@@ -154,7 +162,7 @@ def test_typo_in_values_fails_schema_validation(values: dict[str, Any], where: s
 
 
 def _config_files(docs: list[dict[str, Any]]) -> dict[str, str]:
-    (configmap,) = of_kind(docs, "ConfigMap")
+    configmap = settings_configmap(docs)
     data: dict[str, str] = configmap["data"]
     return data
 

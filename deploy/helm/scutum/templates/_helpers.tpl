@@ -66,6 +66,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- fail "replicaCount > 1 needs leaderElection.enabled: true, or every replica would act on the same incident." }}
 {{- end }}
 {{- end }}
+{{- if and .Values.database.ownerSecret (not .Values.database.existingSecret) }}
+{{- fail "database.ownerSecret needs database.existingSecret: the runtime role's URL, which the daemon uses." }}
+{{- end }}
+{{- if has .Release.Namespace .Values.managedNamespaces }}
+{{- fail (printf "managedNamespaces must not include the release namespace %s: the agent's own namespace is protected." .Release.Namespace) }}
+{{- end }}
 {{- if and .Values.rbac.namespaced (not .Values.managedNamespaces) }}
 {{- fail "rbac.namespaced: true needs managedNamespaces: the list of namespaces to grant Roles in." }}
 {{- end }}
@@ -73,4 +79,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{- define "scutum.usesSqlite" -}}
 {{- if and (not .Values.database.existingSecret) .Values.persistence.enabled }}true{{ end }}
+{{- end }}
+
+{{/* The ConfigMap that witnesses signed checkpoints of the audit chain. */}}
+{{- define "scutum.checkpointConfigMap" -}}
+{{- printf "%s-checkpoints" (include "scutum.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}

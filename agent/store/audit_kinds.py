@@ -1,0 +1,35 @@
+"""Audit records of one kind, read through the kind index (checkpoint keys, for instance),
+without walking the whole chain."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from agent.store.database import Database, utc
+from agent.store.records import AuditRecord
+from agent.store.tables import AuditRow
+
+
+class AuditKindIndex:
+    """Reads audit records by kind, in seq order."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def records_of_kind(self, kind: str) -> list[AuditRecord]:
+        """Every record of `kind`, oldest first (meant for rare kinds such as `checkpoint_key`)."""
+        with self._db.session() as session:
+            rows = session.exec(select(AuditRow).where(AuditRow.kind == kind).order_by(col(AuditRow.seq))).all()
+            return [
+                AuditRecord(
+                    seq=row.seq,
+                    ts=utc(row.ts),
+                    kind=row.kind,
+                    actor=row.actor,
+                    incident_id=row.incident_id,
+                    payload=dict(row.payload),
+                    prev_hash=row.prev_hash,
+                    hash=row.hash,
+                )
+                for row in rows
+            ]
