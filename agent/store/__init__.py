@@ -18,6 +18,7 @@ from agent.store.database import Database, build_engine
 from agent.store.executions import ExecutionRepository
 from agent.store.history import StoreActionHistory
 from agent.store.incidents import IncidentRepository
+from agent.store.outcome_rows import DecisionRows, OutcomeRows
 from agent.store.records import (
     AuditHead,
     AuditRecord,
@@ -37,6 +38,7 @@ __all__ = [
     "AuditRecord",
     "ControlState",
     "DecisionRecord",
+    "DecisionRows",
     "Execution",
     "ExecutionState",
     "Incident",
@@ -71,6 +73,8 @@ class Store:
         """Approval requests and votes (an `approvals.model.ApprovalRepository`)."""
         self.history = StoreActionHistory(self.executions, self.incidents, self.control)
         """Recent actions, open incidents, kill switch (a `risk.sources.ActionHistory`)."""
+        self.outcomes = OutcomeRows(db)
+        """Read-only queries behind `scutum report` (decisions and what followed them)."""
 
     @classmethod
     def connect(cls, url: str, *, clock: Callable[[], datetime] = _now) -> Store:
