@@ -29,6 +29,7 @@ from agent.leader import LeaderElector, LeaseConfig
 from agent.metrics import Metrics
 from agent.pipeline import Handled, Notices, Pipeline
 from agent.planning.select import build_planner
+from agent.reports.gauges import refresh_gauges
 from agent.settings import Settings
 from agent.store import Store
 from agent.undo import request_undo
@@ -162,6 +163,11 @@ class Agent:
             self.executor.on_approved(request)
         self.executor.resume_pending()
 
+    def refresh_reports(self) -> None:
+        """Recompute the calibration and drift gauges of /metrics (agent.reports.gauges)."""
+        if self.is_leader:
+            refresh_gauges(self.metrics, self.store, now=self.clock())
+
     def resync_snapshots(self) -> None:
         self.keeper.resync()
         self.keeper.prune()
@@ -214,6 +220,9 @@ class Agent:
             self.scheduler.add_job(self.dispatch, "interval", seconds=2, id="dispatch", max_instances=1, coalesce=True)
             self.scheduler.add_job(
                 self.resync_snapshots, "interval", seconds=10, id="snapshots", max_instances=1, coalesce=True
+            )
+            self.scheduler.add_job(
+                self.refresh_reports, "interval", minutes=15, id="reports", max_instances=1, coalesce=True
             )
             self.scheduler.start()
         self.started = True

@@ -36,6 +36,19 @@ class Metrics:
         self.queue_depth = Gauge("scutum_approval_queue_depth", "Approval requests pending.", registry=r)
         self.poll_errors = Counter("scutum_poll_errors_total", "Failed Alertmanager polls.", registry=r)
         self.leader = Gauge("scutum_leader", "1 while this replica holds the lease.", registry=r)
+        self.drift = Gauge(
+            "scutum_drift_signal", "1 while a drift signal fires (docs/research.md).", ["signal"], registry=r
+        )
+        self.drift_statistic = Gauge(
+            "scutum_drift_statistic", "Each drift signal's statistic (ratio or p-value).", ["signal"], registry=r
+        )
+        self.bad_outcome_rate = Gauge(
+            "scutum_bad_outcome_rate",
+            "Observed bad-outcome rate of executed actions, by risk band.",
+            ["band"],
+            registry=r,
+        )
+        self.brier = Gauge("scutum_calibration_brier_score", "Brier score of the risk score vs outcomes.", registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -83,3 +83,19 @@ def test_text_summary_and_a_bad_since(data_dir: Path) -> None:
     assert "coverage:" in _invoke("report", "coverage", "--data-dir", str(data_dir), "--since", "3650d")
     result = runner.invoke(app, ["report", "coverage", "--data-dir", str(data_dir), "--since", "yesterday"], env={})
     assert result.exit_code == 2
+
+
+def test_gauges_export_the_drift_signals_and_reliability(data_dir: Path) -> None:
+    from datetime import timedelta
+
+    from agent.metrics import Metrics
+    from agent.reports.gauges import refresh_gauges
+
+    store = Store.connect(f"sqlite:///{data_dir / 'scutum.db'}")
+    metrics = Metrics()
+    refresh_gauges(metrics, store, now=World().start + timedelta(days=8))
+    store.close()
+    text = metrics.render().decode()
+    assert 'scutum_drift_signal{signal="rubber_stamping"} 0.0' in text
+    assert 'scutum_bad_outcome_rate{band="0.0-0.2"}' in text
+    assert "scutum_calibration_brier_score " in text
