@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from agent.reports.labels import Windows, load_history
@@ -121,3 +122,15 @@ def coverage_lines(cover: dict[str, Any]) -> list[str]:
             f"(coverage {_pct(tenth['coverage_with_it'])})"
         )
     return lines
+
+
+def write_reports(store: Store, directory: Path, *, now: datetime) -> tuple[list[str], list[Path]]:
+    """Both reports over the whole store: summary lines, and the HTML files written in `directory`."""
+    from agent.reports.html import calibration_html, coverage_html
+
+    calibration = calibration_report(store, since=None, now=now)
+    cover = coverage_report(store, since=None)
+    paths = [directory / "calibration.html", directory / "coverage.html"]
+    paths[0].write_text(calibration_html(calibration), encoding="utf-8")
+    paths[1].write_text(coverage_html(cover), encoding="utf-8")
+    return summary_lines(calibration, cover), paths
