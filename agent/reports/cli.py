@@ -1,4 +1,4 @@
-"""`scutum report calibration | coverage`: the reports on Scutum's own history.
+"""`scutum report calibration | coverage | autonomy | preconditions`: reports on Scutum's own history.
 
 `--json` prints the report object (a contract tests rely on); `--html FILE` writes one
 self-contained HTML file; otherwise a short text summary is printed.
@@ -17,8 +17,13 @@ from agent.app import open_store
 from agent.cli import EXIT_BAD_INPUT, ConfigOption, DataDirOption, JsonOption, settings_from
 from agent.reports.build import calibration_lines, calibration_report, coverage_lines, coverage_report
 from agent.reports.html import calibration_html, coverage_html
+from agent.reports.labels import load_history
+from risk.autonomy import autonomy, autonomy_json
+from risk.precondition_audit import audit_json, precondition_audit
 
-report_app = typer.Typer(help="Reports on Scutum's own history (calibration, coverage).", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Reports on Scutum's own history (calibration, coverage, autonomy, preconditions).", no_args_is_help=True
+)
 
 SinceOption = Annotated[
     str | None,
@@ -89,3 +94,59 @@ def report_coverage(
     finally:
         store.close()
     _emit(data, as_json=as_json, html=html, page=coverage_html(data) if html else "", lines=coverage_lines(data))
+
+
+@report_app.command("autonomy")
+def report_autonomy(
+    since: SinceOption = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Per (action, namespace, alert): the track record, and a promotion or demotion it has earned."""
+    now = datetime.now(UTC)
+    store = open_store(settings_from(config, data_dir))
+    try:
+        rows = autonomy_json(autonomy(load_history(store, since=parse_since(since, now=now))))
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, sort_keys=True))
+        return
+    for row in rows:
+        typer.echo(
+            f"{row['advice']:<8} {row['action']:<18} {row['namespace'] or '-':<14} {row['alert']:<32} "
+            f"mode {row['mode']:<8} ran {row['ran']:>3} bad {row['bad']:>2} streak {row['streak']:>2}  {row['why']}"
+        )
+        if row["advice"] != "hold":
+            typer.echo(
+                f"         apply: scutum policy {row['advice']} --action {row['action']} "
+                f"--namespace {row['namespace'] or '-'} --alert {row['alert']} --as YOU"
+            )
+
+
+@report_app.command("preconditions")
+def report_preconditions(
+    since: SinceOption = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """How often the independent auditor disputed each planner's claims, with examples."""
+    now = datetime.now(UTC)
+    store = open_store(settings_from(config, data_dir))
+    try:
+        rows = audit_json(precondition_audit(load_history(store, since=parse_since(since, now=now))))
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, sort_keys=True))
+        return
+    for row in rows:
+        share = "-" if row["share"] is None else f"{row['share']:.1%}"
+        typer.echo(
+            f"{row['planner']:<12} {row['disputed']}/{row['proposals']} proposals disputed ({share}, "
+            f"95% {row['low']:.3f}-{row['high']:.3f})"
+        )
+        for example in row["examples"]:
+            typer.echo(f"  {example['at']}  {example['incident']}  {example['alert']}  {example['action']}")

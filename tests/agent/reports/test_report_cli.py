@@ -99,3 +99,13 @@ def test_gauges_export_the_drift_signals_and_reliability(data_dir: Path) -> None
     assert 'scutum_drift_signal{signal="rubber_stamping"} 0.0' in text
     assert 'scutum_bad_outcome_rate{band="0.0-0.2"}' in text
     assert "scutum_calibration_brier_score " in text
+
+
+def test_autonomy_and_preconditions_reports(data_dir: Path) -> None:
+    rows = json.loads(_invoke("report", "autonomy", "--data-dir", str(data_dir), "--json"))
+    assert rows and {"advice", "streak", "evidence", "mode"} <= set(rows[0])
+    assert "mode" in _invoke("report", "autonomy", "--data-dir", str(data_dir))
+    audits = json.loads(_invoke("report", "preconditions", "--data-dir", str(data_dir), "--json"))
+    assert {a["planner"] for a in audits} == {"runbook", "llm"}
+    assert all(a["disputed"] == len(a["examples"]) or len(a["examples"]) == 5 for a in audits)
+    assert "proposals disputed" in _invoke("report", "preconditions", "--data-dir", str(data_dir))
