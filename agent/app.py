@@ -272,7 +272,16 @@ def build_agent(
     context = ActionContext(kube=kube, clock=clock, snapshots=store.snapshots, limits=settings.actions.limits())
     planner = build_planner(settings.planner, reader=reader, history=store.snapshots)
     policy = effective_policy(settings)
-    evaluator = Evaluator(planner, reader, store.history, settings.risk, policy, snapshots=store.snapshots, live=kube)
+    evaluator = Evaluator(
+        planner,
+        reader,
+        store.history,
+        settings.risk,
+        policy,
+        snapshots=store.snapshots,
+        live=kube,
+        grants=store.autonomy,
+    )
     executors: list[Executor] = []  # the queue and the executor need each other: bind late
 
     def on_approved(request: ApprovalRequest) -> None:

@@ -16,6 +16,7 @@ from actions.base import SnapshotSource, TargetRef
 from agent.intake import Incident
 from agent.planning.base import Escalation, Ignore, Planner, PlanResult
 from risk.assess import assess
+from risk.autonomy import GrantSource, apply_grant
 from risk.facts import Facts
 from risk.model import Decision, Proposal, RiskScore
 from risk.probes import probe
@@ -156,6 +157,8 @@ class Evaluator:
     live: ClusterReader | None = None
     """Where re-validation reads right before acting: the API server itself, not the watch cache,
     so an action is never taken on facts a lagging cache still shows."""
+    grants: GrantSource | None = None
+    """Promotions operators applied (`scutum policy promote`); None: every approval stays one."""
 
     def evaluate(self, incident: Incident, *, now: datetime) -> Evaluation:
         """Decide one incident. Never raises for what a planner or an alert got wrong."""
@@ -170,7 +173,7 @@ class Evaluator:
     def score(self, incident: Incident, plan: PlanResult, proposal: Proposal, *, now: datetime) -> Evaluation:
         """Probe the cluster for `proposal` and run risk and policy on what was read."""
         facts = self.probe(proposal, incident, now=now)
-        risk, verdict = assess(proposal, facts, self.risk_settings, self.policy, now=now)
+        risk, verdict = self.assess(proposal, facts, now=now)
         outcome = Outcome(verdict.verdict.value)
         return Evaluation(incident, plan, outcome, verdict.rules, proposal, facts, risk, verdict)
 
@@ -202,4 +205,9 @@ class Evaluator:
         """
         history = ExcludingClaim(self.history, exclude_claim) if exclude_claim else self.history
         facts = self.probe(proposal, incident, now=now, history=history, reader=self.live or self.reader)
-        return assess(proposal, facts, self.risk_settings, self.policy, now=now)
+        return self.assess(proposal, facts, now=now)
+
+    def assess(self, proposal: Proposal, facts: Facts, *, now: datetime) -> tuple[RiskScore, Decision]:
+        """Score and decide, then apply the case's earned autonomy (risk.autonomy.apply_grant)."""
+        risk, decision = assess(proposal, facts, self.risk_settings, self.policy, now=now)
+        return risk, apply_grant(proposal, decision, self.grants)

@@ -11,6 +11,9 @@ among them. The recommendation:
 - HOLD otherwise.
 
 A recommendation is only advice: `scutum policy promote` applies one, audited, never silently.
+A promotion in force (`Grant`) turns an "approve" verdict on its case into "execute" only where
+the evidence reaches (`apply_grant`): never past a veto, never above the highest score seen in
+the streak that earned it, never in shadow mode.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from risk.intervals import median
+from risk.model import Decision, Proposal, Verdict
 from risk.track import Call, Ending, PastDecision
 
 PROMOTE_STREAK = 10
@@ -127,3 +132,60 @@ def autonomy(decisions: Sequence[PastDecision]) -> list[CaseRecord]:
 def autonomy_json(records: Sequence[CaseRecord]) -> list[dict[str, Any]]:
     """JSON-ready rows."""
     return [{**asdict(r), "advice": r.advice.value} for r in records]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A case's autonomy as an operator set it: mode "execute" (promoted) or "approve" (demoted)."""
+
+    action: str
+    namespace: str | None
+    alert: str
+    mode: str
+    max_risk: float
+    """The highest score the earning streak covered; above it the case still asks people."""
+    by: str
+    at: datetime
+    reason: str = ""
+    evidence: tuple[str, ...] = ()
+
+
+class GrantSource(Protocol):
+    """Where the evaluator looks up a case's promotion (the store)."""
+
+    def grant_for(self, action: str, namespace: str | None, alert: str) -> Grant | None:
+        """The promotion in force for the case, or None."""
+        ...
+
+
+def apply_grant(proposal: Proposal, decision: Decision, grants: GrantSource | None) -> Decision:
+    """`decision`, or "execute" in its place when the case's promotion covers it.
+
+    Only an "approve" verdict is changed, only with no veto among its rules, only in live mode,
+    only for a proposal with an alert, and only at or below the grant's max_risk.
+    """
+    if grants is None or decision.verdict is not Verdict.APPROVE or decision.shadow or not proposal.alert_names:
+        return decision
+    if any(rule.startswith(("veto:", "cooldown waived")) for rule in decision.rules):
+        return decision
+    grant = grants.grant_for(proposal.action.value, proposal.target.namespace, proposal.alert_names[0])
+    if grant is None or decision.risk.total > grant.max_risk:
+        return decision
+    rule = (
+        f"earned autonomy: {grant.action} on {grant.alert} in {grant.namespace or 'the cluster'} promoted by "
+        f"{grant.by} on {grant.at.date().isoformat()} up to risk {grant.max_risk:.2f}: execute"
+    )
+    return Decision(verdict=Verdict.EXECUTE, risk=decision.risk, rules=(*decision.rules, rule), shadow=False)
+
+
+def earned_max_risk(decisions: Sequence[PastDecision]) -> float:
+    """The highest score in the streak that earned a promotion (what the grant may cover)."""
+    return round(max((d.risk for d in _streak(decisions) if d.risk is not None), default=0.0), 4)
+
+
+def case_history(
+    decisions: Sequence[PastDecision], *, action: str, namespace: str | None, alert: str
+) -> list[PastDecision]:
+    """One case's decisions, oldest first."""
+    key = (action, namespace or "", alert)
+    return sorted((d for d in decisions if d.action is not None and _key(d) == key), key=lambda d: d.at)

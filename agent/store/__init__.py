@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from agent.store import migrate
 from agent.store.approval_requests import SqlApprovalRepository
 from agent.store.audit_rows import AuditRepository
+from agent.store.autonomy_grants import AutonomyGrantRepository
 from agent.store.control_state import ControlRepository
 from agent.store.database import Database, build_engine
 from agent.store.executions import ExecutionRepository
@@ -73,6 +74,8 @@ class Store:
         """Approval requests and votes (an `approvals.model.ApprovalRepository`)."""
         self.history = StoreActionHistory(self.executions, self.incidents, self.control)
         """Recent actions, open incidents, kill switch (a `risk.sources.ActionHistory`)."""
+        self.autonomy = AutonomyGrantRepository(db)
+        """Earned autonomy per (action, namespace, alert) (a `risk.autonomy.GrantSource`)."""
         self.outcomes = OutcomeRows(db)
         """Read-only queries behind `scutum report` (decisions and what followed them)."""
 

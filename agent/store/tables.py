@@ -183,3 +183,22 @@ class AuditHeadRow(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(default="", max_length=64)
+
+
+class AutonomyGrantRow(SQLModel, table=True):
+    """One change to a case's earned autonomy (`scutum policy promote | demote`); the newest
+    row per (action, namespace, alert) is in force. Rows are never updated."""
+
+    __tablename__ = "autonomy_grants"
+    __table_args__ = (Index("ix_autonomy_grants_case", "action", "namespace", "alert_name", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    action: str = Field(max_length=64)
+    namespace: str = Field(default="", max_length=253)
+    alert_name: str = Field(max_length=256)
+    mode: str = Field(max_length=16)
+    max_risk: float = 0.0
+    changed_by: str = Field(max_length=256)
+    reason: str = Field(default="", max_length=2000)
+    evidence: list[str] = _json()
+    changed_at: datetime = _when()

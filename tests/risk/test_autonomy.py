@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
-from risk.autonomy import PROMOTE_STREAK, Advice, autonomy, case_record
+from risk.autonomy import PROMOTE_STREAK, Advice, Grant, apply_grant, autonomy, case_record
+from risk.model import Component, ComponentScore, Decision, RiskScore, Verdict
 from risk.simulated_history import START, World, generate
 from risk.track import Call, Ending, HumanCall, PastDecision
+from tests.risk.builders import restart
 
 
 def _decision(
@@ -61,3 +64,49 @@ def test_on_generated_history_every_case_is_listed_once_and_advice_comes_first()
     ranks = [0 if r.advice is Advice.DEMOTE else 1 if r.advice is Advice.PROMOTE else 2 for r in records]
     assert ranks == sorted(ranks)
     assert any(r.advice is not Advice.HOLD for r in records)
+
+
+# --- a promotion in force --------------------------------------------------------------------
+
+
+class _Grants:
+    def __init__(self, grant: Grant | None) -> None:
+        self.grant = grant
+        self.asked: list[tuple[str, str | None, str]] = []
+
+    def grant_for(self, action: str, namespace: str | None, alert: str) -> Grant | None:
+        self.asked.append((action, namespace, alert))
+        return self.grant
+
+
+GRANT = Grant("restart_workload", "shop", "KubePodCrashLooping", "execute", 0.5, "lead", START)
+
+
+def _approve(total: float, *rules: str, shadow: bool = False) -> Decision:
+    risk = RiskScore(total=total, components={c: ComponentScore(total) for c in Component})
+    return Decision(
+        Verdict.APPROVE, risk, rules or (f"score {total:.2f} > execute_max 0.30: approval required",), shadow
+    )
+
+
+def test_a_promotion_turns_approve_into_execute_and_says_who_granted_it() -> None:
+    proposal = replace(restart("web", "shop"), alert_names=("KubePodCrashLooping",))
+    grants = _Grants(GRANT)
+    decided = apply_grant(proposal, _approve(0.45), grants)
+    assert decided.verdict is Verdict.EXECUTE
+    assert "earned autonomy" in decided.rules[-1] and "lead" in decided.rules[-1]
+    assert grants.asked == [("restart_workload", "shop", "KubePodCrashLooping")]
+
+
+def test_a_promotion_never_passes_a_veto_its_risk_ceiling_or_shadow_mode() -> None:
+    proposal = replace(restart("web", "shop"), alert_names=("KubePodCrashLooping",))
+    grants = _Grants(GRANT)
+    for decision in (
+        _approve(0.51),
+        _approve(0.4, "veto: freeze window friday is active", "a human may still approve during the freeze window"),
+        _approve(0.4, shadow=True),
+        replace(_approve(0.4), verdict=Verdict.DENY),
+    ):
+        assert apply_grant(proposal, decision, grants) is decision
+    assert apply_grant(proposal, _approve(0.4), _Grants(None)).verdict is Verdict.APPROVE
+    assert apply_grant(restart("web", "shop"), _approve(0.4), grants).verdict is Verdict.APPROVE  # no alert
