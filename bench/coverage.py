@@ -42,6 +42,21 @@ def markdown(report: CoverageReport) -> list[str]:
     return lines
 
 
+def section(results: list[dict[str, Any]]) -> str:
+    """The docs/benchmarks.md section, from the suite's results."""
+    intro = [
+        "",
+        "## Action-space coverage of the scenario catalogue",
+        "",
+        "Command: `python -m bench.suite --json suite.json && python -m bench.coverage suite.json` (part of "
+        "`make bench`). Each scenario counts once, by the first action the agent ran; the marginal column is the "
+        "share covered by the k most used actions (`risk/coverage.py`, the same code as `scutum report coverage`).",
+        "The catalogue was written to exercise every action, so this shows what it tests, not what a cluster needs.",
+        "",
+    ]
+    return "\n".join([*intro, *markdown(catalogue_coverage(results)), ""])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("suite_json", type=Path)
