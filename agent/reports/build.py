@@ -83,9 +83,16 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
+def terminal_safe(line: str, *, limit: int = 400) -> str:
+    """A line fit for a terminal: alert names and reasons are untrusted, so anything not
+    printable (escape sequences, control characters) becomes '?', and the line is capped."""
+    safe = "".join(c if c.isprintable() else "?" for c in line)
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
+
+
 def summary_lines(calibration: dict[str, Any], cover: dict[str, Any]) -> list[str]:
     """A short terminal summary of both reports."""
-    return [*calibration_lines(calibration), *coverage_lines(cover)]
+    return [terminal_safe(line) for line in (*calibration_lines(calibration), *coverage_lines(cover))]
 
 
 def calibration_lines(calibration: dict[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ import typer
 
 from agent.app import open_store
 from agent.cli import EXIT_BAD_INPUT, ConfigOption, DataDirOption, JsonOption, settings_from
-from agent.reports.build import calibration_lines, calibration_report, coverage_lines, coverage_report
+from agent.reports.build import calibration_lines, calibration_report, coverage_lines, coverage_report, terminal_safe
 from agent.reports.html import calibration_html, coverage_html
 from agent.reports.labels import load_history
 from risk.autonomy import autonomy, autonomy_json
@@ -30,6 +30,11 @@ SinceOption = Annotated[
     typer.Option("--since", help="Only incidents since: an ISO date/time, or a span like 30d or 12h (default: all)."),
 ]
 HtmlOption = Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report to FILE.")]
+
+
+def say(line: str) -> None:
+    """Print one line of report text, made safe for a terminal."""
+    typer.echo(terminal_safe(line))
 
 
 def parse_since(text: str | None, *, now: datetime) -> datetime | None:
@@ -57,7 +62,7 @@ def _emit(data: dict[str, Any], *, as_json: bool, html: Path | None, page: str, 
     if as_json:
         typer.echo(json.dumps(data, indent=2, sort_keys=True))
     elif html is None:
-        typer.echo("\n".join(lines))
+        typer.echo("\n".join(terminal_safe(line) for line in lines))
 
 
 @report_app.command("calibration")
@@ -114,12 +119,12 @@ def report_autonomy(
         typer.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
     for row in rows:
-        typer.echo(
+        say(
             f"{row['advice']:<8} {row['action']:<18} {row['namespace'] or '-':<14} {row['alert']:<32} "
             f"mode {row['mode']:<8} ran {row['ran']:>3} bad {row['bad']:>2} streak {row['streak']:>2}  {row['why']}"
         )
         if row["advice"] != "hold":
-            typer.echo(
+            say(
                 f"         apply: scutum policy {row['advice']} --action {row['action']} "
                 f"--namespace {row['namespace'] or '-'} --alert {row['alert']} --as YOU"
             )
@@ -144,9 +149,9 @@ def report_preconditions(
         return
     for row in rows:
         share = "-" if row["share"] is None else f"{row['share']:.1%}"
-        typer.echo(
+        say(
             f"{row['planner']:<12} {row['disputed']}/{row['proposals']} proposals disputed ({share}, "
             f"95% {row['low']:.3f}-{row['high']:.3f})"
         )
         for example in row["examples"]:
-            typer.echo(f"  {example['at']}  {example['incident']}  {example['alert']}  {example['action']}")
+            say(f"  {example['at']}  {example['incident']}  {example['alert']}  {example['action']}")

@@ -18,6 +18,7 @@ import typer
 from agent.app import audit_log, open_store
 from agent.audit import AuditKind
 from agent.cli import EXIT_BAD_INPUT, AsUserOption, ConfigOption, DataDirOption, JsonOption, settings_from
+from agent.reports.cli import say
 from agent.reports.labels import load_history
 from agent.store import Store
 from risk.autonomy import Advice, case_history, case_record, earned_max_risk
@@ -111,11 +112,9 @@ def _change(
         store.close()
     where = namespace or "the cluster"
     if promote:
-        typer.echo(
-            f"promoted by {by}: {action} on {alert} in {where} executes without approval up to risk {max_risk:.2f}"
-        )
+        say(f"promoted by {by}: {action} on {alert} in {where} executes without approval up to risk {max_risk:.2f}")
     else:
-        typer.echo(f"demoted by {by}: {action} on {alert} in {where} asks for approval again")
+        say(f"demoted by {by}: {action} on {alert} in {where} asks for approval again")
 
 
 def _earned(store: Store, case: tuple[str, str | None, str]) -> tuple[float, list[str], str]:
@@ -155,7 +154,7 @@ def policy_list(config: ConfigOption = None, data_dir: DataDirOption = None, as_
         typer.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        typer.echo(
+        say(
             f"{row['at']}  {row['by']:<16} {row['mode']:<8} {row['action']} {row['alert']} "
             f"in {row['namespace'] or '-'} (max risk {row['max_risk']:.2f})  {row['reason']}"
         )

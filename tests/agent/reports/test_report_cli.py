@@ -109,3 +109,10 @@ def test_autonomy_and_preconditions_reports(data_dir: Path) -> None:
     assert {a["planner"] for a in audits} == {"runbook", "llm"}
     assert all(a["disputed"] == len(a["examples"]) or len(a["examples"]) == 5 for a in audits)
     assert "proposals disputed" in _invoke("report", "preconditions", "--data-dir", str(data_dir))
+
+
+def test_report_text_is_made_safe_for_a_terminal() -> None:
+    from agent.reports.build import terminal_safe
+
+    assert terminal_safe("KubePodCrashLooping\x1b[2J\x07 on shop") == "KubePodCrashLooping?[2J? on shop"
+    assert len(terminal_safe("x" * 1000)) == 400
