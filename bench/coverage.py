@@ -46,9 +46,10 @@ def catalogue_coverage(results: list[dict[str, Any]]) -> CoverageReport:
 
 def markdown(report: CoverageReport) -> list[str]:
     """The coverage section of docs/benchmarks.md."""
+    abstentions = all(reason.startswith("abstain") for reason in report.no_fit_by_reason)
     lines = [
         f"{report.incidents} scenarios; {report.share_addressed:.0%} addressed by one of the nine actions; "
-        f"{report.no_fit} with no action (all of them scenarios where acting is wrong).",
+        f"{report.no_fit} with no action" + (" (all of them scenarios where acting is wrong)." if abstentions else "."),
         "",
         "| action | scenarios | share | coverage with the best k |",
         "|---|---|---|---|",
