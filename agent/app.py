@@ -33,6 +33,7 @@ from agent.paging.notices import ExpiryWarnings, paging_notice, resolved_page
 from agent.paging.sender import HttpxTransport
 from agent.pipeline import Handled, Notices, Pipeline
 from agent.planning.select import build_planner
+from agent.reports.gauges import refresh_gauges
 from agent.settings import Settings
 from agent.store import Store
 from agent.undo import request_undo
@@ -191,6 +192,11 @@ class Agent:
         if self.checkpointer is not None and self.is_leader:
             self.checkpointer.publish(force=force)
 
+    def refresh_reports(self) -> None:
+        """Recompute the calibration and drift gauges of /metrics (agent.reports.gauges)."""
+        if self.is_leader:
+            refresh_gauges(self.metrics, self.store, now=self.clock())
+
     def resync_snapshots(self) -> None:
         self.keeper.resync()
         self.keeper.prune()
@@ -251,6 +257,9 @@ class Agent:
                 self.scheduler.add_job(
                     self.publish_checkpoint, "interval", seconds=every, id="checkpoint", max_instances=1, coalesce=True
                 )
+            self.scheduler.add_job(
+                self.refresh_reports, "interval", minutes=15, id="reports", max_instances=1, coalesce=True
+            )
             self.scheduler.start()
         self.started = True
         log.info("agent_started", identity=self.identity, store=self.store.url)
@@ -304,7 +313,15 @@ def build_agent(
     context = ActionContext(kube=kube, clock=clock, snapshots=store.snapshots, limits=limits)
     planner = build_planner(settings.planner, reader=reader, history=store.snapshots)
     evaluator = Evaluator(
-        planner, reader, store.history, settings.risk, policy, snapshots=store.snapshots, live=kube, limits=limits
+        planner,
+        reader,
+        store.history,
+        settings.risk,
+        policy,
+        snapshots=store.snapshots,
+        live=kube,
+        limits=limits,
+        grants=store.autonomy,
     )
     executors: list[Executor] = []  # the queue and the executor need each other: bind late
 

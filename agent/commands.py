@@ -30,6 +30,8 @@ from agent.http import HttpServer, build_http_app
 from agent.intake import Intake
 from agent.logs import configure_logging
 from agent.planning.select import build_planner
+from agent.reports.cli import report_app
+from agent.reports.policy_cli import policy_app
 from agent.settings import LoggingSettings
 from approvals import cli_channel
 from approvals.authz import ApproverPolicy
@@ -43,6 +45,8 @@ sim_app = typer.Typer(help="The simulated cluster.", no_args_is_help=True)
 app.add_typer(actions_app, name="actions")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(sim_app, name="sim")
+app.add_typer(report_app, name="report")
+app.add_typer(policy_app, name="policy")
 
 
 # --- actions -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from agent.app import Agent, build_agent
 from agent.evaluate import Outcome, target_text
 from agent.pipeline import Handled
 from agent.planning.targets import ObjectRef
+from agent.reports.build import write_reports
 from agent.settings import Settings, load_settings
 from agent.store import Execution
 from approvals import cli_channel
@@ -99,6 +100,10 @@ def run_demo(*, data_dir: Path | None, yes: bool, echo: Callable[[str], None] = 
             for index, scenario in enumerate(SCENARIOS)
         ]
         _summary(results, echo)
+        lines, pages = write_reports(agent.store, workdir, now=agent.clock())
+        echo("\nWhat this run says about Scutum (scutum report calibration | coverage):")
+        for line in [*lines, *(f"  report: {page}" for page in pages)]:
+            echo(line)
         report = agent.audit.verify()
         echo(f"\n{report.describe()}  (check it yourself: scutum audit verify --data-dir {data})")
         return 0 if all(r.handled for r in results) and report.ok else 1

@@ -17,6 +17,7 @@ from actions.premise import AlertPremise, premise_of
 from agent.intake import Incident
 from agent.planning.base import Escalation, Ignore, Planner, PlanResult
 from risk.assess import assess
+from risk.autonomy import GrantSource, apply_grant
 from risk.facts import Facts
 from risk.model import Decision, Proposal, RiskScore
 from risk.probes import probe
@@ -165,6 +166,8 @@ class Evaluator:
     so an action is never taken on facts a lagging cache still shows."""
     limits: ActionLimits = field(default_factory=ActionLimits)
     """The operator's caps, judged by the actions' preconditions (the executor's context holds the same)."""
+    grants: GrantSource | None = None
+    """Promotions operators applied (`scutum policy promote`); None: every approval stays one."""
 
     def evaluate(self, incident: Incident, *, now: datetime) -> Evaluation:
         """Decide one incident. Never raises for what a planner or an alert got wrong."""
@@ -181,7 +184,7 @@ class Evaluator:
         if not proposal.premises:
             proposal = replace(proposal, premises=premises_of(incident))
         facts = self.probe(proposal, incident, now=now)
-        risk, verdict = assess(proposal, facts, self.risk_settings, self.policy, now=now, limits=self.limits)
+        risk, verdict = self.assess(proposal, facts, now=now)
         outcome = Outcome(verdict.verdict.value)
         return Evaluation(incident, plan, outcome, verdict.rules, proposal, facts, risk, verdict)
 
@@ -213,4 +216,9 @@ class Evaluator:
         """
         history = ExcludingClaim(self.history, exclude_claim) if exclude_claim else self.history
         facts = self.probe(proposal, incident, now=now, history=history, reader=self.live or self.reader)
-        return assess(proposal, facts, self.risk_settings, self.policy, now=now, limits=self.limits)
+        return self.assess(proposal, facts, now=now)
+
+    def assess(self, proposal: Proposal, facts: Facts, *, now: datetime) -> tuple[RiskScore, Decision]:
+        """Score and decide, then apply the case's earned autonomy (risk.autonomy.apply_grant)."""
+        risk, decision = assess(proposal, facts, self.risk_settings, self.policy, now=now, limits=self.limits)
+        return risk, apply_grant(proposal, decision, self.grants)

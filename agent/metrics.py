@@ -39,6 +39,19 @@ class Metrics:
             "scutum_pages_total", "Pages to PagerDuty/Opsgenie, by pager and outcome.", ["pager", "outcome"], registry=r
         )
         self.leader = Gauge("scutum_leader", "1 while this replica holds the lease.", registry=r)
+        self.drift = Gauge(
+            "scutum_drift_signal", "1 while a drift signal fires (docs/research.md).", ["signal"], registry=r
+        )
+        self.drift_statistic = Gauge(
+            "scutum_drift_statistic", "Each drift signal's statistic (ratio or p-value).", ["signal"], registry=r
+        )
+        self.bad_outcome_rate = Gauge(
+            "scutum_bad_outcome_rate",
+            "Observed bad-outcome rate of executed actions, by risk band.",
+            ["band"],
+            registry=r,
+        )
+        self.brier = Gauge("scutum_calibration_brier_score", "Brier score of the risk score vs outcomes.", registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -14,12 +14,14 @@ from agent.store import migrate, roles
 from agent.store.approval_requests import SqlApprovalRepository
 from agent.store.audit_kinds import AuditKindIndex
 from agent.store.audit_rows import AuditRepository
+from agent.store.autonomy_grants import AutonomyGrantRepository
 from agent.store.channel_messages import ChannelMessageRepository
 from agent.store.control_state import ControlRepository
 from agent.store.database import Database, build_engine
 from agent.store.executions import ExecutionRepository
 from agent.store.history import StoreActionHistory
 from agent.store.incidents import IncidentRepository
+from agent.store.outcome_rows import DecisionRows, OutcomeRows
 from agent.store.records import (
     AuditHead,
     AuditRecord,
@@ -39,6 +41,7 @@ __all__ = [
     "AuditRecord",
     "ControlState",
     "DecisionRecord",
+    "DecisionRows",
     "Execution",
     "ExecutionState",
     "Incident",
@@ -77,6 +80,10 @@ class Store:
         """Where requests are shown on chats other than Slack (an `approvals.model.MessageRefs`)."""
         self.history = StoreActionHistory(self.executions, self.incidents, self.control)
         """Recent actions, open incidents, kill switch (a `risk.sources.ActionHistory`)."""
+        self.autonomy = AutonomyGrantRepository(db)
+        """Earned autonomy per (action, namespace, alert) (a `risk.autonomy.GrantSource`)."""
+        self.outcomes = OutcomeRows(db)
+        """Read-only queries behind `scutum report` (decisions and what followed them)."""
 
     @classmethod
     def connect(cls, url: str, *, clock: Callable[[], datetime] = _now) -> Store:

@@ -194,3 +194,22 @@ class ChannelMessageRow(SQLModel, table=True):
     request_id: str = Field(primary_key=True, max_length=64)
     channel: str = Field(primary_key=True, max_length=16)
     ref: str = Field(max_length=128)
+
+
+class AutonomyGrantRow(SQLModel, table=True):
+    """One change to a case's earned autonomy (`scutum policy promote | demote`); the newest
+    row per (action, namespace, alert) is in force. Rows are never updated."""
+
+    __tablename__ = "autonomy_grants"
+    __table_args__ = (Index("ix_autonomy_grants_case", "action", "namespace", "alert_name", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    action: str = Field(max_length=64)
+    namespace: str = Field(default="", max_length=253)
+    alert_name: str = Field(max_length=256)
+    mode: str = Field(max_length=16)
+    max_risk: float = 0.0
+    changed_by: str = Field(max_length=256)
+    reason: str = Field(default="", max_length=2000)
+    evidence: list[str] = _json()
+    changed_at: datetime = _when()

@@ -23,6 +23,10 @@ def test_demo_handles_every_incident_and_its_audit_chain_verifies(tmp_path: Path
     )
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "7 of 7 incidents handled" in demo.stdout
+    assert "calibration: " in demo.stdout and "coverage: " in demo.stdout
+    pages = [Path(line.split("report: ", 1)[1]) for line in demo.stdout.splitlines() if "report: " in line]
+    assert [p.name for p in pages] == ["calibration.html", "coverage.html"]
+    assert all(p.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") for p in pages)
 
     verify = subprocess.run(
         [str(SCUTUM), "audit", "verify", "--data-dir", str(data)],

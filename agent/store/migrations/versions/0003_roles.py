@@ -6,7 +6,7 @@ functions that run as the owner of the tables and refuse to move the head backwa
 record that does not exist. The daemon's role cannot alter them: only their owner can.
 
 Revision ID: i16_roles
-Revises: 0001
+Revises: i21_channel_messages
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "i16_roles"
-down_revision = "0001"
+down_revision = "i21_channel_messages"
 branch_labels = None
 depends_on = None
 

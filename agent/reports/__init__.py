@@ -1,0 +1,1 @@
+"""Reports on Scutum's own history: calibration, coverage, precondition audit (see docs/research.md)."""
