@@ -21,7 +21,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy agent actions risk approvals simcluster
+	$(BIN)/mypy console agent actions risk approvals simcluster
 	$(BIN)/lint-imports
 
 bench: $(STAMP)

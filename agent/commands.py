@@ -13,7 +13,16 @@ import typer
 
 from actions.kube import KubeError
 from actions.registry import UnknownActionError, catalog, params_schema
-from agent.app import Agent, approvals_audit, audit_log, build_agent, effective_policy, kube_from, open_store
+from agent.app import (
+    Agent,
+    ConsoleFactory,
+    approvals_audit,
+    audit_log,
+    build_agent,
+    effective_policy,
+    kube_from,
+    open_store,
+)
 from agent.audit import AuditKind
 from agent.cli import EXIT_BAD_INPUT, AsUserOption, ConfigOption, DataDirOption, JsonOption, app, settings_from
 from agent.evaluate import Evaluator, NoHistory, Outcome
@@ -233,25 +242,37 @@ def sim_serve(
 
 @app.command("demo")
 def demo(
+    ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", help="Approve as the demo on-call user instead of asking.")] = False,
     data_dir: DataDirOption = None,
+    console_port: Annotated[
+        int, typer.Option("--console-port", help="Serve the web console on this port of 127.0.0.1 (0: none).")
+    ] = 8080,
 ) -> None:
     """Simulated cluster + alerts + agent + console approvals: scripted incidents end to end."""
     from agent.demo import run_demo
 
     configure_logging(LoggingSettings(level="error"))
-    raise typer.Exit(run_demo(data_dir=data_dir, yes=yes, echo=typer.echo))
+    web = _console_factory(ctx) if console_port else None
+    raise typer.Exit(run_demo(data_dir=data_dir, yes=yes, echo=typer.echo, console=web, console_port=console_port))
+
+
+def _console_factory(ctx: typer.Context) -> ConsoleFactory | None:
+    """The web console builder the entry point passed down (None when run without it)."""
+    obj = ctx.find_root().obj
+    return obj.get("console") if isinstance(obj, dict) else None
 
 
 # --- run -----------------------------------------------------------------------------------
 
 
 @app.command("run")
-def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+def run(ctx: typer.Context, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """The daemon: poll and receive alerts, decide, act or ask, until SIGTERM."""
     settings = settings_from(config, data_dir)
     configure_logging(settings.logging)
     agent = build_agent(settings)
+    web = _console_factory(ctx) if settings.console.enabled else None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -265,6 +286,7 @@ def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         webhook_enabled=settings.alertmanager.webhook_enabled,
         webhook_token=token.get_secret_value() if (token := settings.alertmanager.webhook_token) else None,
         on_rejected=lambda peer: _audit_rejected_webhook(agent, peer),
+        console=web(agent) if web is not None else None,
     )
     server = HttpServer(http_app, host=settings.http.host, port=settings.http.port)
     server.start()
@@ -285,6 +307,7 @@ def _audit_rejected_webhook(agent: Agent, peer: str) -> None:
     )
 
 
-def main() -> None:
-    """Console-script entry point `scutum`: every command group registered."""
-    app()
+def main(*, console: ConsoleFactory | None = None) -> None:
+    """Entry point: every command group registered; `console` builds the web console
+    (`console.cli.main` passes it, since the console package sits above this one)."""
+    app(obj={"console": console})

@@ -14,7 +14,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from agent.pipeline import Pipeline
 
@@ -38,8 +39,9 @@ def build_http_app(
     webhook_enabled: bool = True,
     webhook_token: str | None = None,
     on_rejected: Callable[[str], None] | None = None,
+    console: ASGIApp | None = None,
 ) -> Starlette:
-    """The ASGI app; every dependency is passed in."""
+    """The ASGI app; every dependency is passed in (`console`: the web console, mounted at /console)."""
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -73,13 +75,15 @@ def build_http_app(
         status, text = slack({k.lower(): v for k, v in request.headers.items()}, body, clock())
         return PlainTextResponse(text, status_code=status)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/alertmanager", alertmanager, methods=["POST"]),
         Route("/slack/events", slack_events, methods=["POST"]),
     ]
+    if console is not None:
+        routes.append(Mount("/console", app=console))
     return Starlette(routes=routes)
 
 

@@ -4,6 +4,8 @@ Slack votes are allowed for listed user IDs and members of listed user groups (m
 resolved through the Web API, cached briefly). CLI votes are allowed for the configured CLI
 names and for the listed Slack user IDs (so on-call can use the same identity in both places);
 group membership is not consulted for the CLI, because the CLI must work when Slack is down.
+Console votes are allowed for `console_approvers` only: the identity an authenticating proxy
+sends (an e-mail address, a login) is a different name space from Slack user IDs.
 Whoever requested an action (e.g. clicked Undo) may not approve it.
 """
 
@@ -81,7 +83,21 @@ class ApproverPolicy:
             return Refusal("you requested this action, so someone else must approve it")
         if channel is VoteChannel.CLI:
             return self._check_cli(approver)
+        if channel is VoteChannel.CONSOLE:
+            return self._check_console(approver)
         return self._check_slack(approver)
+
+    def may_operate(self, user: str) -> Refusal | None:
+        """Whether a signed-in console user may approve, reject, pause and resume."""
+        return self._check_console(user)
+
+    def _check_console(self, approver: str) -> Refusal | None:
+        allowed = self._settings.console_approvers
+        if not allowed:
+            return Refusal("no console approvers are configured, so nobody may act from the console")
+        if approver in allowed:
+            return None
+        return Refusal(f"{approver} is not on the console approver list")
 
     def _check_cli(self, approver: str) -> Refusal | None:
         allowed = set(self._settings.cli_approvers) | set(self._settings.approver_user_ids)

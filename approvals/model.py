@@ -56,6 +56,7 @@ class VoteChannel(StrEnum):
 
     SLACK = "slack"
     CLI = "cli"
+    CONSOLE = "console"
 
 
 class _Frozen(BaseModel):

@@ -22,6 +22,9 @@ class ApprovalSettings(BaseModel):
     """Slack user group IDs (e.g. S012ABC) whose members may approve, resolved via usergroups.users.list."""
     cli_approvers: tuple[str, ...] = ()
     """Names accepted by `scutum approvals approve ID --as NAME`, in addition to approver_user_ids."""
+    console_approvers: tuple[str, ...] = ()
+    """Signed-in console users (the identity the authenticating proxy sends) allowed to approve,
+    reject, pause and resume from the web console."""
     escalation_mention: str | None = None
     """Who to mention when a request expires, in Slack syntax, e.g. "<!subteam^S012ABC>" for a group."""
     revalidation_margin: float = Field(default=0.15, ge=0.0, le=1.0)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from agent.store import migrate
 from agent.store.approval_requests import SqlApprovalRepository
 from agent.store.audit_rows import AuditRepository
+from agent.store.browse import BrowseRepository
 from agent.store.control_state import ControlRepository
 from agent.store.database import Database, build_engine
 from agent.store.executions import ExecutionRepository
@@ -71,6 +72,8 @@ class Store:
         """Approval requests and votes (an `approvals.model.ApprovalRepository`)."""
         self.history = StoreActionHistory(self.executions, self.incidents, self.control)
         """Recent actions, open incidents, kill switch (a `risk.sources.ActionHistory`)."""
+        self.browse = BrowseRepository(db)
+        """Read-only pages of incidents and audit records (the console)."""
 
     @classmethod
     def connect(cls, url: str, *, clock: Callable[[], datetime] = _now) -> Store:
