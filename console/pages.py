@@ -16,7 +16,7 @@ from agent.audit import export_line
 from agent.settings import redacted
 from agent.store import IncidentStatus
 from agent.store.browse import DECIDED_VERDICTS, IncidentFilter, IncidentSummary, cursor_text, parse_cursor
-from console.present import claim_checks, hide_prompts, risk_bars, row, timeline
+from console.present import changes, claim_checks, hide_prompts, risk_bars, row, timeline
 
 if TYPE_CHECKING:
     from console.app import Console
@@ -82,6 +82,7 @@ def incident(console: Console) -> Handler:
             bars=risk_bars(components),
             claims=claim_checks(proposal.claims, components) if proposal else [],
             steps=timeline(story.audit),
+            diffs={e.id: changes(e.outcome) for e in story.executions},
             row=row(IncidentSummary(story.incident, proposal, decision)),
         )
 

@@ -237,6 +237,42 @@ _TELLERS: dict[str, Teller] = {
 """How each kind of audit record is told on the timeline."""
 
 
+@dataclass(frozen=True)
+class Change:
+    """One field an action changed: where, from, to."""
+
+    path: str
+    before: str
+    after: str
+
+
+MAX_CHANGES = 40
+
+
+def _flatten(value: Any, prefix: str, into: dict[str, str]) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _flatten(item, f"{prefix}.{key}" if prefix else str(key), into)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _flatten(item, f"{prefix}[{index}]", into)
+    else:
+        into[prefix] = "-" if value is None else str(value)
+
+
+def changes(outcome: Mapping[str, Any] | None) -> list[Change]:
+    """The fields that differ between an outcome's `before` and `after` (the action's diff)."""
+    if not outcome or not isinstance(outcome.get("before"), Mapping) or not isinstance(outcome.get("after"), Mapping):
+        return []
+    before: dict[str, str] = {}
+    after: dict[str, str] = {}
+    _flatten(outcome["before"], "", before)
+    _flatten(outcome["after"], "", after)
+    paths = sorted(set(before) | set(after))
+    found = [Change(p, before.get(p, "-"), after.get(p, "-")) for p in paths if before.get(p) != after.get(p)]
+    return found[:MAX_CHANGES]
+
+
 def countdown(deadline: datetime, now: datetime) -> str:
     """Time left as '12m 05s', or 'expired'."""
     left = int((deadline - now).total_seconds())

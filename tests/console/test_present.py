@@ -9,7 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.store import AuditRecord
-from console.present import BAR_WIDTH, HIDDEN, PROMPT_KEYS, claim_checks, countdown, hide_prompts, risk_bars, timeline
+from console.present import (
+    BAR_WIDTH,
+    HIDDEN,
+    PROMPT_KEYS,
+    changes,
+    claim_checks,
+    countdown,
+    hide_prompts,
+    risk_bars,
+    timeline,
+)
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -110,3 +120,16 @@ def test_countdown_reads_minutes_and_seconds_then_expired() -> None:
     assert countdown(NOW + timedelta(seconds=125), NOW) == "2m 05s"
     assert countdown(NOW + timedelta(hours=2, minutes=3), NOW) == "2h 03m"
     assert countdown(NOW - timedelta(seconds=1), NOW) == "expired"
+
+
+def test_changes_list_only_the_fields_an_action_changed() -> None:
+    outcome = {
+        "before": {"spec": {"containers": [{"image": "web:bad", "name": "web"}]}, "replicas": 3},
+        "after": {"spec": {"containers": [{"image": "web:1.4", "name": "web"}]}, "replicas": 3, "note": "x"},
+    }
+    assert [(c.path, c.before, c.after) for c in changes(outcome)] == [
+        ("note", "-", "x"),
+        ("spec.containers[0].image", "web:bad", "web:1.4"),
+    ]
+    assert changes({"detail": "no before/after"}) == []
+    assert changes(None) == []

@@ -41,6 +41,7 @@ def console_settings(workdir: Path, sim_url: str, *, trusted: tuple[str, ...] = 
         update={
             "data_dir": workdir / "data",
             "kube": base.kube.model_copy(update={"url": sim_url}),
+            "agent": base.agent.model_copy(update={"identity": "scutum-0"}),
             "console": base.console.model_copy(
                 update={
                     "enabled": True,
@@ -75,9 +76,12 @@ class ConsoleWorld:
         """Advance simulated time (the executor's pauses also tick)."""
         self.sim.cluster.tick(seconds)
 
-    def incident_needing_approval(self, *, max_seconds: float = 1800.0) -> Handled:
-        """Break the shop's frontend and poll until the agent asks for approval."""
-        self.sim.cluster.inject("bad_image_rollout", namespace="shop", deployment="frontend")
+    def incident_needing_approval(
+        self, fault: str = "bad_image_rollout", *, max_seconds: float = 1800.0, **params: str
+    ) -> Handled:
+        """Inject a fault (the shop's frontend gets a bad image by default) and poll until the
+        agent asks for approval."""
+        self.sim.cluster.inject(fault, **(params or {"namespace": "shop", "deployment": "frontend"}))
         elapsed = 0.0
         while elapsed < max_seconds:
             self.tick(15.0)
