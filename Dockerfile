@@ -16,6 +16,7 @@ COPY actions ./actions
 COPY risk ./risk
 COPY approvals ./approvals
 COPY agent ./agent
+COPY console ./console
 COPY simcluster ./simcluster
 RUN /opt/scutum/bin/pip install --no-deps --requirement constraints.txt \
  && /opt/scutum/bin/pip install --no-deps . \

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test lint bench docs screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy agent actions risk approvals simcluster
+	$(BIN)/mypy console agent actions risk approvals simcluster
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
@@ -32,6 +32,10 @@ docs: $(STAMP)
 	$(BIN)/python -m agent.rbac
 	$(BIN)/python -m agent.admission
 	$(BIN)/python -m actions.reference
+
+# Each console page in headless chromium (Debian's chromium + chromium-driver) into docs/images/.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.console.screenshots docs/images
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
+from starlette.types import ASGIApp
 
 from actions.base import ActionContext, ActionLimits
 from actions.kube import Kube
@@ -279,6 +280,10 @@ class Agent:
         self.http.close()
         self.store.close()
         log.info("agent_stopped", identity=self.identity)
+
+
+ConsoleFactory = Callable[[Agent], ASGIApp]
+"""Builds the web console for an agent (`console.wiring.console_for`); passed in from above."""
 
 
 def alerts_url(settings: Settings, kube: Kube) -> str:

@@ -15,6 +15,7 @@ from actions.kube import KubeError
 from actions.registry import UnknownActionError, catalog, params_schema
 from agent.app import (
     Agent,
+    ConsoleFactory,
     action_limits,
     approvals_audit,
     audit_log,
@@ -251,25 +252,37 @@ def sim_serve(
 
 @app.command("demo")
 def demo(
+    ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", help="Approve as the demo on-call user instead of asking.")] = False,
     data_dir: DataDirOption = None,
+    console_port: Annotated[
+        int, typer.Option("--console-port", help="Serve the web console on this port of 127.0.0.1 (0: none).")
+    ] = 8080,
 ) -> None:
     """Simulated cluster + alerts + agent + console approvals: scripted incidents end to end."""
     from agent.demo import run_demo
 
     configure_logging(LoggingSettings(level="error"))
-    raise typer.Exit(run_demo(data_dir=data_dir, yes=yes, echo=typer.echo))
+    web = _console_factory(ctx) if console_port else None
+    raise typer.Exit(run_demo(data_dir=data_dir, yes=yes, echo=typer.echo, console=web, console_port=console_port))
+
+
+def _console_factory(ctx: typer.Context) -> ConsoleFactory | None:
+    """The web console builder the entry point passed down (None when run without it)."""
+    obj = ctx.find_root().obj
+    return obj.get("console") if isinstance(obj, dict) else None
 
 
 # --- run -----------------------------------------------------------------------------------
 
 
 @app.command("run")
-def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+def run(ctx: typer.Context, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """The daemon: poll and receive alerts, decide, act or ask, until SIGTERM."""
     settings = settings_from(config, data_dir)
     configure_logging(settings.logging)
     agent = build_agent(settings)
+    web = _console_factory(ctx) if settings.console.enabled else None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -284,6 +297,7 @@ def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         webhook_token=token.get_secret_value() if (token := settings.alertmanager.webhook_token) else None,
         on_rejected=lambda peer: _audit_rejected_webhook(agent, peer),
         mattermost=agent.mattermost_actions.handle if agent.mattermost_actions is not None else None,
+        console=web(agent) if web is not None else None,
     )
     server = HttpServer(http_app, host=settings.http.host, port=settings.http.port)
     server.start()
@@ -304,6 +318,7 @@ def _audit_rejected_webhook(agent: Agent, peer: str) -> None:
     )
 
 
-def main() -> None:
-    """Console-script entry point `scutum`: every command group registered."""
-    app()
+def main(*, console: ConsoleFactory | None = None) -> None:
+    """Entry point: every command group registered; `console` builds the web console
+    (`console.cli.main` passes it, since the console package sits above this one)."""
+    app(obj={"console": console})

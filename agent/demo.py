@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from agent.app import Agent, build_agent
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from agent.app import Agent, ConsoleFactory, build_agent
 from agent.evaluate import Outcome, target_text
+from agent.http import HttpServer
 from agent.pipeline import Handled
 from agent.planning.targets import ObjectRef
 from agent.reports.build import write_reports
@@ -83,13 +87,27 @@ class Result:
 Ask = Callable[[str], bool]
 
 
-def run_demo(*, data_dir: Path | None, yes: bool, echo: Callable[[str], None] = print, ask: Ask | None = None) -> int:
-    """Play every scenario; 0 when all were handled."""
+def run_demo(
+    *,
+    data_dir: Path | None,
+    yes: bool,
+    echo: Callable[[str], None] = print,
+    ask: Ask | None = None,
+    console: ConsoleFactory | None = None,
+    console_port: int = 8080,
+) -> int:
+    """Play every scenario; 0 when all were handled. With `console`, the web console (read-only:
+    no authenticating proxy) is served on 127.0.0.1:`console_port` while the demo runs."""
     workdir = Path(tempfile.mkdtemp(prefix="scutum-demo-"))
     data = data_dir or workdir / "data"
     clock = SystemClock(speed=SPEED)
     sim = start_sim("sample", clock=clock, auto_tick=0.05, kubeconfig_path=workdir / "kubeconfig")
     agent = build_agent(_settings(sim, data), clock=clock.now, verify_timeout_seconds=30.0)
+    web = None
+    if console is not None:
+        web = HttpServer(Starlette(routes=[Mount("/console", app=console(agent))]), host="127.0.0.1", port=console_port)
+        web.start()
+        echo(f"scutum demo: web console at http://127.0.0.1:{console_port}/console/")
     try:
         _settle(sim)
         clock.jump(3600)  # give the estate an hour of history before anything breaks
@@ -108,6 +126,8 @@ def run_demo(*, data_dir: Path | None, yes: bool, echo: Callable[[str], None] = 
         echo(f"\n{report.describe()}  (check it yourself: scutum audit verify --data-dir {data})")
         return 0 if all(r.handled for r in results) and report.ok else 1
     finally:
+        if web is not None:
+            web.stop()
         agent.stop()
         sim.stop()
 

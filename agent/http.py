@@ -16,7 +16,8 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from agent.pipeline import Pipeline
 
@@ -47,8 +48,9 @@ def build_http_app(
     webhook_token: str | None = None,
     on_rejected: Callable[[str], None] | None = None,
     mattermost: MattermostHandler | None = None,
+    console: ASGIApp | None = None,
 ) -> Starlette:
-    """The ASGI app; every dependency is passed in."""
+    """The ASGI app; every dependency is passed in (`console`: the web console, mounted at /console)."""
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -91,7 +93,7 @@ def build_http_app(
         status, answer = await run_in_threadpool(mattermost, body, clock())
         return JSONResponse(answer, status_code=status)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
@@ -99,6 +101,8 @@ def build_http_app(
         Route("/slack/events", slack_events, methods=["POST"]),
         Route("/mattermost/actions", mattermost_actions, methods=["POST"]),
     ]
+    if console is not None:
+        routes.append(Mount("/console", app=console))
     return Starlette(routes=routes)
 
 

@@ -167,6 +167,28 @@ class HttpSettings(Section):
     """Port to listen on (0 picks a free one)."""
 
 
+class ConsoleSettings(Section):
+    """The web console, served by the agent's HTTP endpoint under /console/."""
+
+    enabled: bool = False
+    """Serve the console. Off by default; read-only unless `identity_header` is set."""
+    identity_header: str | None = None
+    """Header carrying the signed-in user, set by an authenticating proxy in front of the agent
+    (e.g. X-Forwarded-Email from oauth2-proxy). Unset: nobody is signed in and the console is
+    read-only. Set it only when every request reaches the agent through that proxy."""
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    """Peer addresses whose identity header is believed; from any other peer it is ignored."""
+    csrf_key: SecretStr | None = None
+    """Key that signs the console's CSRF tokens; unset means a random key per process (tokens
+    then stop working at a restart and differ between replicas)."""
+    show_prompts: bool = True
+    """Show LLM prompts and answers to signed-in users (never to anonymous ones)."""
+    page_size: int = Field(default=50, ge=5, le=500)
+    """Incidents or audit records per page."""
+    refresh_seconds: int = Field(default=10, ge=1, le=3600)
+    """How often the incident and approval lists reload themselves."""
+
+
 class JsonLogs(StrEnum):
     """Whether log lines are JSON."""
 
@@ -289,6 +311,8 @@ class Settings(BaseSettings):
     """Leader election among replicas."""
     http: HttpSettings = Field(default_factory=HttpSettings)
     """The HTTP endpoint."""
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    """The web console."""
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     """Logging."""
     planner: PlannerSettings = Field(default_factory=PlannerSettings)

@@ -8,6 +8,8 @@ Whoever is on call now (PagerDuty or Opsgenie schedules, when configured) may ap
 channel; when the schedule cannot be read, the static lists alone decide.
 Mattermost votes are allowed for the users mapped in `mattermost_approvers`, counted under the
 identity they map to.
+Console votes are allowed for `console_approvers` only: the identity an authenticating proxy
+sends (an e-mail address, a login) is a different name space from Slack user IDs.
 Whoever requested an action (e.g. clicked Undo) may not approve it.
 """
 
@@ -100,6 +102,8 @@ class ApproverPolicy:
                 return self._check_mattermost(approver)
             case VoteChannel.SLACK:
                 return self._check_slack(approver)
+            case VoteChannel.CONSOLE:
+                return self._check_console(approver)
             case _:
                 assert_never(channel)
 
@@ -117,6 +121,18 @@ class ApproverPolicy:
         if approver in self._settings.mattermost_approvers.values():
             return None
         return Refusal("your Mattermost account is not on the approver list")
+
+    def may_operate(self, user: str) -> Refusal | None:
+        """Whether a signed-in console user may approve, reject, pause and resume."""
+        return self._check_console(user)
+
+    def _check_console(self, approver: str) -> Refusal | None:
+        allowed = self._settings.console_approvers
+        if not allowed:
+            return Refusal("no console approvers are configured, so nobody may act from the console")
+        if approver in allowed:
+            return None
+        return Refusal(f"{approver} is not on the console approver list")
 
     def _check_cli(self, approver: str) -> Refusal | None:
         allowed = set(self._settings.cli_approvers) | set(self._settings.approver_user_ids)

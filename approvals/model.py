@@ -57,6 +57,7 @@ class VoteChannel(StrEnum):
     SLACK = "slack"
     CLI = "cli"
     MATTERMOST = "mattermost"
+    CONSOLE = "console"
 
 
 class _Frozen(BaseModel):

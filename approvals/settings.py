@@ -55,6 +55,9 @@ class ApprovalSettings(BaseModel):
     """Mattermost user ID (26 characters) → that person's approver identity (their Slack user ID or
     CLI name). Only these users may vote from Mattermost, and their votes count under that identity,
     so one person is one approver on every channel."""
+    console_approvers: tuple[str, ...] = ()
+    """Signed-in console users (the identity the authenticating proxy sends) allowed to approve,
+    reject, pause and resume from the web console."""
     escalation_mention: str | None = None
     """Who to mention when a request expires, in Slack syntax, e.g. "<!subteam^S012ABC>" for a group."""
     revalidation_margin: float = Field(default=0.15, ge=0.0, le=1.0)

@@ -15,6 +15,7 @@ from agent.store.approval_requests import SqlApprovalRepository
 from agent.store.audit_kinds import AuditKindIndex
 from agent.store.audit_rows import AuditRepository
 from agent.store.autonomy_grants import AutonomyGrantRepository
+from agent.store.browse import BrowseRepository
 from agent.store.channel_messages import ChannelMessageRepository
 from agent.store.control_state import ControlRepository
 from agent.store.database import Database, build_engine
@@ -84,6 +85,8 @@ class Store:
         """Earned autonomy per (action, namespace, alert) (a `risk.autonomy.GrantSource`)."""
         self.outcomes = OutcomeRows(db)
         """Read-only queries behind `scutum report` (decisions and what followed them)."""
+        self.browse = BrowseRepository(db)
+        """Read-only pages of incidents and audit records (the console)."""
 
     @classmethod
     def connect(cls, url: str, *, clock: Callable[[], datetime] = _now) -> Store:

@@ -25,6 +25,10 @@ class IncidentRow(SQLModel, table=True):
     """One incident: alerts grouped by fingerprint."""
 
     __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_started_at_id", "started_at", "id"),
+        Index("ix_incidents_namespace_started_at", "namespace", "started_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     fingerprint: str = Field(index=True, max_length=128)
@@ -42,6 +46,7 @@ class ProposalRow(SQLModel, table=True):
     """A typed action proposed for an incident."""
 
     __tablename__ = "proposals"
+    __table_args__ = (Index("ix_proposals_action", "action"),)
 
     id: str = Field(primary_key=True, max_length=64)
     incident_id: str = Field(foreign_key="incidents.id", index=True, max_length=64)

@@ -1,0 +1,235 @@
+"""Read-only, paginated queries for people browsing the store (the web console).
+
+Every list is keyset-paginated on an indexed column, so a page costs the same with ten or ten
+thousand incidents; nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, or_
+from sqlmodel import Session, col, select
+
+from agent.store.approval_requests import _request
+from agent.store.audit_rows import _record
+from agent.store.database import Database, utc
+from agent.store.executions import _execution
+from agent.store.incidents import _decision, _incident, _proposal
+from agent.store.records import AuditRecord, DecisionRecord, Execution, Incident, ProposalRecord
+from agent.store.tables import (
+    ApprovalRequestRow,
+    AuditRow,
+    DecisionRow,
+    ExecutionRow,
+    IncidentRow,
+    ProposalRow,
+)
+from approvals.model import ApprovalRequest
+
+DECIDED_VERDICTS = ("execute", "approve", "deny")
+"""Verdicts stored with a proposal's decision; `escalate` and `ignore` live in the incident's status."""
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """What a person narrowed the list to; None means any."""
+
+    namespace: str | None = None
+    verdict: str | None = None
+    action: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Keyset position: rows strictly older than this (started_at, id)."""
+
+    started_at: datetime
+    incident_id: str
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    """One row of the incident list: the incident, its latest proposal and that proposal's verdict."""
+
+    incident: Incident
+    proposal: ProposalRecord | None = None
+    decision: DecisionRecord | None = None
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    """One page of incidents, newest first, and the cursor of the next page (None on the last)."""
+
+    rows: list[IncidentSummary]
+    next_cursor: Cursor | None = None
+
+
+@dataclass(frozen=True)
+class IncidentStory:
+    """Everything recorded about one incident, for its page."""
+
+    incident: Incident
+    proposals: list[ProposalRecord] = field(default_factory=list)
+    decisions: list[DecisionRecord] = field(default_factory=list)
+    approvals: list[ApprovalRequest] = field(default_factory=list)
+    executions: list[Execution] = field(default_factory=list)
+    audit: list[AuditRecord] = field(default_factory=list)
+
+
+class BrowseRepository:
+    """Pages of incidents and audit records, and one incident's whole story."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def incidents(self, filters: IncidentFilter, *, cursor: Cursor | None = None, limit: int = 50) -> IncidentPage:
+        """Incidents newest first, filtered, `limit` per page."""
+        query = select(IncidentRow)
+        for condition in _conditions(filters):
+            query = query.where(condition)
+        if cursor is not None:
+            query = query.where(
+                or_(
+                    col(IncidentRow.started_at) < cursor.started_at,
+                    and_(col(IncidentRow.started_at) == cursor.started_at, col(IncidentRow.id) < cursor.incident_id),
+                )
+            )
+        query = query.order_by(col(IncidentRow.started_at).desc(), col(IncidentRow.id).desc()).limit(limit + 1)
+        with self._db.session() as session:
+            rows = list(session.exec(query))
+            more = len(rows) > limit
+            incidents = [_incident(r) for r in rows[:limit]]
+            summaries = _summaries(session, incidents)
+        last = incidents[-1] if more and incidents else None
+        return IncidentPage(summaries, Cursor(last.started_at, last.id) if last else None)
+
+    def namespaces(self) -> list[str]:
+        """Namespaces seen on incidents, for the filter's choices."""
+        with self._db.session() as session:
+            query = select(IncidentRow.namespace).where(col(IncidentRow.namespace).is_not(None)).distinct()
+            return sorted(str(n) for n in session.exec(query) if n)
+
+    def story(self, incident_id: str) -> IncidentStory | None:
+        """The incident with its proposals, decisions, approval requests, executions and audit records."""
+        with self._db.session() as session:
+            row = session.get(IncidentRow, incident_id)
+            if row is None:
+                return None
+            proposals = session.exec(
+                select(ProposalRow).where(ProposalRow.incident_id == incident_id).order_by(col(ProposalRow.created_at))
+            ).all()
+            ids = [p.id for p in proposals]
+            decisions = session.exec(
+                select(DecisionRow).where(col(DecisionRow.proposal_id).in_(ids)).order_by(col(DecisionRow.created_at))
+            ).all()
+            requests = session.exec(
+                select(ApprovalRequestRow)
+                .where(ApprovalRequestRow.incident_id == incident_id)
+                .order_by(col(ApprovalRequestRow.created_at))
+            ).all()
+            executions = session.exec(
+                select(ExecutionRow)
+                .where(ExecutionRow.incident_id == incident_id)
+                .order_by(col(ExecutionRow.created_at))
+            ).all()
+            audit = session.exec(
+                select(AuditRow).where(AuditRow.incident_id == incident_id).order_by(col(AuditRow.seq))
+            ).all()
+            return IncidentStory(
+                incident=_incident(row),
+                proposals=[_proposal(p) for p in proposals],
+                decisions=[_decision(d) for d in decisions],
+                approvals=[_request(session, r) for r in requests],
+                executions=[_execution(e) for e in executions],
+                audit=[_record(a) for a in audit],
+            )
+
+    def audit_page(self, *, before: int | None = None, limit: int = 50) -> list[AuditRecord]:
+        """Audit records newest first, those with seq below `before` when given."""
+        query = select(AuditRow)
+        if before is not None:
+            query = query.where(col(AuditRow.seq) < before)
+        with self._db.session() as session:
+            rows = session.exec(query.order_by(col(AuditRow.seq).desc()).limit(limit)).all()
+            return [_record(r) for r in rows]
+
+    def audit_record(self, seq: int) -> AuditRecord | None:
+        """One audit record, or None."""
+        with self._db.session() as session:
+            row = session.get(AuditRow, seq)
+            return _record(row) if row else None
+
+
+def _conditions(filters: IncidentFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if filters.namespace:
+        conditions.append(IncidentRow.namespace == filters.namespace)
+    if filters.status:
+        conditions.append(IncidentRow.status == filters.status)
+    if filters.action:
+        conditions.append(
+            exists().where(
+                col(ProposalRow.incident_id) == col(IncidentRow.id), col(ProposalRow.action) == filters.action
+            )
+        )
+    if filters.verdict in DECIDED_VERDICTS:
+        conditions.append(
+            exists().where(
+                col(ProposalRow.incident_id) == col(IncidentRow.id),
+                col(DecisionRow.proposal_id) == col(ProposalRow.id),
+                col(DecisionRow.verdict) == filters.verdict,
+            )
+        )
+    elif filters.verdict in ("escalate", "ignore"):
+        status = "escalated" if filters.verdict == "escalate" else "ignored"
+        conditions.append(IncidentRow.status == status)
+        conditions.append(~exists().where(col(ProposalRow.incident_id) == col(IncidentRow.id)))
+    return conditions
+
+
+def _summaries(session: Session, incidents: Sequence[Incident]) -> list[IncidentSummary]:
+    """Attach each incident's latest proposal and its latest decision: two indexed queries."""
+    ids = [i.id for i in incidents]
+    latest: dict[str, ProposalRecord] = {}
+    if ids:
+        rows = session.exec(
+            select(ProposalRow).where(col(ProposalRow.incident_id).in_(ids)).order_by(col(ProposalRow.created_at))
+        )
+        for row in rows:
+            latest[row.incident_id] = _proposal(row)
+    decisions: dict[str, DecisionRecord] = {}
+    proposal_ids = [p.id for p in latest.values()]
+    if proposal_ids:
+        rows_d = session.exec(
+            select(DecisionRow)
+            .where(col(DecisionRow.proposal_id).in_(proposal_ids))
+            .order_by(col(DecisionRow.created_at))
+        )
+        for row_d in rows_d:
+            decisions[row_d.proposal_id] = _decision(row_d)
+    summaries = []
+    for incident in incidents:
+        proposal = latest.get(incident.id)
+        summaries.append(IncidentSummary(incident, proposal, decisions.get(proposal.id) if proposal else None))
+    return summaries
+
+
+def cursor_text(cursor: Cursor) -> str:
+    """The cursor as a query-string value."""
+    return f"{cursor.started_at.isoformat()}|{cursor.incident_id}"
+
+
+def parse_cursor(text: str | None) -> Cursor | None:
+    """A cursor from `cursor_text`, or None when absent or malformed."""
+    if not text or "|" not in text:
+        return None
+    stamp, _, incident_id = text.partition("|")
+    try:
+        return Cursor(utc(datetime.fromisoformat(stamp)), incident_id[:64])
+    except ValueError:
+        return None

@@ -1,0 +1,30 @@
+"""Indexes the console's incident list pages on: newest first, by namespace, by action.
+
+Revision ID: i17_console_indexes
+Revises: 0001
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "i17_console_indexes"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.create_index("ix_incidents_started_at_id", ["started_at", "id"], unique=False)
+        batch_op.create_index("ix_incidents_namespace_started_at", ["namespace", "started_at"], unique=False)
+    with op.batch_alter_table("proposals", schema=None) as batch_op:
+        batch_op.create_index("ix_proposals_action", ["action"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("proposals", schema=None) as batch_op:
+        batch_op.drop_index("ix_proposals_action")
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.drop_index("ix_incidents_namespace_started_at")
+        batch_op.drop_index("ix_incidents_started_at_id")
