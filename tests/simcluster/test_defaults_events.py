@@ -77,3 +77,20 @@ def test_kubelet_events_from_status_changes() -> None:
     ]
     assert oom_killed(started, oom) == ["web"]
     assert oom_killed(oom, oom) == []
+
+
+def test_tick_is_refused_when_the_clock_follows_the_wall() -> None:
+    from simcluster.clock import SystemClock
+    from simcluster.cluster import SimCluster
+    from simcluster.http.api import KubeApi
+    from simcluster.http.messages import Request
+
+    real = KubeApi(SimCluster(SystemClock()).store, SimCluster(SystemClock()))
+    refused = real.handle(Request("POST", "/sim/v1/tick", body=b'{"seconds": 60}'))
+    manual_cluster = SimCluster()
+    manual = KubeApi(manual_cluster.store, manual_cluster)
+    before = manual_cluster.clock.now()
+    ticked = manual.handle(Request("POST", "/sim/v1/tick", body=b'{"seconds": 60}'))
+
+    assert refused.status == 409 and b"wall clock" in refused.body
+    assert ticked.status == 200 and (manual_cluster.clock.now() - before).total_seconds() == 60
