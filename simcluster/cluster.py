@@ -14,6 +14,7 @@ from simcluster.alerts import AlertEngine
 from simcluster.clock import Clock, ManualClock
 from simcluster.controllers import Context, run_all
 from simcluster.controllers.services import check_eviction
+from simcluster.defaults import apply_defaults
 from simcluster.store import ObjectStore
 
 
@@ -30,8 +31,14 @@ class SimCluster:
         self.clock: Clock = clock if clock is not None else ManualClock()
         self.seed = seed
         self.store = ObjectStore(self.clock, uid_seed=seed)
+        self.store.add_admission(apply_defaults)
         self.alerts = AlertEngine(alert_pending_seconds)
         self._context = Context(self.store, self.clock.now())
+
+    @property
+    def manual_time(self) -> bool:
+        """True when time moves only by `tick` (a ManualClock)."""
+        return isinstance(self.clock, ManualClock)
 
     def tick(self, seconds: float = 1.0) -> None:
         """Advance a ManualClock by `seconds` (if it is one) and run every controller once."""

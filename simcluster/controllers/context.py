@@ -12,6 +12,7 @@ from typing import Any
 
 from simcluster.clock import rfc3339
 from simcluster.errors import AlreadyExists, NotFound
+from simcluster.events import EventRecorder
 from simcluster.store import RESOURCES_BY_KIND, ObjectStore
 
 Obj = dict[str, Any]
@@ -188,6 +189,13 @@ class Context:
             self.store.delete(kind, meta.get("namespace"), meta["name"], grace_period_seconds=grace_period_seconds)
         except NotFound:
             return
+
+    def event(self, obj: Obj, *, type_: str, reason: str, message: str, component: str) -> None:
+        """Record an event about `obj` (aggregated with the same one, expired after an hour)."""
+        recorder = self.memo.get("events")
+        if not isinstance(recorder, EventRecorder):
+            recorder = self.memo["events"] = EventRecorder(self.store)
+        recorder.record(obj, self.now, type_=type_, reason=reason, message=message, component=component)
 
     def pod_from_template(self, owner: Obj, template: Obj, *, name: str | None = None, extra: Obj | None = None) -> Obj:
         """A new pod for `owner` built from its pod template (not yet stored)."""

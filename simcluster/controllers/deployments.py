@@ -14,6 +14,7 @@ from simcluster.controllers.context import (
     template_hash,
     with_condition,
 )
+from simcluster.events import owner_reference
 
 Obj = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"
@@ -52,10 +53,14 @@ def sync_replicaset(ctx: Context, rs: Obj) -> None:
         created = ctx.create("Pod", ctx.pod_from_template(rs, template))
         if created:
             pods.append(created)
+            message = f"Created pod: {created['metadata']['name']}"
+            ctx.event(rs, type_="Normal", reason="SuccessfulCreate", message=message, component="replicaset-controller")
     if diff < 0:
         doomed = sorted(pods, key=_deletion_rank)[:-diff]
         for pod in doomed:
             ctx.delete("Pod", pod)
+            message = f"Deleted pod: {pod['metadata']['name']}"
+            ctx.event(rs, type_="Normal", reason="SuccessfulDelete", message=message, component="replicaset-controller")
         pods = [p for p in pods if p not in doomed]
     min_ready = int(rs.get("spec", {}).get("minReadySeconds", 0))
     ready = [p for p in pods if pod_ready(p)]
@@ -86,8 +91,22 @@ def _scale(ctx: Context, rs: Obj, replicas: int, revision: int | None = None) ->
         if revision is not None:
             obj["metadata"].setdefault("annotations", {})[REVISION] = str(revision)
 
-    if _spec_replicas(rs) != replicas or (revision is not None and _revision(rs) != revision):
+    before = _spec_replicas(rs)
+    if before != replicas or (revision is not None and _revision(rs) != revision):
         ctx.store.mutate("ReplicaSet", rs["metadata"]["namespace"], rs["metadata"]["name"], change)
+    _scaling_event(ctx, rs, before, replicas)
+
+
+def _scaling_event(ctx: Context, rs: Obj, before: int, after: int) -> None:
+    """The Deployment's ScalingReplicaSet event, worded as the deployment controller words it."""
+    deployment = owner_reference(rs, "Deployment")
+    if before == after or deployment is None:
+        return
+    direction = "up" if after > before else "down"
+    message = f"Scaled {direction} replica set {rs['metadata']['name']} to {max(after, 0)} from {before}"
+    ctx.event(
+        deployment, type_="Normal", reason="ScalingReplicaSet", message=message, component="deployment-controller"
+    )
 
 
 def _new_replicaset(ctx: Context, deploy: Obj, pod_hash: str, revision: int, replicas: int) -> Obj | None:
@@ -114,7 +133,10 @@ def _new_replicaset(ctx: Context, deploy: Obj, pod_hash: str, revision: int, rep
             "template": template,
         },
     }
-    return ctx.create("ReplicaSet", rs)
+    created = ctx.create("ReplicaSet", rs)
+    if created is not None:
+        _scaling_event(ctx, created, 0, replicas)
+    return created
 
 
 def _rolling(ctx: Context, deploy: Obj, new: Obj, old: list[Obj]) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from simcluster import pods as model
 from simcluster.controllers.context import Context, condition, stable_hash
+from simcluster.events import WARNING, container_events, oom_killed
 
 Obj = dict[str, Any]
 
@@ -180,4 +181,17 @@ def run(ctx: Context, ready_nodes: dict[str, str]) -> None:
         status = pod_status(ctx, pod, configmaps.get(meta["namespace"], {}), ready_nodes[node])
         if status == pod.get("status") and _steady(pod, status):
             steady[meta["uid"]] = key
+        _report(ctx, pod, status, node)
         ctx.set_status("Pod", pod, status)
+
+
+def _report(ctx: Context, pod: Obj, status: Obj, node: str) -> None:
+    """The kubelet's events for what changed in the pod's containers."""
+    old = (pod.get("status") or {}).get("containerStatuses") or []
+    new = status.get("containerStatuses") or []
+    for type_, reason, message in container_events(pod, old, new):
+        ctx.event(pod, type_=type_, reason=reason, message=message, component="kubelet")
+    for name in oom_killed(old, new):
+        node_ref = {"kind": "Node", "metadata": {"name": node, "uid": node}}
+        message = f"Memory cgroup out of memory: Killed process of container {name} in pod {pod['metadata']['name']}"
+        ctx.event(node_ref, type_=WARNING, reason="OOMKilling", message=message, component="kernel-monitor")

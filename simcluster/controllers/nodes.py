@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simcluster.controllers.context import SIM_PREFIX, Context, pod_active, with_condition
+from simcluster.controllers.context import SIM_PREFIX, Context, condition, pod_active, with_condition
 from simcluster.scheduler import Scheduler
 
 Obj = dict[str, Any]
@@ -13,6 +13,9 @@ ANNOTATION_KUBELET = SIM_PREFIX + "kubelet"  # "stopped" -> the node goes NotRea
 ANNOTATION_DISK = SIM_PREFIX + "disk-pressure"  # "true" -> DiskPressure
 ANNOTATION_MEMORY = SIM_PREFIX + "memory-pressure"  # "true" -> MemoryPressure
 POD_EVICTION_SECONDS = 300.0
+
+
+SCHEDULER = "default-scheduler"
 
 
 def _node_conditions(ctx: Context, node: Obj) -> list[Obj]:
@@ -98,6 +101,9 @@ def finish_terminating(ctx: Context) -> None:
         if (meta.get("annotations") or {}).get(SIM_PREFIX + "stuck-terminating"):
             continue
         if ctx.later(meta["deletionTimestamp"], float(meta.get("deletionGracePeriodSeconds") or 0)):
+            for container in pod.get("spec", {}).get("containers") or []:
+                message = f"Stopping container {container['name']}"
+                ctx.event(pod, type_="Normal", reason="Killing", message=message, component="kubelet")
             ctx.delete("Pod", pod, grace_period_seconds=0)
 
 
@@ -111,6 +117,13 @@ def bind_pods(ctx: Context) -> None:
         node = scheduler.place(pod)
         meta = pod["metadata"]
         if node is None:
+            if (condition(pod, "PodScheduled") or {}).get("reason") != "Unschedulable":
+                message = (
+                    f"0/{len(ctx.objects('Node'))} nodes are available: no node fits the pod's requests or selector."
+                )
+                ctx.event(
+                    pod, type_="Warning", reason="FailedScheduling", message=message, component="default-scheduler"
+                )
             status = dict(pod.get("status") or {})
             status["conditions"] = with_condition(
                 list(status.get("conditions") or []),
@@ -130,3 +143,5 @@ def bind_pods(ctx: Context) -> None:
             obj["spec"]["nodeName"] = node
 
         ctx.store.mutate("Pod", meta["namespace"], meta["name"], bind)
+        message = f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}"
+        ctx.event(pod, type_="Normal", reason="Scheduled", message=message, component=SCHEDULER)

@@ -13,6 +13,16 @@ from simcluster.errors import BadRequest, StoreError
 
 Obj = dict[str, Any]
 
+_UNSUPPORTED_MEDIA = frozenset(
+    {"application/vnd.kubernetes.protobuf", "application/cbor", "application/apply-patch+cbor"}
+)
+
+
+class UnsupportedMediaType(StoreError):
+    """415: a body in an encoding the simulated server does not decode."""
+
+    code, reason = 415, "UnsupportedMediaType"
+
 
 @dataclass(frozen=True)
 class Request:
@@ -26,7 +36,11 @@ class Request:
     raw_query: str = ""
 
     def json_body(self) -> Any:
-        """The body parsed as JSON (or YAML, which server-side apply sends); 400 if unreadable."""
+        """The body parsed as JSON (or YAML, which server-side apply sends); 400 if unreadable,
+        415 for protobuf or CBOR, which the simulated server does not speak (clients retry in JSON)."""
+        media = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media in _UNSUPPORTED_MEDIA:
+            raise UnsupportedMediaType(f"the body of a request must be JSON or YAML, not {media}")
         if not self.body.strip():
             raise BadRequest("the request body is empty")
         try:

@@ -12,7 +12,7 @@ import re
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
-from simcluster.errors import BadRequest, Invalid, NotFound
+from simcluster.errors import BadRequest, Conflict, Invalid, NotFound
 from simcluster.http.messages import Request, Response
 
 Obj = dict[str, Any]
@@ -38,6 +38,11 @@ class SimControls(Protocol):
     """What the simulation routes need from the cluster."""
 
     def tick(self, seconds: float = 1.0) -> None: ...
+
+    @property
+    def manual_time(self) -> bool:
+        """True when time moves only by `tick` (False: it follows the wall clock)."""
+        ...
 
     def inject(self, fault: str, **params: Any) -> dict[str, Any]: ...
 
@@ -114,6 +119,8 @@ class SimRoutes:
             seconds = float((body or {}).get("seconds", 1.0))
             if seconds < 0:
                 raise BadRequest("seconds must not be negative")
+            if not self.cluster.manual_time:
+                raise Conflict("the simulated clock follows the wall clock (sim serve --speed); it cannot be ticked")
             self.cluster.tick(seconds)
             return Response.json(200, {"ticked": seconds})
         raise NotFound(f"no route {request.method} {path}")

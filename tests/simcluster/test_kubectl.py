@@ -358,3 +358,55 @@ def test_invalid_object_is_refused_with_the_server_message(bare_sim: RunningSim)
     broken = MANIFEST.split("---")[4].replace("image: nginx:1.25", "image: ''")
     out = kubectl(bare_sim, "apply", "-f", "-", stdin=MANIFEST.split("---")[1] + "---" + broken, check=False)
     assert "is invalid" in out and "image: Required value" in out
+
+
+def test_get_events_and_describe_pod_show_what_the_controllers_did(shop: RunningSim) -> None:
+    events = kubectl(shop, "get", "events", "-n", NS)
+    header = events.splitlines()[0].split()
+    assert header[:4] == ["LAST", "SEEN", "TYPE", "REASON"]
+    for reason in ("Scheduled", "Pulled", "Created", "Started", "SuccessfulCreate", "ScalingReplicaSet"):
+        assert reason in events, f"no {reason} event in:\n{events}"
+    pod = kubectl(shop, "get", "pods", "-n", NS, "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")
+    described = kubectl(shop, "describe", "pod", pod, "-n", NS)
+    assert "QoS Class:          Burstable" in described
+    events_part = described.split("Events:", 1)[1]
+    assert "Scheduled" in events_part and "default-scheduler" in events_part and "Started" in events_part
+
+
+def test_a_crash_looping_pod_gets_back_off_warnings(shop: RunningSim) -> None:
+    shop.cluster.inject("bad_env", namespace=NS, deployment="web")
+    for _ in range(120):
+        shop.cluster.tick(5)
+
+    warnings = get_json(shop, "events", "-n", NS, "--field-selector", "type=Warning")["items"]
+    assert any(e["reason"] == "BackOff" and e["involvedObject"]["kind"] == "Pod" for e in warnings)
+    assert all(e["count"] >= 1 for e in warnings)
+
+
+def test_wide_output_and_node_roles_and_version(shop: RunningSim) -> None:
+    pods = kubectl(shop, "get", "pods", "-n", NS, "-o", "wide").splitlines()
+    assert pods[0].split()[5:8] == ["IP", "NODE", "NOMINATED"]
+    assert "node-" in pods[1]
+    nodes = kubectl(shop, "get", "nodes").splitlines()
+    assert nodes[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    deploys = kubectl(shop, "get", "deploy", "-n", NS, "-o", "wide").splitlines()
+    assert deploys[0].split()[-3:] == ["CONTAINERS", "IMAGES", "SELECTOR"] and "nginx:1.25" in deploys[1]
+
+
+def test_defaults_a_real_server_fills_in(shop: RunningSim) -> None:
+    deploy = get_json(shop, "deploy/web", "-n", NS)
+    assert deploy["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+    }
+    service = get_json(shop, "svc/web", "-n", NS)
+    assert all(port["protocol"] == "TCP" for port in service["spec"]["ports"])
+
+
+def test_a_protobuf_body_is_refused_with_415_not_misread(bare_sim: RunningSim) -> None:
+    # kubectl 1.37's `create deployment/configmap/namespace` send protobuf and do not fall back to
+    # JSON on 415; `create -f` (and `--dry-run=client -o json | create -f -`) send JSON and work.
+    out = kubectl(bare_sim, "create", "namespace", "demo", check=False)
+    assert "UnsupportedMediaType" in out or "must be JSON or YAML" in out
+    generated = kubectl(bare_sim, "create", "namespace", "demo", "--dry-run=client", "-o", "json")
+    assert "namespace/demo created" in kubectl(bare_sim, "create", "-f", "-", stdin=generated)

@@ -125,8 +125,11 @@ def test_table_output_has_kind_specific_columns(bare_sim: RunningSim) -> None:
     accept = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
     code, table = client.call("GET", f"/apis/apps/v1/namespaces/{NS}/deployments", headers=accept)
     assert code == 200 and table["kind"] == "Table"
-    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Ready", "Up-to-date", "Available", "Age"]
+    columns = [(c["name"], c["priority"]) for c in table["columnDefinitions"]]
+    assert [name for name, priority in columns if priority == 0] == ["Name", "Ready", "Up-to-date", "Available", "Age"]
+    assert [name for name, priority in columns if priority == 1] == ["Containers", "Images", "Selector"]
     assert table["rows"][0]["cells"][:2] == ["web", "0/2"]
+    assert len(table["rows"][0]["cells"]) == len(columns)
 
 
 def test_wrong_verbs_and_unknown_paths_get_status_errors(bare_sim: RunningSim) -> None:
