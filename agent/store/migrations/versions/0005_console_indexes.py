@@ -1,7 +1,7 @@
 """Indexes the console's incident list pages on: newest first, by namespace, by action.
 
 Revision ID: i17_console_indexes
-Revises: 0001
+Revises: i22_autonomy
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "i17_console_indexes"
-down_revision = "0001"
+down_revision = "i22_autonomy"
 branch_labels = None
 depends_on = None
 
