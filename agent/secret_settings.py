@@ -24,6 +24,12 @@ SECRET_SETTINGS: dict[tuple[str, ...], str] = {
     ("database", "migration_url"): "database.ownerSecret",
     ("alertmanager", "webhook_token"): "secrets.webhook.existingSecret",
     ("planner", "llm", "api_key"): "secrets.llm.existingSecret",
+    ("mattermost", "bot_token"): "secrets.mattermost.existingSecret",
+    ("mattermost", "action_secret"): "secrets.mattermost.existingSecret",
+    ("paging", "pagerduty", "routing_key"): "secrets.paging.existingSecret",
+    ("paging", "opsgenie", "api_key"): "secrets.paging.existingSecret",
+    ("approvals", "oncall", "api_key"): "secrets.oncall.existingSecret",
+    ("console", "csrf_key"): "secrets.console.existingSecret",
 }
 """Each secret setting and the chart value naming the Secret it comes from."""
 

@@ -40,6 +40,14 @@ _HEADLINES: dict[ApprovalState, str] = {
 }
 
 
+_CHANNEL_NAMES = {
+    VoteChannel.SLACK: "Slack",
+    VoteChannel.CLI: "CLI",
+    VoteChannel.MATTERMOST: "Mattermost",
+    VoteChannel.CONSOLE: "console",
+}
+
+
 def escape(text: str) -> str:
     """Escape the three characters Slack's mrkdwn treats as control characters."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -63,7 +71,8 @@ def _who(request: ApprovalRequest, person: str) -> str:
     channels = {v.channel for v in request.votes if v.approver == person}
     if VoteChannel.SLACK in channels:
         return f"<@{escape(person)}>"
-    return f"{escape(person)} (CLI)"
+    where = ", ".join(_CHANNEL_NAMES[c] for c in sorted(channels)) or "CLI"
+    return f"{escape(person)} ({where})"
 
 
 def _people(request: ApprovalRequest, people: list[str]) -> str:

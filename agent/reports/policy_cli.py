@@ -83,6 +83,8 @@ def _change(
         action, namespace, alert = case
         if promote:
             mode, max_risk, evidence, why = "execute", *_earned(store, case)
+            # The two-approver band is never earned away: a promotion stops just below it.
+            max_risk = min(max_risk, round(settings.approvals.two_approver_min_risk - 0.01, 4))
         else:
             if store.autonomy.grant_for(action, namespace, alert) is None:
                 _fail("that case is not promoted; nothing to demote")

@@ -124,3 +124,29 @@ def test_the_chart_turns_strict_secrets_on(tmp_path: Path) -> None:
     assert settings.agent.strict_secrets is True
     with pytest.raises(SettingsError, match=r"audit\.hmac_key"):
         load_settings(config, env={"scutum_audit__hmac_key": "from-extra-env"})
+
+
+@pytest.mark.parametrize("path", list(SECRET_SETTINGS), ids=".".join)
+def test_every_secret_setting_reaches_the_agent_from_its_secret(path: tuple[str, ...]) -> None:
+    from agent.secret_settings import variable
+
+    chart_value = SECRET_SETTINGS[path].split(".")  # e.g. secrets.slack.existingSecret
+    values: dict[str, Any] = _nested(tuple(chart_value), "the-secret")
+    if chart_value[0] == "database" and chart_value[-1] == "ownerSecret":
+        values["database"]["existingSecret"] = "runtime-secret"
+    docs = render(values)
+    containers = [
+        c
+        for d in of_kind(docs, "Deployment")
+        for c in [
+            *d["spec"]["template"]["spec"]["containers"],
+            *d["spec"]["template"]["spec"].get("initContainers", []),
+        ]
+    ]
+    refs = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+        for c in containers
+        for e in c.get("env", [])
+        if "valueFrom" in e and "secretKeyRef" in e["valueFrom"]
+    }
+    assert refs.get(variable(path)) in ("the-secret", "runtime-secret")

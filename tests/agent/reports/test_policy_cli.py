@@ -98,3 +98,21 @@ def test_demote_takes_the_promotion_back_and_needs_one_to_exist(tmp_path: Path) 
     assert store.autonomy.grant_for("restart_workload", "shop", "KubePodCrashLooping") is None
     store.close()
     assert "sre-2" in _run("policy", "list", "--data-dir", data)[1]
+
+
+def test_a_promotion_never_covers_the_two_approver_band(tmp_path: Path) -> None:
+    clock = SeedClock()
+    store = Store.connect(f"sqlite:///{tmp_path / 'scutum.db'}", clock=clock.now)
+    store.upgrade()
+    seed(store, clock, [_decision(i, risk=0.9) for i in range(PROMOTE_STREAK)])  # each approved by humans at 0.9
+    store.close()
+
+    code, out = _run("policy", "promote", *CASE, "--as", "lead", "--data-dir", str(tmp_path))
+
+    assert code == 0 and "up to risk 0.79" in out
+    store = Store.connect(f"sqlite:///{tmp_path / 'scutum.db'}")
+    proposal = replace(restart("web", "shop"), alert_names=("KubePodCrashLooping",))
+    risk = RiskScore(total=0.85, components={c: ComponentScore(0.85) for c in Component})
+    decided = apply_grant(proposal, Decision(Verdict.APPROVE, risk, ("approval required",)), store.autonomy)
+    assert decided.verdict is Verdict.APPROVE
+    store.close()
