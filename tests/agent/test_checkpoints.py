@@ -224,3 +224,14 @@ def test_times_are_part_of_what_is_signed() -> None:
     checkpoint = signer.sign(AuditHead(seq=1, hash="00" * 32), at=T0)
     moved = replace(checkpoint, time=T0 + timedelta(hours=1))
     assert KeyRing.of([signer.public_key]).check(moved) is Problem.BAD_SIGNATURE
+
+
+@given(st.integers(min_value=1, max_value=60), st.data())
+def test_any_rewritten_record_up_to_a_checkpoint_is_reported_forked(length: int, data: st.DataObject) -> None:
+    signer = _signer()
+    chain = [(n, f"{n:064x}") for n in range(1, length + 1)]
+    at = data.draw(st.integers(min_value=1, max_value=length))
+    checkpoint = signer.sign(AuditHead(seq=at, hash=chain[at - 1][1]), at=T0)
+    rewritten = [(seq, digest if seq < at else "f" * 64) for seq, digest in chain]
+    report = verify_checkpoints(rewritten, [checkpoint], keys=KeyRing.of([signer.public_key]))
+    assert [(f.problem, f.seq) for f in report.findings] == [(Problem.FORKED, at)]
