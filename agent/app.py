@@ -368,7 +368,7 @@ def build_agent(
         leader=leader,
         identity=identity,
         slack=slack,
-        checkpointer=build_checkpointer(settings, store, kube, clock=clock),
+        checkpointer=build_checkpointer(settings, store, kube, clock=clock, metrics=metrics),
     )
     if slack is not None:
         agent.clicks = ClickHandler(approvals, slack, on_undo=agent.undo)

@@ -35,6 +35,12 @@ class Metrics:
         )
         self.queue_depth = Gauge("scutum_approval_queue_depth", "Approval requests pending.", registry=r)
         self.poll_errors = Counter("scutum_poll_errors_total", "Failed Alertmanager polls.", registry=r)
+        self.checkpoints = Counter(
+            "scutum_checkpoints_total",
+            "Signed checkpoints handed to a witness, by witness and outcome (published, failed).",
+            ["witness", "outcome"],
+            registry=r,
+        )
         self.leader = Gauge("scutum_leader", "1 while this replica holds the lease.", registry=r)
 
     def render(self) -> bytes:

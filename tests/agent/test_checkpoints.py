@@ -161,7 +161,11 @@ def test_a_forged_checkpoint_is_reported_not_trusted(store: Store, clock: FakeCl
 
 def test_the_publisher_skips_an_unchanged_head_but_not_at_shutdown(store: Store, clock: FakeClock) -> None:
     witness = ListWitness()
-    checkpointer = Checkpointer(_signer(), [BrokenWitness(), witness], head=store.audit.head, clock=clock)
+    results: list[tuple[str, bool]] = []
+    checkpointer = Checkpointer(
+        _signer(), [BrokenWitness(), witness], head=store.audit.head, clock=clock,
+        on_result=lambda name, ok: results.append((name, ok)),
+    )  # fmt: skip
     assert checkpointer.publish() is None, "nothing to vouch for in an empty chain"
     _append(AuditLog(store.audit, clock=clock), 3)
     assert checkpointer.publish() is not None
@@ -170,6 +174,7 @@ def test_the_publisher_skips_an_unchanged_head_but_not_at_shutdown(store: Store,
     final = checkpointer.publish(force=True)
     assert final is not None and final.time == clock.now
     assert [c.seq for c in witness.published] == [3, 3], "a broken witness does not stop the others"
+    assert results == [("broken", False), ("list", True)] * 2, "each failure is counted"
 
 
 def _key_records(store: Store) -> list[AuditRecord]:

@@ -131,6 +131,8 @@ def test_the_agent_records_its_key_and_publishes_the_head_on_shutdown(bare_sim: 
     agent = build_agent(settings, kube=kube, use_cache=False)
     agent.start(schedule=False)
     agent.stop()
+    labels = {"witness": "configmap", "outcome": "published"}
+    assert agent.metrics.registry.get_sample_value("scutum_checkpoints_total", labels) == 1
 
     store = Store.connect(settings.database_url())
     (key_record,) = store.audit_kinds.records_of_kind(AuditKind.CHECKPOINT_KEY)
