@@ -428,7 +428,7 @@ def build_agent(
             if pager is not None
             else None
         ),
-        checkpointer=build_checkpointer(settings, store, kube, clock=clock),
+        checkpointer=build_checkpointer(settings, store, kube, clock=clock, metrics=metrics),
     )
     if slack is not None:
         agent.clicks = ClickHandler(approvals, slack, on_undo=agent.undo)

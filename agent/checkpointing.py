@@ -22,6 +22,7 @@ from agent.checkpoints import (
     read_checkpoint_lines,
     verify_checkpoints,
 )
+from agent.metrics import Metrics
 from agent.settings import Settings
 from agent.store import Store
 from agent.store.records import AuditHead, AuditRecord
@@ -56,13 +57,19 @@ def build_witnesses(settings: Settings, kube: Kube) -> list[Witness]:
 
 
 def build_checkpointer(
-    settings: Settings, store: Store, kube: Kube, *, clock: Callable[[], datetime]
+    settings: Settings, store: Store, kube: Kube, *, clock: Callable[[], datetime], metrics: Metrics | None = None
 ) -> Checkpointer | None:
     """The daemon's checkpoint publisher, or None when no signing key is configured."""
     current, _previous = signers(settings)
     if current is None:
         return None
-    return Checkpointer(current, build_witnesses(settings, kube), head=store.audit.head, clock=clock)
+
+    def count(witness: str, ok: bool) -> None:
+        if metrics is not None:
+            metrics.checkpoints.labels(witness=witness, outcome="published" if ok else "failed").inc()
+
+    witnesses = build_witnesses(settings, kube)
+    return Checkpointer(current, witnesses, head=store.audit.head, clock=clock, on_result=count)
 
 
 def start_checkpointing(settings: Settings, store: Store, audit: AuditLog) -> AuditRecord | None:

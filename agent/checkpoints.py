@@ -254,7 +254,7 @@ class CheckpointReport:
     checkpoints: int
     """How many checkpoints were read."""
     proved: int
-    """How many are proved a prefix of the current chain."""
+    """How many checkpointed sequence numbers are proved to name a record of the current chain."""
     chain_end: int
     """The last sequence number of the chain as read."""
     findings: tuple[Finding, ...] = ()

@@ -38,6 +38,12 @@ class Metrics:
         self.pages = Counter(
             "scutum_pages_total", "Pages to PagerDuty/Opsgenie, by pager and outcome.", ["pager", "outcome"], registry=r
         )
+        self.checkpoints = Counter(
+            "scutum_checkpoints_total",
+            "Signed checkpoints handed to a witness, by witness and outcome (published, failed).",
+            ["witness", "outcome"],
+            registry=r,
+        )
         self.leader = Gauge("scutum_leader", "1 while this replica holds the lease.", registry=r)
         self.drift = Gauge(
             "scutum_drift_signal", "1 while a drift signal fires (docs/research.md).", ["signal"], registry=r

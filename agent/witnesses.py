@@ -133,8 +133,11 @@ class Checkpointer:
         *,
         head: Callable[[], AuditHead],
         clock: Callable[[], datetime],
+        on_result: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.signer = signer
+        self._on_result = on_result or (lambda _witness, _ok: None)
+        """Told (witness name, published?) after each attempt: the metrics count failures."""
         self._witnesses = tuple(witnesses)
         self._head = head
         self._clock = clock
@@ -155,6 +158,9 @@ class Checkpointer:
                 published += 1
             except Exception as exc:  # noqa: BLE001 - a task boundary: one witness must not stop the rest
                 log.warning("checkpoint_witness_failed", witness=witness.name, seq=head.seq, error=str(exc))
+                self._on_result(witness.name, False)
+                continue
+            self._on_result(witness.name, True)
         if published:
             self._last = head
         return checkpoint

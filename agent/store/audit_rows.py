@@ -59,7 +59,8 @@ class AuditRepository:
                 head_row.seq, head_row.hash = record.seq, record.hash
                 records.append(record)
             if self._db.is_postgres:
-                advance_head(session, AuditHead(seq=head_row.seq, hash=head_row.hash))
+                if records:
+                    advance_head(session, AuditHead(seq=head_row.seq, hash=head_row.hash))
             else:
                 session.add(head_row)
         return records

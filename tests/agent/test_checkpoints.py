@@ -161,7 +161,11 @@ def test_a_forged_checkpoint_is_reported_not_trusted(store: Store, clock: FakeCl
 
 def test_the_publisher_skips_an_unchanged_head_but_not_at_shutdown(store: Store, clock: FakeClock) -> None:
     witness = ListWitness()
-    checkpointer = Checkpointer(_signer(), [BrokenWitness(), witness], head=store.audit.head, clock=clock)
+    results: list[tuple[str, bool]] = []
+    checkpointer = Checkpointer(
+        _signer(), [BrokenWitness(), witness], head=store.audit.head, clock=clock,
+        on_result=lambda name, ok: results.append((name, ok)),
+    )  # fmt: skip
     assert checkpointer.publish() is None, "nothing to vouch for in an empty chain"
     _append(AuditLog(store.audit, clock=clock), 3)
     assert checkpointer.publish() is not None
@@ -170,6 +174,7 @@ def test_the_publisher_skips_an_unchanged_head_but_not_at_shutdown(store: Store,
     final = checkpointer.publish(force=True)
     assert final is not None and final.time == clock.now
     assert [c.seq for c in witness.published] == [3, 3], "a broken witness does not stop the others"
+    assert results == [("broken", False), ("list", True)] * 2, "each failure is counted"
 
 
 def _key_records(store: Store) -> list[AuditRecord]:
@@ -224,3 +229,14 @@ def test_times_are_part_of_what_is_signed() -> None:
     checkpoint = signer.sign(AuditHead(seq=1, hash="00" * 32), at=T0)
     moved = replace(checkpoint, time=T0 + timedelta(hours=1))
     assert KeyRing.of([signer.public_key]).check(moved) is Problem.BAD_SIGNATURE
+
+
+@given(st.integers(min_value=1, max_value=60), st.data())
+def test_any_rewritten_record_up_to_a_checkpoint_is_reported_forked(length: int, data: st.DataObject) -> None:
+    signer = _signer()
+    chain = [(n, f"{n:064x}") for n in range(1, length + 1)]
+    at = data.draw(st.integers(min_value=1, max_value=length))
+    checkpoint = signer.sign(AuditHead(seq=at, hash=chain[at - 1][1]), at=T0)
+    rewritten = [(seq, digest if seq < at else "f" * 64) for seq, digest in chain]
+    report = verify_checkpoints(rewritten, [checkpoint], keys=KeyRing.of([signer.public_key]))
+    assert [(f.problem, f.seq) for f in report.findings] == [(Problem.FORKED, at)]

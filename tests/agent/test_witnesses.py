@@ -131,6 +131,8 @@ def test_the_agent_records_its_key_and_publishes_the_head_on_shutdown(bare_sim: 
     agent = build_agent(settings, kube=kube, use_cache=False)
     agent.start(schedule=False)
     agent.stop()
+    labels = {"witness": "configmap", "outcome": "published"}
+    assert agent.metrics.registry.get_sample_value("scutum_checkpoints_total", labels) == 1
 
     store = Store.connect(settings.database_url())
     (key_record,) = store.audit_kinds.records_of_kind(AuditKind.CHECKPOINT_KEY)
@@ -144,3 +146,38 @@ def test_the_agent_records_its_key_and_publishes_the_head_on_shutdown(bare_sim: 
     (published,) = ConfigMapWitness(kube, namespace="scutum", configmap="scutum-checkpoints").read()
     assert (published.seq, published.hash) == (head.seq, head.hash)
     assert ring.check(published) is None, "the rotated key is trusted through the old key's endorsement"
+
+
+def test_keygen_prints_a_key_pair_that_signs_and_verifies() -> None:
+    code, out, _ = _run("audit", "keygen", env={})
+    lines = dict(line.split(": ", 1) for line in out.splitlines())
+    signer = CheckpointSigner.from_text(lines["private key (keep it in a Secret)"])
+    assert code == 0 and lines["key id"] == signer.key_id
+    assert lines["public key (give it to verifiers)"] == public_key_text(signer.public_key)
+
+
+def test_an_exported_copy_is_checked_against_checkpoints(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = Store.connect(f"sqlite:///{tmp_path / 'scutum.db'}", clock=clock)
+    store.upgrade()
+    log = AuditLog(store.audit, clock=clock)
+    private = new_private_key_text()
+    signer = CheckpointSigner.from_text(private)
+    for n in range(20):
+        log.append(AuditKind.EXECUTION, actor="executor", payload={"n": n})
+    checkpoint = signer.sign(store.audit.head(), at=clock.now)
+    export = io.StringIO()
+    log.export(export)
+    store.close()
+    lines = export.getvalue().splitlines(keepends=True)
+    (tmp_path / "full.jsonl").write_text("".join(lines), encoding="utf-8")
+    (tmp_path / "cut.jsonl").write_text("".join(lines[:15]), encoding="utf-8")
+    (tmp_path / "checkpoints.jsonl").write_text(json.dumps(checkpoint.as_json()) + "\n", encoding="utf-8")
+    env = {"SCUTUM_AUDIT__SIGNING_KEY": private}
+    args = ["audit", "verify", "--checkpoints", str(tmp_path / "checkpoints.jsonl"), "--json", "--input"]
+
+    code, out, _ = _run(*args, str(tmp_path / "full.jsonl"), env=env)
+    assert code == 0 and json.loads(out)["checkpoints"]["proved"] == 1
+    code, out, _ = _run(*args, str(tmp_path / "cut.jsonl"), env=env)
+    assert json.loads(out)["ok"] is True, "a copy cut at its end still links"
+    assert code == 1 and json.loads(out)["checkpoints"]["findings"][0]["problem"] == "truncated"
