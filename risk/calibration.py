@@ -11,7 +11,9 @@ Pure functions over `risk.track.PastDecision` rows (docs/research.md explains ea
 - low-risk rejections: people rejecting what the score nearly let run alone (within
   LOW_RISK_MARGIN above the execute threshold in force, or <= LOW_RISK when it is unknown): if
   they are common, the threshold lets through what people would not;
-- threshold changes: the execute threshold in force over time.
+- threshold changes: the execute threshold in force over time;
+- weekly: per calendar week, actions run and bad outcomes (all, and auto-executed), approvals,
+  their median seconds, and the share of approvals under RUBBER_STAMP_SECONDS (drift at a glance).
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class CalibrationReport:
     approved: int
     low_risk_rejections: list[dict[str, Any]]
     thresholds: list[ThresholdChange]
+    weekly: list[dict[str, Any]]
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict (datetimes as ISO text)."""
@@ -175,6 +178,36 @@ def threshold_changes(decisions: Sequence[PastDecision]) -> list[ThresholdChange
     return changes
 
 
+def weekly(decisions: Sequence[PastDecision]) -> list[dict[str, Any]]:
+    """Per ISO week (oldest first): runs, bad outcomes, auto runs, approvals and their speed."""
+    weeks: dict[str, list[PastDecision]] = {}
+    for decision in decisions:
+        iso = decision.at.isocalendar()
+        weeks.setdefault(f"{iso.year}-W{iso.week:02d}", []).append(decision)
+    rows = []
+    for week, members in sorted(weeks.items()):
+        ran = [d for d in members if d.executed]
+        auto = [d for d in ran if d.verdict == "execute"]
+        seconds = [
+            d.human.seconds
+            for d in members
+            if d.human and d.human.call is Call.APPROVED and d.human.seconds is not None
+        ]
+        rows.append(
+            {
+                "week": week,
+                "ran": len(ran),
+                "bad": sum(1 for d in ran if d.bad),
+                "auto_ran": len(auto),
+                "auto_bad": sum(1 for d in auto if d.bad),
+                "approvals": len(seconds),
+                "median_seconds_to_approve": median(seconds),
+                "stamp_share": sum(1 for x in seconds if x < RUBBER_STAMP_SECONDS) / len(seconds) if seconds else None,
+            }
+        )
+    return rows
+
+
 def _low_risk(decision: PastDecision) -> bool:
     if decision.risk is None:
         return False
@@ -213,4 +246,5 @@ def calibrate(decisions: Sequence[PastDecision], *, policy_events: Sequence[Thre
         approved=len(approved),
         low_risk_rejections=low_rejections,
         thresholds=timeline,
+        weekly=weekly(decisions),
     )
