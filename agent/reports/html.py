@@ -82,6 +82,8 @@ def calibration_html(data: dict[str, Any]) -> str:
         f"{cal['bad']} ended badly (failed, undone or overridden). Brier score: {escape(_cell(cal['brier']))}.</p>",
         "<h2>Drift signals</h2>",
         _drift_table(data["drift"]),
+        "<h2>How decisions ended</h2>",
+        _table(["ending", "decisions"], [[k, v] for k, v in cal["endings"].items()]),
         *_reliability_section(cal),
         *_people_section(cal),
         "<h2>Week by week</h2>",
@@ -133,7 +135,13 @@ def _people_section(cal: dict[str, Any]) -> list[str]:
             [[a[c] for c in columns] for a in cal["approvals"]],
         ),
         f"<p>Approvals in under 10 s: {cal['rubber_stamps']} of {cal['approved']}.</p>",
-        _table(["approver", "approvals under 10 s"], [[k, v] for k, v in cal["rubber_stamps_by_approver"].items()]),
+        _table(
+            ["who", "approved", "rejected", "median s to decide", "approvals under 10 s"],
+            [
+                [k, v["approved"], v["rejected"], v["median_seconds"], v["under_10s"]]
+                for k, v in cal["approvers"].items()
+            ],
+        ),
         f"<p>Low-risk rejections: {len(cal['low_risk_rejections'])}.</p>",
         _table(
             ["at", "action", "risk", "by"],

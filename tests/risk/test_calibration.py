@@ -68,3 +68,12 @@ def test_weekly_rows_show_the_drift_week_by_week() -> None:
     early, late = weeks[1], weeks[-2]  # whole weeks before day 40 and well after it
     assert early["stamp_share"] is not None and early["stamp_share"] < 0.05
     assert late["stamp_share"] is not None and late["stamp_share"] > 0.8
+
+
+def test_endings_and_approvers_add_up() -> None:
+    history = generate(WORLD, seed=8)
+    report = calibrate(history)
+    assert sum(report.endings.values()) == len(history)
+    assert report.endings["verified"] == sum(1 for d in history if d.ending is Ending.VERIFIED)
+    votes = sum(1 for d in history if d.human and d.human.call in (Call.APPROVED, Call.REJECTED))
+    assert sum(v["approved"] + v["rejected"] for v in report.approvers.values()) == votes
