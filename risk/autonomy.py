@@ -10,6 +10,9 @@ among them. The recommendation:
 - DEMOTE from "execute" to "approve" on the first bad outcome of a run nobody approved;
 - HOLD otherwise.
 
+Shadow decisions count too: how many there were, and how often people changed the same object
+soon after (the record builds before Scutum acts).
+
 A recommendation is only advice: `scutum policy promote` applies one, audited, never silently.
 A promotion in force (`Grant`) turns an "approve" verdict on its case into "execute" only where
 the evidence reaches (`apply_grant`): never past a veto, never above the highest score seen in
@@ -58,6 +61,11 @@ class CaseRecord:
     ran: int
     bad: int
     streak: int
+    shadow: int
+    """Decisions made in shadow mode (recorded, nothing ran)."""
+    shadow_people_acted: int
+    """Of those, how many saw people change the same object within the window: where Scutum
+    would have acted, people did act (not necessarily the same way)."""
     median_seconds_to_approve: float | None
     advice: Advice
     why: str
@@ -111,6 +119,8 @@ def case_record(decisions: Sequence[PastDecision]) -> CaseRecord:
         ran=len(ran),
         bad=sum(1 for d in ran if d.bad),
         streak=len(streak),
+        shadow=sum(1 for d in decisions if d.shadow),
+        shadow_people_acted=sum(1 for d in decisions if d.shadow and d.people_acted),
         median_seconds_to_approve=median([d.human.seconds for d in approved if d.human and d.human.seconds]),
         advice=advice,
         why=why,

@@ -11,7 +11,9 @@ Pure functions over `risk.track.PastDecision` rows (docs/research.md explains ea
 - low-risk rejections: people rejecting what the score nearly let run alone (within
   LOW_RISK_MARGIN above the execute threshold in force, or <= LOW_RISK when it is unknown): if
   they are common, the threshold lets through what people would not;
-- threshold changes: the execute threshold in force over time.
+- threshold changes: the execute threshold in force over time;
+- weekly: per calendar week, actions run and bad outcomes (all, and auto-executed), approvals,
+  their median seconds, and the share of approvals under RUBBER_STAMP_SECONDS (drift at a glance).
 """
 
 from __future__ import annotations
@@ -102,6 +104,11 @@ class CalibrationReport:
     approved: int
     low_risk_rejections: list[dict[str, Any]]
     thresholds: list[ThresholdChange]
+    weekly: list[dict[str, Any]]
+    endings: dict[str, int]
+    """How many decisions ended each way (risk.track.Ending)."""
+    approvers: dict[str, dict[str, Any]]
+    """Per person: approvals, rejections, median seconds to decide, approvals under 10 s."""
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict (datetimes as ISO text)."""
@@ -175,6 +182,57 @@ def threshold_changes(decisions: Sequence[PastDecision]) -> list[ThresholdChange
     return changes
 
 
+def weekly(decisions: Sequence[PastDecision]) -> list[dict[str, Any]]:
+    """Per ISO week (oldest first): runs, bad outcomes, auto runs, approvals and their speed."""
+    weeks: dict[str, list[PastDecision]] = {}
+    for decision in decisions:
+        iso = decision.at.isocalendar()
+        weeks.setdefault(f"{iso.year}-W{iso.week:02d}", []).append(decision)
+    rows = []
+    for week, members in sorted(weeks.items()):
+        ran = [d for d in members if d.executed]
+        auto = [d for d in ran if d.verdict == "execute"]
+        seconds = [
+            d.human.seconds
+            for d in members
+            if d.human and d.human.call is Call.APPROVED and d.human.seconds is not None
+        ]
+        rows.append(
+            {
+                "week": week,
+                "ran": len(ran),
+                "bad": sum(1 for d in ran if d.bad),
+                "auto_ran": len(auto),
+                "auto_bad": sum(1 for d in auto if d.bad),
+                "approvals": len(seconds),
+                "median_seconds_to_approve": median(seconds),
+                "stamp_share": sum(1 for x in seconds if x < RUBBER_STAMP_SECONDS) / len(seconds) if seconds else None,
+            }
+        )
+    return rows
+
+
+def by_approver(decisions: Sequence[PastDecision]) -> dict[str, dict[str, Any]]:
+    """Per person who voted: approvals, rejections, median seconds, approvals under 10 s."""
+    calls: dict[str, list[tuple[Call, float | None]]] = {}
+    for decision in decisions:
+        if decision.human is None or decision.human.call not in (Call.APPROVED, Call.REJECTED):
+            continue
+        for who in decision.human.by:
+            calls.setdefault(who, []).append((decision.human.call, decision.human.seconds))
+    out = {}
+    for who, made in sorted(calls.items()):
+        approved = [s for c, s in made if c is Call.APPROVED]
+        seconds = [s for _, s in made if s is not None]
+        out[who] = {
+            "approved": len(approved),
+            "rejected": len(made) - len(approved),
+            "median_seconds": median(seconds),
+            "under_10s": sum(1 for s in approved if s is not None and s < RUBBER_STAMP_SECONDS),
+        }
+    return out
+
+
 def _low_risk(decision: PastDecision) -> bool:
     if decision.risk is None:
         return False
@@ -189,7 +247,7 @@ def calibrate(decisions: Sequence[PastDecision], *, policy_events: Sequence[Thre
     executed = [d for d in decisions if d.executed and d.risk is not None]
     approved = [d for d in decisions if d.human is not None and d.human.call is Call.APPROVED]
     stamps = [d for d in approved if d.human and d.human.seconds is not None and d.human.seconds < RUBBER_STAMP_SECONDS]
-    by_approver = Counter(who for d in stamps if d.human for who in d.human.by)
+    stamp_counts = Counter(who for d in stamps if d.human for who in d.human.by)
     component_names = sorted({name for d in executed for name in d.components})
     low_rejections = [
         {"at": d.at.isoformat(), "incident": d.incident_id, "action": d.action, "risk": d.risk, "by": list(d.human.by)}
@@ -209,8 +267,11 @@ def calibrate(decisions: Sequence[PastDecision], *, policy_events: Sequence[Thre
         },
         approvals=approval_rows(decisions),
         rubber_stamps=len(stamps),
-        rubber_stamps_by_approver=dict(by_approver.most_common()),
+        rubber_stamps_by_approver=dict(stamp_counts.most_common()),
         approved=len(approved),
         low_risk_rejections=low_rejections,
         thresholds=timeline,
+        weekly=weekly(decisions),
+        endings=dict(Counter(d.ending.value for d in decisions).most_common()),
+        approvers=by_approver(decisions),
     )

@@ -12,7 +12,9 @@ seed, the same history comes out every time. The world it models (every rate is 
   reliability table should recover); a bad end is a failure, an Undo or someone else's change;
 - people approve with a chance that falls with risk, after a log-normal delay (median
   `approve_median_seconds`), or reject, or let it expire;
-- nothing-ran incidents resolve by themselves with chance `self_resolve`.
+- nothing-ran incidents resolve by themselves with chance `self_resolve`;
+- the first `shadow_days` run in shadow mode: nothing runs, people change the object by hand
+  with chance `people_act_chance`.
 
 A `Drift` switches one part of that world at `drift_day`:
 RUBBER_STAMPING (approvals in seconds, nearly all approved), AUTO_FAILURES (auto-executed
@@ -87,6 +89,9 @@ class World:
     stamp_median_seconds: float = 6.0
     gaming_dispute_chance: float = 0.25
     llm_share: float = 0.3
+    shadow_days: int = 0
+    """The first days run in shadow mode: decisions recorded, nothing runs, people fix some by hand."""
+    people_act_chance: float = 0.6
     start: datetime = field(default=START)
 
 
@@ -166,6 +171,9 @@ def _proposal(
         claims_made=claims,
         claims_disputed=disputed,
     )
+    if (decision.at - world.start).days < world.shadow_days:
+        acted = rng.random() < world.people_act_chance
+        return replace(_idle(rng, world, decision, Ending.SHADOW), shadow=True, people_acted=acted)
     if verdict == "deny":
         return _idle(rng, world, decision, Ending.DENIED)
     if verdict == "approve":

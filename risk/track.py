@@ -116,6 +116,9 @@ class PastDecision:
     """How many findings the independent auditor raised against those claims."""
     resolved_after_seconds: float | None = None
     """From the incident's start to its alert resolving, when it did."""
+    people_acted: bool | None = None
+    """Shadow mode only: someone changed the proposed target within the window after the decision
+    (what people did where Scutum would have acted); None when not in shadow mode."""
 
     @property
     def executed(self) -> bool:

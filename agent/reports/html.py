@@ -77,10 +77,37 @@ def _reliability_chart(rows: list[dict[str, Any]]) -> str:
 def calibration_html(data: dict[str, Any]) -> str:
     """`scutum report calibration --html`."""
     cal = data["calibration"]
-    rel = cal["reliability"]
     parts = [
         f"<p>Generated {escape(data['generated_at'])}. {cal['decisions']} decisions, {cal['executed']} actions ran, "
         f"{cal['bad']} ended badly (failed, undone or overridden). Brier score: {escape(_cell(cal['brier']))}.</p>",
+        "<h2>Drift signals</h2>",
+        _drift_table(data["drift"]),
+        "<h2>How decisions ended</h2>",
+        _table(["ending", "decisions"], [[k, v] for k, v in cal["endings"].items()]),
+        *_reliability_section(cal),
+        *_people_section(cal),
+        "<h2>Week by week</h2>",
+        f"<figure>{_weekly_chart(cal['weekly'])}</figure>" if cal["weekly"] else "<p>No history yet.</p>",
+        "<h2>Thresholds and policy changes</h2>",
+        _table(
+            ["at", "execute_max", "previous", "by", "what"],
+            [[t["at"], t["execute_max"], t["previous"], t["by"], t["what"]] for t in cal["thresholds"]],
+        ),
+        "<h2>Precondition audit</h2>",
+        _table(
+            ["planner", "proposals", "with claims", "disputed", "share", "95% low", "95% high"],
+            [
+                [a["planner"], a["proposals"], a["with_claims"], a["disputed"], a["share"], a["low"], a["high"]]
+                for a in data["precondition_audit"]
+            ],
+        ),
+    ]
+    return _page("Scutum calibration report", parts)
+
+
+def _reliability_section(cal: dict[str, Any]) -> list[str]:
+    rel = cal["reliability"]
+    parts = [
         "<h2>Reliability by risk band</h2>",
         f"<figure>{_reliability_chart(rel)}</figure>",
         _table(
@@ -96,47 +123,54 @@ def calibration_html(data: dict[str, Any]) -> str:
                 [[r["band"], r["executed"], r["bad"], r["observed"], r["low"], r["high"]] for r in rows],
             )
         )
-    parts += [
+    return parts
+
+
+def _people_section(cal: dict[str, Any]) -> list[str]:
+    columns = ("band", "requests", "approved", "rejected", "expired", "approval_rate", "median_seconds")
+    return [
         "<h2>People</h2>",
         _table(
             ["band", "requests", "approved", "rejected", "expired", "approval rate", "median s to approve"],
-            [
-                [
-                    a["band"],
-                    a["requests"],
-                    a["approved"],
-                    a["rejected"],
-                    a["expired"],
-                    a["approval_rate"],
-                    a["median_seconds"],
-                ]
-                for a in cal["approvals"]
-            ],
+            [[a[c] for c in columns] for a in cal["approvals"]],
         ),
         f"<p>Approvals in under 10 s: {cal['rubber_stamps']} of {cal['approved']}.</p>",
-        _table(["approver", "approvals under 10 s"], [[k, v] for k, v in cal["rubber_stamps_by_approver"].items()]),
+        _table(
+            ["who", "approved", "rejected", "median s to decide", "approvals under 10 s"],
+            [
+                [k, v["approved"], v["rejected"], v["median_seconds"], v["under_10s"]]
+                for k, v in cal["approvers"].items()
+            ],
+        ),
         f"<p>Low-risk rejections: {len(cal['low_risk_rejections'])}.</p>",
         _table(
             ["at", "action", "risk", "by"],
             [[r["at"], r["action"], r["risk"], ", ".join(r["by"])] for r in cal["low_risk_rejections"][:50]],
         ),
-        "<h2>Thresholds and policy changes</h2>",
-        _table(
-            ["at", "execute_max", "previous", "by", "what"],
-            [[t["at"], t["execute_max"], t["previous"], t["by"], t["what"]] for t in cal["thresholds"]],
-        ),
-        "<h2>Drift signals</h2>",
-        _drift_table(data["drift"]),
-        "<h2>Precondition audit</h2>",
-        _table(
-            ["planner", "proposals", "with claims", "disputed", "share", "95% low", "95% high"],
-            [
-                [a["planner"], a["proposals"], a["with_claims"], a["disputed"], a["share"], a["low"], a["high"]]
-                for a in data["precondition_audit"]
-            ],
-        ),
     ]
-    return _page("Scutum calibration report", parts)
+
+
+def _weekly_chart(weeks: list[dict[str, Any]]) -> str:
+    def draw(ax: Any) -> None:
+        labels = [w["week"] for w in weeks]
+        xs = list(range(len(weeks)))
+        rate = [w["auto_bad"] / w["auto_ran"] if w["auto_ran"] else None for w in weeks]
+        ax.plot(
+            xs,
+            [r if r is not None else float("nan") for r in rate],
+            marker="o",
+            color="#b03030",
+            label="bad-outcome rate, auto-executed",
+        )
+        stamps = [w["stamp_share"] if w["stamp_share"] is not None else float("nan") for w in weeks]
+        ax.plot(xs, stamps, marker="s", color="#1f5fa8", label="share of approvals under 10 s")
+        ax.set_ylim(0, 1)
+        ax.set_xticks(xs[:: max(1, len(xs) // 10)])
+        ax.set_xticklabels(labels[:: max(1, len(xs) // 10)], rotation=30, ha="right")
+        ax.set_ylabel("share")
+        ax.legend(loc="upper left")
+
+    return _svg(draw, width=7.0)
 
 
 def _drift_table(readings: list[dict[str, Any]]) -> str:

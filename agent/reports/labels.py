@@ -103,6 +103,7 @@ class _Gatherer:
                     claims_made=len(proposal.claims),
                     claims_disputed=auditor_findings(list(state_validity.get("reasons") or [])),
                     resolved_after_seconds=resolved,
+                    people_acted=self._people_acted(proposal, decision.created_at) if decision.shadow else None,
                     ending=self._ending(
                         incident,
                         verdict=decision.verdict,
@@ -184,6 +185,18 @@ class _Gatherer:
         return any(
             r.requested_by is not None and r.state is ApprovalState.SUCCEEDED and r.created_at >= finished
             for r in self._requests.get(incident_id, [])
+        )
+
+    def _people_acted(self, proposal: ProposalRecord, at: datetime) -> bool:
+        """Shadow mode: did anyone change the proposed target within the window after the decision?"""
+        return bool(
+            self._store.outcomes.changes_after(
+                kind=proposal.target_kind,
+                namespace=proposal.target_namespace,
+                name=proposal.target_name,
+                after=at,
+                until=at + self._windows.override,
+            )
         )
 
     def _overridden(self, run: Execution) -> bool:

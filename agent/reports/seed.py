@@ -86,8 +86,12 @@ def _proposal(store: Store, clock: SeedClock, d: PastDecision) -> None:
     }
     relation = "<=" if d.verdict == "execute" else ">"
     rules = [f"score {d.risk:.2f} {relation} execute_max {d.execute_max or 0.3:.2f} (default thresholds): x"]
-    store.incidents.add_decision(proposal.id, verdict=d.verdict, risk_total=d.risk, components=components, rules=rules)
+    store.incidents.add_decision(
+        proposal.id, verdict=d.verdict, risk_total=d.risk, components=components, rules=rules, shadow=d.shadow
+    )
     target = Target(kind=kind, name=name, namespace=None if kind == "Node" else d.namespace)
+    if d.people_acted:
+        _snapshot(store, target, "by-hand", d.at + timedelta(minutes=20))
     if d.human is not None:
         _request(store, d, d.human, target, requested_by=None)
     if d.executed:

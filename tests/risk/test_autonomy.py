@@ -110,3 +110,12 @@ def test_a_promotion_never_passes_a_veto_its_risk_ceiling_or_shadow_mode() -> No
         assert apply_grant(proposal, decision, grants) is decision
     assert apply_grant(proposal, _approve(0.4), _Grants(None)).verdict is Verdict.APPROVE
     assert apply_grant(restart("web", "shop"), _approve(0.4), grants).verdict is Verdict.APPROVE  # no alert
+
+
+def test_shadow_decisions_build_the_record_before_scutum_acts() -> None:
+    history = generate(World(days=30, shadow_days=10), seed=9)
+    records = autonomy(history)
+    shadow = [d for d in history if d.shadow and d.action is not None]
+    assert sum(r.shadow for r in records) == len(shadow) > 0
+    assert sum(r.shadow_people_acted for r in records) == sum(1 for d in shadow if d.people_acted)
+    assert all(d.at < START + timedelta(days=10) for d in shadow)

@@ -59,3 +59,21 @@ def test_low_risk_rejections_are_listed_with_who_rejected() -> None:
     assert report.low_risk_rejections
     assert all(0.3 < r["risk"] <= 0.4 and r["by"] for r in report.low_risk_rejections)
     assert report.as_json()["thresholds"][0]["at"].startswith("2026-")
+
+
+def test_weekly_rows_show_the_drift_week_by_week() -> None:
+    history = generate(World(drift=Drift.RUBBER_STAMPING), seed=6)
+    weeks = calibrate(history).weekly
+    assert sum(w["ran"] for w in weeks) == sum(1 for d in history if d.executed)
+    early, late = weeks[1], weeks[-2]  # whole weeks before day 40 and well after it
+    assert early["stamp_share"] is not None and early["stamp_share"] < 0.05
+    assert late["stamp_share"] is not None and late["stamp_share"] > 0.8
+
+
+def test_endings_and_approvers_add_up() -> None:
+    history = generate(WORLD, seed=8)
+    report = calibrate(history)
+    assert sum(report.endings.values()) == len(history)
+    assert report.endings["verified"] == sum(1 for d in history if d.ending is Ending.VERIFIED)
+    votes = sum(1 for d in history if d.human and d.human.call in (Call.APPROVED, Call.REJECTED))
+    assert sum(v["approved"] + v["rejected"] for v in report.approvers.values()) == votes

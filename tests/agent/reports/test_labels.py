@@ -20,7 +20,7 @@ def seeded(tmp_path: Path) -> tuple[Store, list[PastDecision]]:
     clock = SeedClock()
     store = Store.connect(f"sqlite:///{tmp_path / 'scutum.db'}", clock=clock.now)
     store.upgrade()
-    history = generate(World(days=6, per_day=25), seed=7)
+    history = generate(World(days=6, per_day=25, shadow_days=1), seed=7)
     seed(store, clock, history)
     return store, history
 
@@ -38,6 +38,8 @@ def _key(d: PastDecision) -> tuple[object, ...]:
         d.claims_made,
         d.claims_disputed,
         d.alert_name,
+        d.shadow,
+        d.people_acted,
         round(d.risk or 0.0, 4),
     )
 
@@ -47,6 +49,8 @@ def test_every_ending_is_derived_from_the_rows_as_generated(seeded: tuple[Store,
     loaded = load_history(store, since=None)
     endings = Counter(d.ending for d in history)
     assert {Ending.VERIFIED, Ending.FAILED, Ending.ESCALATED, Ending.SELF_RESOLVED, Ending.REJECTED} <= set(endings)
+    assert Ending.SHADOW in endings
+    assert {d.people_acted for d in history if d.shadow} == {True, False}
     assert sorted(map(_key, loaded)) == sorted(map(_key, history))
 
 
