@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from actions.objects import parse_time
 from actions.revisions import Revision, history_kind, revisions_of
 from agent.planning.targets import ClusterReader, pod_template_containers
 from risk.sources import owned_by
@@ -33,13 +34,6 @@ class RevisionInfo:
 
     count: int
     newest_created: datetime | None
-
-
-def parse_time(text: str | None) -> datetime | None:
-    """An RFC 3339 timestamp as the API server writes it, or None."""
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _owned_by(obj: Obj, owner: Obj) -> bool:
