@@ -163,6 +163,9 @@ def workload_facts(obj: Obj, *, now: datetime, last_change_at: datetime | None =
         rollout_in_flight=in_flight or observed < generation,
         last_change_at=last_change_at,
         containers=_containers(obj),
+        ordered_rolling_update=kind == "StatefulSet"
+        and spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
+        and (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate",
     )
 
 
