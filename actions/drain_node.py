@@ -35,9 +35,9 @@ from actions.evict_pod import evict
 from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
 from actions.kube import Kube, NotFoundError, PatchType
+from actions.objects import MIRROR_ANNOTATION
 
 Obj = dict[str, Any]
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 POLL_SECONDS = 5.0
 
 

@@ -58,6 +58,9 @@ class WorkloadFacts:
     """When the pod template last changed (newest revision's creation), if known."""
     containers: tuple[ContainerFacts, ...] = ()
     """The pod template's containers and their current requests and limits."""
+    ordered_rolling_update: bool = False
+    """A StatefulSet with OrderedReady pod management and RollingUpdate: a pod that is not ready
+    holds the rollout, so a new template never reaches it."""
 
     def container(self, name: str) -> ContainerFacts | None:
         """The template's container of that name, if any."""

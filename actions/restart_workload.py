@@ -30,6 +30,7 @@ from actions.workloads import (
     WorkloadParams,
     restart_patch,
     template_annotation,
+    template_takes_effect,
     verify_rollout,
 )
 
@@ -61,7 +62,7 @@ class RestartWorkload(Action[RestartParams]):
         return TargetRef(params.kind.value, params.name, params.namespace)
 
     def preconditions(self, facts: Facts, params: RestartParams, limits: ActionLimits) -> list[Precondition]:
-        return []  # the workload existing (judged for every action) is all a restart needs
+        return [template_takes_effect(facts.workload)]
 
     def execute(self, ctx: ActionContext, params: RestartParams) -> Outcome:
         kind, name, ns = params.kind.value, params.name, params.namespace

@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from actions.base import SnapshotSource, WorkloadKind
 from actions.kube import Kube
+from actions.objects import parse_time
 from actions.workloads import RESTART_TOKEN, RESTARTED_AT, normalised_template, rollout_status, template_of
 
 Obj = dict[str, Any]
@@ -68,11 +69,6 @@ def template_digest(template: Obj) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def parse_time(text: str) -> datetime:
-    """An RFC 3339 timestamp as the API server writes it ('...Z')."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def _owned_by(obj: Obj, uid: str) -> bool:
     return any(ref.get("uid") == uid for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
 
@@ -103,11 +99,9 @@ def _number(obj: Obj) -> int:
 def revisions_of(owned: Iterable[Obj]) -> list[Revision]:
     """Revisions from the history objects a workload owns, oldest first (ties by number)."""
     found = [
-        Revision(
-            _number(o), parse_time(o["metadata"]["creationTimestamp"]), o["metadata"]["name"], _clean(template_of(o))
-        )
+        Revision(_number(o), created, o["metadata"]["name"], _clean(template_of(o)))
         for o in owned
-        if (o.get("metadata") or {}).get("creationTimestamp")
+        if (created := parse_time((o.get("metadata") or {}).get("creationTimestamp"))) is not None
     ]
     return sorted(found, key=lambda r: (r.created, r.number))
 
@@ -153,7 +147,7 @@ def observed_healthy(obj: Obj) -> bool:
 def _valid_from(obj: Obj) -> datetime | None:
     meta = obj.get("metadata") or {}
     stamps = [meta.get("creationTimestamp"), *(e.get("time") for e in meta.get("managedFields") or [])]
-    times = [parse_time(s) for s in stamps if isinstance(s, str) and s]
+    times = [t for t in (parse_time(s) for s in stamps) if t is not None]
     return max(times) if times else None
 
 

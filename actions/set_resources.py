@@ -30,7 +30,7 @@ from actions.base import (
 from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
 from actions.quantity import QUANTITY_PATTERN, parse_quantity
-from actions.workloads import WorkloadParams, verify_rollout
+from actions.workloads import WorkloadParams, template_takes_effect, verify_rollout
 
 Obj = dict[str, Any]
 FIELDS = {
@@ -116,6 +116,7 @@ class SetResources(Action[SetResourcesParams]):
         if container is None:
             return [Precondition("container_exists", False, f"{where} is not in the pod template")]
         checks = [Precondition("container_exists", True, f"{where} is in the pod template")]
+        checks.append(template_takes_effect(facts.workload))
         try:
             check_bounds(
                 container.values(), self._wanted(params), limits.resource_factor_up, limits.resource_factor_down

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from actions.base import NamespacedParams, Precondition, Verification, WorkloadKind
+from actions.facts import WorkloadFacts
 from actions.kube import Kube
 
 Obj = dict[str, Any]
@@ -124,8 +125,14 @@ class WorkloadParams(NamespacedParams):
     """The workload's kind: Deployment, StatefulSet or DaemonSet."""
 
 
-def workload_exists(kube: Kube, kind: str, name: str, namespace: str) -> Precondition:
-    """The precondition every workload action starts from: the target exists."""
-    obj = kube.try_get(kind, name, namespace)
-    detail = f"{kind} {namespace}/{name} " + ("exists" if obj is not None else "does not exist")
-    return Precondition(name="target_exists", holds=obj is not None, detail=detail)
+def template_takes_effect(workload: WorkloadFacts | None) -> Precondition:
+    """A new pod template can reach every pod: not so on an OrderedReady StatefulSet whose pod is
+    not ready (the controller waits for it forever; only replacing that pod, as the rollback
+    does, lets the rollout go on)."""
+    if workload is None or not workload.ordered_rolling_update or workload.ready_replicas >= workload.desired_replicas:
+        return Precondition("takes_effect", True, "the rollout can reach every pod")
+    detail = (
+        f"StatefulSet {workload.name} rolls OrderedReady and {workload.desired_replicas - workload.ready_replicas} "
+        "pod(s) are not ready: a new template would not reach them"
+    )
+    return Precondition("takes_effect", False, detail)

@@ -163,6 +163,9 @@ def workload_facts(obj: Obj, *, now: datetime, last_change_at: datetime | None =
         rollout_in_flight=in_flight or observed < generation,
         last_change_at=last_change_at,
         containers=_containers(obj),
+        ordered_rolling_update=kind == "StatefulSet"
+        and spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
+        and (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate",
     )
 
 
@@ -203,42 +206,29 @@ def _probe_workload(
     return parts
 
 
-def _revision_number(obj: Obj) -> str:
-    if "revision" in obj:
-        return str(obj["revision"])
-    return str((meta(obj).get("annotations") or {}).get(DEPLOYMENT_REVISION, meta(obj).get("name", "")))
-
-
 def _revisions(
     obj: Obj, owned: list[Obj], proposal: Proposal, *, now: datetime, snapshots: SnapshotSource | None
 ) -> RevisionFacts:
-    def number(r: Obj) -> int:
-        raw = _revision_number(r)
-        return int(raw) if raw.isdigit() else -1
-
-    ordered = sorted(owned, key=number, reverse=True)
+    history = revisions_of(owned)  # the one history reader, shared with the action and the planner
+    ordered = sorted(history, key=lambda r: (r.number, r.created), reverse=True)
     current = ordered[0] if ordered else None
     if obj.get("kind") == "Deployment" and DEPLOYMENT_REVISION in (meta(obj).get("annotations") or {}):
         wanted = str(meta(obj)["annotations"][DEPLOYMENT_REVISION])
-        current = next((r for r in ordered if _revision_number(r) == wanted), current)
+        current = next((r for r in ordered if str(r.number) == wanted), current)
     # "Before the incident" is the action's own cutoff (rollback: its `before`, the incident start
     # reaching back past the alert's pending period), from the one function the action acts on.
     cutoff = get_action(proposal.action).known_good_cutoff(proposal.params)
     started = cutoff or proposal.incident_started_at
-    before = [
-        _revision_number(r) for r in ordered if r is not current and (t := created_at(r)) is not None and t < started
-    ]
-    current_time = created_at(current) if current else None
+    before = [str(r.number) for r in ordered if r is not current and r.created < started]
     snapshot = _known_good_snapshot(snapshots, proposal, cutoff)
-    entries = tuple(RevisionEntry(r.number, r.created, r.name, r.digest) for r in revisions_of(owned))
     return RevisionFacts(
         read_at=now,
         revisions_before_incident=tuple(before),
-        current_revision=_revision_number(current) if current else None,
-        current_predates_incident=current_time is not None and current_time < started,
+        current_revision=str(current.number) if current else None,
+        current_predates_incident=current is not None and current.created < started,
         snapshot_available=snapshot is not None,
         cutoff=cutoff,
-        history=entries,
+        history=tuple(RevisionEntry(r.number, r.created, r.name, r.digest) for r in history),
         running_digest=template_digest(template_of(obj)),
         snapshot_digest=template_digest(template_of(snapshot)) if snapshot and template_of(snapshot) else None,
     )

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from actions.objects import parse_time
+from actions.revisions import Revision, history_kind, revisions_of
 from agent.planning.targets import ClusterReader, pod_template_containers
 from risk.sources import owned_by
 
 Obj = dict[str, Any]
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 
 
 class ChangeHistory(Protocol):
@@ -35,13 +36,6 @@ class RevisionInfo:
     newest_created: datetime | None
 
 
-def parse_time(text: str | None) -> datetime | None:
-    """An RFC 3339 timestamp as the API server writes it, or None."""
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def _owned_by(obj: Obj, owner: Obj) -> bool:
     meta = owner.get("metadata", {})
     uid, name = meta.get("uid"), meta.get("name")
@@ -51,61 +45,44 @@ def _owned_by(obj: Obj, owner: Obj) -> bool:
     return False
 
 
-def _revision_number(obj: Obj) -> int:
-    if obj.get("kind") == "ControllerRevision" or "revision" in obj:
-        return int(obj.get("revision") or 0)
-    annotations = obj.get("metadata", {}).get("annotations") or {}
-    try:
-        return int(annotations.get(REVISION_ANNOTATION, 0))
-    except ValueError:
-        return 0
+def _by_number(revision: Revision) -> tuple[int, datetime]:
+    """A Deployment's rollback re-uses an old ReplicaSet under a new number: the highest number is
+    the newest revision, whatever its creation time."""
+    return revision.number, revision.created
 
 
-def revision_history(reader: ClusterReader, workload: Obj) -> list[Obj]:
-    """The workload's ReplicaSets or ControllerRevisions as the cluster holds them, oldest first."""
+def revision_history(reader: ClusterReader, workload: Obj) -> list[Revision]:
+    """The workload's revisions as the cluster holds them (the one reader, `actions.revisions`),
+    newest number last."""
     namespace = workload.get("metadata", {}).get("namespace")
-    history_kind = "ReplicaSet" if workload.get("kind") == "Deployment" else "ControllerRevision"
+    kind = history_kind(str(workload.get("kind", "")))
     uid = workload.get("metadata", {}).get("uid")
     if uid:
-        owned = owned_by(reader, history_kind, namespace, str(uid))
+        owned = owned_by(reader, kind, namespace, str(uid))
     else:
-        owned = [o for o in reader.list(history_kind, namespace) if _owned_by(o, workload)]
-    return sorted(owned, key=lambda o: (_revision_number(o), o.get("metadata", {}).get("creationTimestamp", "")))
+        owned = [o for o in reader.list(kind, namespace) if _owned_by(o, workload)]
+    return sorted(revisions_of(owned), key=_by_number)
 
 
-def revisions(history: list[Obj]) -> RevisionInfo:
+def revisions(history: list[Revision]) -> RevisionInfo:
     """How many revisions there are and when the newest was created."""
     if not history:
         return RevisionInfo(0, None)
-    return RevisionInfo(len(history), parse_time(history[-1].get("metadata", {}).get("creationTimestamp")))
+    return RevisionInfo(len(history), history[-1].created)
 
 
-RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
-HASH_LABELS = ("pod-template-hash", "controller-revision-hash")
-
-
-def _template(revision: Obj) -> Obj:
-    """A revision's pod template without what a restart or the controller stamps on it."""
-    spec = revision.get("spec") if revision.get("kind", "ReplicaSet") == "ReplicaSet" else None
-    template = (spec or {}).get("template") or ((revision.get("data") or {}).get("spec") or {}).get("template") or {}
-    meta = dict(template.get("metadata") or {})
-    meta["annotations"] = {k: v for k, v in (meta.get("annotations") or {}).items() if k != RESTART_ANNOTATION}
-    meta["labels"] = {k: v for k, v in (meta.get("labels") or {}).items() if k not in HASH_LABELS}
-    return {**template, "metadata": meta}
-
-
-def nothing_to_undo(history: list[Obj], before: datetime) -> bool:
-    """True when the template running now (the newest of `history`, oldest first) is the one that
-    was serving at `before` but for a restart: rolling back to before the incident would change
-    nothing but the restart time.
+def nothing_to_undo(history: list[Revision], before: datetime) -> bool:
+    """True when the template running now (the newest of `history`) is the one that was serving
+    at `before` but for a restart: rolling back to before the incident would change nothing but
+    the restart time.
 
     (A patch followed by a restart is not that case: the template serving at `before` is the one
     from before the patch.)"""
-    serving = [o for o in history if (t := parse_time(o.get("metadata", {}).get("creationTimestamp"))) and t < before]
+    serving = [r for r in history if r.created < before]
     if not history or not serving:
         return False
-    newest, then = _template(history[-1]), _template(serving[-1])
-    return bool(newest.get("spec")) and newest == then  # an unreadable template proves nothing
+    newest, then = history[-1], max(serving, key=_by_number)
+    return bool(newest.template.get("spec")) and newest.digest == then.digest  # an unreadable template proves nothing
 
 
 def object_changed_at(obj: Obj, history: ChangeHistory | None = None) -> datetime | None:

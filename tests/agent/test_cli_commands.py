@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,30 @@ def test_an_exported_chain_verifies_offline_and_an_edited_copy_does_not(tmp_path
     garbage.write_text("not json\n", encoding="utf-8")
     result = invoke("audit", "verify", "--input", str(garbage), "--data-dir", data)
     assert result.exit_code == 1 and "line 1" in result.stderr
+
+
+def test_plan_denies_a_node_not_ready_alert_for_a_node_the_cluster_reports_ready(
+    sim: RunningSim, tmp_path: Path
+) -> None:
+    sim.cluster.tick(60)
+    node = sim.cluster.store.get("Node", None, "node-1")
+    assert any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+    now = sim.cluster.clock.now()
+    alert = {
+        "labels": {"alertname": "KubeNodeNotReady", "severity": "warning", "node": "node-1"},
+        "annotations": {},
+        "startsAt": (now - timedelta(minutes=20)).isoformat(),
+        "endsAt": (now + timedelta(minutes=5)).isoformat(),
+        "updatedAt": now.isoformat(),
+        "fingerprint": "fp-node-1",
+        "status": {"state": "active", "silencedBy": [], "inhibitedBy": []},
+    }
+    alert_file = tmp_path / "alerts.json"
+    alert_file.write_text(json.dumps([alert]))
+    result = invoke("plan", "--alert", str(alert_file), "--json", "--kubeconfig", str(sim.kubeconfig_path))
+    assert result.exit_code == 0, result.stderr
+    [obj] = json.loads(result.stdout)
+    assert obj["proposal"]["action"] == "drain_node"
+    assert obj["verdict"] == "deny"
+    assert any("alert_premise" in r and "it is ready" in r for r in obj["reasons"]), obj["reasons"]
+    assert not sim.cluster.store.get("Node", None, "node-1")["spec"].get("unschedulable")
