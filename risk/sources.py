@@ -74,6 +74,16 @@ class OwnerIndex(Protocol):
         ...
 
 
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """A reader that can say what changed since a cursor (the watch cache can)."""
+
+    def changed_since(self, kind: str, cursor: int) -> tuple[builtins.list[Obj], int] | None:
+        """Objects of `kind` changed after `cursor` (0: all) and the next cursor; None when the
+        kind is not followed."""
+        ...
+
+
 def owned_by(reader: ClusterReader, kind: str, namespace: str | None, owner_uid: str) -> builtins.list[Obj]:
     """Objects of `kind` controlled by `owner_uid`: from an owner index when the reader has one,
     else one list of the namespace filtered here (the ReplicaSets of one Deployment, say)."""
