@@ -12,6 +12,7 @@ from typing import Any
 
 from actions.base import WorkloadKind
 from actions.kube import Kube
+from actions.selectors import selector_query
 from actions.workloads import normalised_template, template_of
 
 Obj = dict[str, Any]
@@ -47,16 +48,17 @@ def history(kube: Kube, kind: WorkloadKind, workload: Obj) -> list[Revision]:
     """The workload's revisions still held by the cluster, oldest first."""
     meta = workload["metadata"]
     uid, namespace = meta.get("uid", ""), meta["namespace"]
+    selected = selector_query((workload.get("spec") or {}).get("selector"))  # the owner's, not the namespace
     found: list[Revision] = []
     if kind == WorkloadKind.DEPLOYMENT:
-        for rs in kube.list("ReplicaSet", namespace):
+        for rs in kube.list("ReplicaSet", namespace, label_selector=selected):
             if not _owned_by(rs, uid):
                 continue
             number = int((rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION) or 0)
             created = parse_time(rs["metadata"]["creationTimestamp"])
             found.append(Revision(number, created, rs["metadata"]["name"], _clean(template_of(rs))))
     else:
-        for cr in kube.list("ControllerRevision", namespace):
+        for cr in kube.list("ControllerRevision", namespace, label_selector=selected):
             if not _owned_by(cr, uid):
                 continue
             created = parse_time(cr["metadata"]["creationTimestamp"])

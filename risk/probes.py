@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from actions.base import ActionName, SnapshotSource
+from actions.selectors import selector_query
 from risk.facts import (
     TIER_LABEL,
     ActivityFacts,
@@ -164,7 +165,8 @@ def _probe_workload(
     ns, name = proposal.target.namespace, proposal.target.name
     uid = meta(obj).get("uid")
     history_kind = "ReplicaSet" if obj.get("kind", proposal.target.kind) == "Deployment" else "ControllerRevision"
-    owned = reader.owned_by(history_kind, ns, str(uid)) if uid else []
+    selector = selector_query((obj.get("spec") or {}).get("selector"))
+    owned = reader.owned_by(history_kind, ns, str(uid), selector=selector) if uid else []
     revisions = _revisions(obj, owned, proposal, now=now, snapshots=snapshots)
     stamps = [t for t in (created_at(r) for r in owned) if t is not None]
     obj.setdefault("kind", proposal.target.kind)
