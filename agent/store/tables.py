@@ -74,6 +74,10 @@ class ApprovalRequestRow(SQLModel, table=True):
     """A request for people to approve one action (approvals.model.ApprovalRequest)."""
 
     __tablename__ = "approval_requests"
+    __table_args__ = (
+        Index("ix_approval_requests_state_created", "state", "created_at", "id"),
+        Index("ix_approval_requests_created", "created_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     incident_id: str = Field(index=True, max_length=64)
