@@ -9,6 +9,7 @@ edit an object takes `thaw(obj)` (or `copy.deepcopy(obj)`), a plain mutable copy
 
 from __future__ import annotations
 
+import sys
 from typing import Any, NoReturn
 
 Obj = dict[str, Any]
@@ -77,8 +78,8 @@ def freeze(value: Any) -> Any:
     """`value` with every dict and list inside made read-only (scalars are shared)."""
     if isinstance(value, FrozenDict | FrozenList):
         return value
-    if isinstance(value, dict):
-        return FrozenDict({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, dict):  # keys interned: thousands of cached objects share one copy of each
+        return FrozenDict({sys.intern(str(key)): freeze(item) for key, item in value.items()})
     if isinstance(value, list | tuple):
         return FrozenList(freeze(item) for item in value)
     return value
