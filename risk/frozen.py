@@ -78,11 +78,37 @@ def freeze(value: Any) -> Any:
     """`value` with every dict and list inside made read-only (scalars are shared)."""
     if isinstance(value, FrozenDict | FrozenList):
         return value
-    if isinstance(value, dict):  # keys interned: thousands of cached objects share one copy of each
-        return FrozenDict({sys.intern(str(key)): freeze(item) for key, item in value.items()})
+    if isinstance(value, dict):
+        return _freeze_dict(value)
     if isinstance(value, list | tuple):
-        return FrozenList(freeze(item) for item in value)
+        return _freeze_list(value)
     return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _frozen_item(item: Any) -> Any:
+    kind = type(item)
+    if kind is dict:
+        return _freeze_dict(item)
+    if kind is list:
+        return _freeze_list(item)
+    return freeze(item)
+
+
+def _freeze_dict(value: dict[Any, Any]) -> FrozenDict:
+    # Scalars are taken as they are without a call (most values are); keys are interned, so
+    # thousands of cached objects share one copy of each.
+    intern, scalars = sys.intern, _SCALARS
+    return FrozenDict(
+        {intern(str(key)): item if type(item) in scalars else _frozen_item(item) for key, item in value.items()}
+    )
+
+
+def _freeze_list(value: list[Any] | tuple[Any, ...]) -> FrozenList:
+    scalars = _SCALARS
+    return FrozenList([item if type(item) in scalars else _frozen_item(item) for item in value])
 
 
 def thaw(value: Any) -> Any:
