@@ -468,21 +468,21 @@ class ObjectStore:
                     self._put(kind, self._key(kind, namespace, name), obj)
                     self._record("MODIFIED", kind, obj)
                 return copy.deepcopy(obj)
-            self._remove(kind, obj, orphan=propagation == "Orphan")
-            return copy.deepcopy(obj)
+            return copy.deepcopy(self._remove(kind, obj, orphan=propagation == "Orphan"))
 
     def _graceful(self, pod: Obj) -> bool:
         """Pods with the stuck-terminating marker keep a deletionTimestamp until a controller clears it."""
         return bool(pod.get("metadata", {}).get("annotations", {}).get("sim.scutum.dev/stuck-terminating"))
 
-    def _remove(self, kind: str, obj: Obj, *, orphan: bool = False) -> None:
-        obj = dict(obj)  # the DELETED event's version: a new dict, the stored one is never changed
+    def _remove(self, kind: str, obj: Obj, *, orphan: bool = False) -> Obj:
+        """Drop `obj` (and, unless orphaned, its dependents); returns the DELETED event's version."""
+        obj = dict(obj)  # a new dict: the stored one is never changed
         meta = obj["metadata"] = dict(obj["metadata"])
         self._drop(kind, self._key(kind, meta.get("namespace"), meta["name"]))
         self._bump(obj)
         self._record("DELETED", kind, obj)
         if orphan:
-            return
+            return obj
         if kind == "Namespace":
             for other in RESOURCES:
                 if other.namespaced:
@@ -490,11 +490,12 @@ class ObjectStore:
                         o for (ns, _), o in self._buckets[other.kind].objects.items() if ns == meta["name"]
                     ]:
                         self._remove(other.kind, dependent)
-            return
+            return obj
         for dep_kind, key in sorted(self._dependents.get(meta["uid"], ())):
             child = self._buckets[dep_kind].objects.get(key)
             if child is not None:
                 self._remove(dep_kind, child)
+        return obj
 
     # --- watch -------------------------------------------------------------------------
 
