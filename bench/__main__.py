@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cluster-sizes", type=int, nargs="+", default=[100, 1000, 10_000])
     parser.add_argument("--audit-lengths", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--approvals", type=int, default=100_000)
-    parser.add_argument("--database-url", help="the cluster-size runs on this database instead of SQLite")
+    parser.add_argument(
+        "--database-url", help="the cluster-size runs on this (empty) database instead of SQLite; its own section"
+    )
     args = parser.parse_args(argv)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = report.machine()
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         for size in args.cluster_sizes:
             sizes.append(cluster_size.run_size(size, database_url=args.database_url))
             print(cluster_size.describe(sizes[-1]), flush=True)
-        sections["cluster"] = report_scale.cluster_section(sizes, when=when, machine=machine)
+        name = "cluster-postgresql" if args.database_url and args.database_url.startswith("postgres") else "cluster"
+        sections[name] = report_scale.cluster_section(sizes, when=when, machine=machine)
     if "history" in args.only:
         print("\nhistory commands")
         verified = history_bench.measure_verify(args.audit_lengths)

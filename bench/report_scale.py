@@ -37,13 +37,14 @@ def _row(name: str, values: Sequence[str], target: str = "") -> str:
 def cluster_section(results: Sequence[SizeResult], *, when: str, machine: str) -> list[str]:
     """Start-up, memory, idle CPU, decision latency and API requests per cluster size."""
     sizes = " ".join(str(r.deployments) for r in results)
+    database = results[0].database if results else "sqlite"
     head = [
-        "## Cluster size",
+        "## Cluster size" + (f" ({database})" if database != "sqlite" else ""),
         "",
         f"Command: `{CLUSTER_COMMAND.format(sizes=sizes)}`, run on {when} ({machine}; a machine shared with other",
         "work, so absolute times are noisy: compare within the table). The simulated cluster runs in its own",
         "process; every figure is the agent's own. Each Deployment has a ReplicaSet, a Pod, a ConfigMap and a",
-        f"Service; store: {results[0].database if results else '-'}. Decisions are in shadow mode (decided and",
+        f"Service; store: {database}. Decisions are in shadow mode (decided and",
         "recorded, nothing run); one alert per decision, 12 labels and 3 annotations; half the targets had a",
         "bad rollout minutes before (a rollback is proposed and probed), half are healthy (escalated).",
         "",
@@ -88,8 +89,9 @@ def cluster_section(results: Sequence[SizeResult], *, when: str, machine: str) -
         "The re-check reads the target and its history live (the ReplicaSets it owns, by the Deployment's",
         "label selector) plus the PodDisruptionBudgets and HorizontalPodAutoscalers of its namespace (small",
         "lists); execute is the dry run and the write; verification polls one read until the rollout settles.",
-        "A decision's floor is the store's commits (two per decision): on this shared disk one SQLite commit",
-        "takes several milliseconds, and a WAL checkpoint now and then much longer, which is what the p99 shows.",
+        "A decision's floor is the store's commits (two per decision): `python -m bench.commit_floor` times one",
+        "SQLite write transaction alone on the same disk; on a shared disk it takes milliseconds, and a WAL",
+        "checkpoint now and then much longer, which is most of what the percentiles above show.",
     ]
     return [*head, *rows, *notes]
 
