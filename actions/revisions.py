@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 from actions.base import SnapshotSource, WorkloadKind
 from actions.kube import Kube
 from actions.objects import parse_time
+from actions.selectors import selector_query
 from actions.workloads import RESTART_TOKEN, RESTARTED_AT, normalised_template, rollout_status, template_of
 
 Obj = dict[str, Any]
@@ -110,7 +111,9 @@ def history(kube: Kube, kind: WorkloadKind, workload: Obj) -> list[Revision]:
     """The workload's revisions still held by the cluster, oldest first."""
     meta = workload["metadata"]
     uid, namespace = meta.get("uid", ""), meta["namespace"]
-    return revisions_of(o for o in kube.list(history_kind(kind), namespace) if _owned_by(o, uid))
+    selected = selector_query((workload.get("spec") or {}).get("selector"))  # the owner's, not the namespace
+    owned = kube.list(history_kind(kind), namespace, label_selector=selected)
+    return revisions_of(o for o in owned if _owned_by(o, uid))
 
 
 def serving_before(revisions: list[Revision], before: datetime) -> Revision | None:

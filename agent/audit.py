@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -229,38 +229,36 @@ def verify_records(
     """Check a chain given in storage order; the first fault found is reported.
 
     `head`, when given, is the separately kept last seq and hash: it reveals records removed
-    from the end, which the chain alone cannot.
+    from the end, which the chain alone cannot. Streams: one pass, memory independent of the
+    chain's length (after a fault, the rest is read once to classify it and count it).
     """
-    chain = list(records)
-    if key is not None and chain and not any(record_hash(r, key) == r.hash for r in chain):
-        return VerifyReport(False, len(chain), chain[0].seq, 0, Problem.BAD_KEY, "no record verifies with this key")
-    seen: set[int] = set()
+    stream = iter(records)
+    count = 0
     prev_hash = ""
-    for index, record in enumerate(chain):
-        fault = _check(chain, index, seen=seen, prev_hash=prev_hash, key=key)
+    for index, record in enumerate(stream):
+        count += 1
+        fault = _check(record, index, prev_hash=prev_hash, key=key)
         if fault is not None:
-            problem, detail = fault
-            return VerifyReport(False, len(chain), record.seq, index, problem, detail)
-        seen.add(record.seq)
+            return _fault_report(record, index, fault, stream, key=key)
         prev_hash = record.hash
-    if head is not None and (head.seq, head.hash) != (len(chain), prev_hash):
-        if head.seq > len(chain):
-            detail = f"the head says {head.seq} records, {len(chain)} remain"
-            return VerifyReport(False, len(chain), len(chain) + 1, len(chain), Problem.DELETED, detail)
+    if head is not None and (head.seq, head.hash) != (count, prev_hash):
+        if head.seq > count:
+            detail = f"the head says {head.seq} records, {count} remain"
+            return VerifyReport(False, count, count + 1, count, Problem.DELETED, detail)
         detail = "the last record does not match the recorded head"
-        return VerifyReport(False, len(chain), head.seq, len(chain) - 1, Problem.EDITED, detail)
-    return VerifyReport(True, len(chain))
+        return VerifyReport(False, count, head.seq, count - 1, Problem.EDITED, detail)
+    return VerifyReport(True, count)
 
 
-def _check(
-    chain: Sequence[AuditRecord], index: int, *, seen: set[int], prev_hash: str, key: bytes | None
-) -> tuple[Problem, str] | None:
-    record, expected = chain[index], index + 1
+def _check(record: AuditRecord, index: int, *, prev_hash: str, key: bytes | None) -> tuple[Problem, str] | None:
+    """The fault of the record at `index`, given that every record before it was sound (so
+    their seqs were exactly 1..index). A gap is reported as a deletion until the rest of the
+    chain shows the missing seq later (then it is a reordering: see `_fault_report`)."""
+    expected = index + 1
     if record.seq != expected:
-        if record.seq in seen:
+        if 1 <= record.seq < expected:
             return Problem.INSERTED, f"seq {record.seq} appears twice"
-        later = {r.seq for r in chain[index + 1 :]}
-        if record.seq < expected or expected in later:
+        if record.seq < expected:
             return Problem.REORDERED, f"expected seq {expected}, found {record.seq}"
         return Problem.DELETED, f"records {expected}..{record.seq - 1} are missing"
     if record_hash(record, key) != record.hash:
@@ -268,3 +266,27 @@ def _check(
     if record.prev_hash != prev_hash:
         return Problem.INSERTED, "the record does not link to the one before it"
     return None
+
+
+def _fault_report(
+    record: AuditRecord, index: int, fault: tuple[Problem, str], rest: Iterator[AuditRecord], *, key: bytes | None
+) -> VerifyReport:
+    """The report for the first fault, after one pass over the rest of the chain: it counts the
+    records, tells a reordering from a deletion, and (for a fault on the first record under a
+    key) tells a wrong key from an edit."""
+    problem, detail = fault
+    expected = index + 1
+    check_key = key is not None and index == 0
+    verifies = check_key and record_hash(record, key) == record.hash
+    expected_later = False
+    total = index + 1
+    for later in rest:
+        total += 1
+        expected_later = expected_later or later.seq == expected
+        if check_key and not verifies:
+            verifies = record_hash(later, key) == later.hash
+    if check_key and not verifies:
+        return VerifyReport(False, total, record.seq, 0, Problem.BAD_KEY, "no record verifies with this key")
+    if problem is Problem.DELETED and expected_later:
+        problem, detail = Problem.REORDERED, f"expected seq {expected}, found {record.seq}"
+    return VerifyReport(False, total, record.seq, index, problem, detail)

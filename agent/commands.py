@@ -175,10 +175,18 @@ def approvals_list(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     all_states: Annotated[bool, typer.Option("--all", help="Every request, not only pending ones.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Requests per page.")] = 100,
+    page: Annotated[int, typer.Option("--page", min=1, help="Which page, oldest requests first.")] = 1,
     as_json: JsonOption = False,
 ) -> None:
-    """Requests waiting for a decision (or all with --all)."""
-    rows = cli_channel.list_requests(_queue(config, data_dir), state=None if all_states else ApprovalState.PENDING)
+    """Requests waiting for a decision (or all with --all), a page at a time."""
+    store = open_store(settings_from(config, data_dir))
+    try:
+        state = None if all_states else ApprovalState.PENDING
+        requests = store.approvals.page(state=state, limit=limit + 1, offset=(page - 1) * limit)
+    finally:
+        store.close()
+    rows = [cli_channel.request_row(r) for r in requests[:limit]]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -189,6 +197,8 @@ def approvals_list(
             f"{row['id']}  {row['state']:<9} risk {row['risk']['score']:.2f}  {row['action']} {row['target']}  "
             f"deadline {row['deadline']}  — {row['summary']}"
         )
+    if len(requests) > limit:
+        typer.echo(f"more on --page {page + 1}")
 
 
 def _vote(

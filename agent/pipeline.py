@@ -186,10 +186,13 @@ class Pipeline:
             )
         evaluation = self.evaluator.evaluate(incident, now=now)
         opened = AuditEntry(AuditKind.INCIDENT, ACTOR, incident_json(incident), incident.id)
-        self._audit.append_many([opened, *self._plan_records(evaluation)])
+        # The decision's records, proposal and status in one commit; notices, the executor and
+        # approval requests start after it (`after_commit`), never inside the transaction.
+        with self._store.transaction():
+            self._audit.append_many([opened, *self._plan_records(evaluation)])
+            handled = self._route(evaluation, now=now)
         self._metrics.verdicts.labels(verdict=evaluation.outcome.value).inc()
         bound.info("incident_decided", verdict=evaluation.outcome.value, shadow=evaluation.shadow)
-        handled = self._route(evaluation, now=now)
         if self._on_handled:
             self._on_handled(handled)
         return handled
@@ -241,24 +244,35 @@ class Pipeline:
             return handled
         if evaluation.outcome is Outcome.EXECUTE:
             self._set_status(incident, IncidentStatus.HANDLING)
-            handled.execution_id = self._executor.submit_new(proposal, incident, proposal_id=record)
+
+            def submit() -> None:
+                handled.execution_id = self._executor.submit_new(proposal, incident, proposal_id=record)
+
+            self._store.after_commit(submit)
         elif evaluation.outcome is Outcome.APPROVE:
             self._set_status(incident, IncidentStatus.HANDLING)
-            execute_max, _, _ = thresholds_for(proposal, self._policy)
-            request = self._approvals.request(
-                proposal,
-                evaluation.risk,
-                incident_id=incident.id,
-                incident_summary=f"{', '.join(incident.alert_names)} on {target_text(proposal.target)}",
-                threshold=execute_max,
-                now=now,
-            )
-            self._executor.remember(request.id, proposal, incident, proposal_id=record)
-            handled.approval_id = request.id
+            self._store.after_commit(lambda: self._request_approval(evaluation, proposal, record, handled, now=now))
         else:
             self._set_status(incident, IncidentStatus.ESCALATED)
             self._escalate(incident, "denied by policy: " + "; ".join(evaluation.reasons), denied=True)
         return handled
+
+    def _request_approval(
+        self, evaluation: Evaluation, proposal: Proposal, record: str, handled: Handled, *, now: datetime
+    ) -> None:
+        assert evaluation.risk is not None  # only scored proposals are sent for approval
+        incident = evaluation.incident
+        execute_max, _, _ = thresholds_for(proposal, self._policy)
+        request = self._approvals.request(
+            proposal,
+            evaluation.risk,
+            incident_id=incident.id,
+            incident_summary=f"{', '.join(incident.alert_names)} on {target_text(proposal.target)}",
+            threshold=execute_max,
+            now=now,
+        )
+        self._executor.remember(request.id, proposal, incident, proposal_id=record)
+        handled.approval_id = request.id
 
     def _record_proposal(self, evaluation: Evaluation, proposal: Proposal, risk: RiskScore) -> str:
         """Store the proposal and the decision on it; returns the proposal's id."""
@@ -313,4 +327,4 @@ class Pipeline:
     def _escalate(self, incident: Incident, reason: str, *, denied: bool = False) -> None:
         self._audit.append(AuditKind.ESCALATION, actor=ACTOR, incident_id=incident.id, payload={"reason": reason})
         tell = self._notices.denied if denied and self._notices.denied is not None else self._notices.escalate
-        tell(incident, reason)
+        self._store.after_commit(lambda: tell(incident, reason))

@@ -1,30 +1,87 @@
-"""`make bench`: every benchmark, one after the other, then docs/benchmarks.md is regenerated."""
+"""`make bench`: the benchmarks, one after the other; the sections of docs/benchmarks.md they
+produce are regenerated (the others are left as they were).
+
+    python -m bench [--only micro suite storm cluster history drift] [--storm-sizes ...] [--cluster-sizes ...]
+                    [--audit-lengths ...] [--approvals N] [--database-url URL]
+
+`make bench BENCH_ARGS="..."` passes the options. The defaults run everything at the sizes the
+page reports, except the 50,000-Deployment cluster (add `--cluster-sizes 100 1000 10000 50000`).
+"""
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coverage, drift, report, risk_bench, sim_api_bench, storm, suite
+from bench import (
+    cluster_size,
+    coverage,
+    drift,
+    history_bench,
+    report,
+    report_scale,
+    risk_bench,
+    sim_api_bench,
+    storm,
+    suite,
+)
 from bench.scenarios import SCENARIOS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+PARTS = ("micro", "suite", "storm", "cluster", "history", "drift")
 
 
-def main() -> None:
-    risk_bench.main([])
-    sim_api_bench.main([])
+def main(argv: list[str] | None = None) -> None:
+    """Run the chosen parts and rewrite their sections of the page."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--storm-sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument("--cluster-sizes", type=int, nargs="+", default=[100, 1000, 10_000])
+    parser.add_argument("--audit-lengths", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--approvals", type=int, default=100_000)
+    parser.add_argument(
+        "--database-url", help="the cluster-size runs on this (empty) database instead of SQLite; its own section"
+    )
+    args = parser.parse_args(argv)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = report.machine()
+    page = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    sections: dict[str, list[str]] = {}
+    if "micro" in args.only:
+        risk_bench.main([])
+        sim_api_bench.main([])
     suite.quiet_logs()
-    print("\nscenario suite")
-    suite_results = suite.run_suite(SCENARIOS)
-    print("\nalert storm")
-    storm_results = storm.run_sizes([1000, 10_000, 100_000], profile_size=100_000)
-    for r in storm_results:
-        print(f"{r.alerts:>7} alerts  {r.alerts_per_second:>9.0f} alerts/s  p99 decision {r.decide_p99_ms:.1f} ms")
-    print("\ndrift signals (generated histories)")
-    extra = drift.section(100) + coverage.section([asdict(r) for r in suite_results])
-    DOC.write_text(report.render(suite_results, storm_results) + extra)
-    print(f"\nwrote {DOC.name}")
+    if "suite" in args.only:
+        print("\nscenario suite")
+        suite_results = suite.run_suite(SCENARIOS)
+        sections["suite"] = report.suite_section(suite_results)
+        sections["coverage"] = coverage.section([asdict(r) for r in suite_results]).strip("\n").splitlines()
+    if "drift" in args.only:
+        print("\ndrift signals (generated histories)")
+        sections["drift"] = drift.section(100).strip("\n").splitlines()
+    if "storm" in args.only:
+        print("\nalert storm")
+        results = storm.run_sizes(args.storm_sizes, profile_size=max(args.storm_sizes))
+        for r in results:
+            print(f"{r.alerts:>7} alerts  {r.alerts_per_second:>9.0f} alerts/s  p99 decision {r.decide_p99_ms:.1f} ms")
+        sections["storm"] = report.storm_section(results)
+    if "cluster" in args.only:
+        print("\ncluster size")
+        sizes = []
+        for size in args.cluster_sizes:
+            sizes.append(cluster_size.run_size(size, database_url=args.database_url))
+            print(cluster_size.describe(sizes[-1]), flush=True)
+        name = "cluster-postgresql" if args.database_url and args.database_url.startswith("postgres") else "cluster"
+        sections[name] = report_scale.cluster_section(sizes, when=when, machine=machine)
+    if "history" in args.only:
+        print("\nhistory commands")
+        verified = history_bench.measure_verify(args.audit_lengths)
+        approvals = history_bench.measure_approvals(args.approvals) if args.approvals else None
+        sections["history"] = report_scale.history_section(verified, approvals, when=when, machine=machine)
+    DOC.write_text(report_scale.replace_sections(page, sections))
+    print(f"\nrewrote {', '.join(sections) or 'no'} sections of {DOC.name}")
 
 
 if __name__ == "__main__":

@@ -5,19 +5,25 @@ background thread watches from the list's resourceVersion and applies every chan
 an expired watch (410) or a failed one relists. Reads are answered from memory with
 indexes by namespace, by controller owner and (for pods) by node. Kinds that are not
 cached, and selectors the cache cannot evaluate, fall through to live reads.
+
+Cached objects are frozen when they arrive (`risk.frozen`): reads return them without a copy,
+and a caller that tries to change one gets a TypeError. Every change also gets a sequence
+number, so a consumer such as the snapshot keeper can ask for what changed since its last
+look (`changed_since`) instead of reading the whole cluster.
 """
 
 from __future__ import annotations
 
 import builtins
-import copy
+import itertools
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from actions.kube import KubeError, NotFoundError, WatchEvent
+from risk.frozen import freeze
 from risk.objects import controller_owner, labels, meta
 from risk.sources import ClusterReader
 
@@ -36,8 +42,10 @@ DEFAULT_KINDS = (
     "ControllerRevision",
     "PodDisruptionBudget",
     "HorizontalPodAutoscaler",
+    "ConfigMap",
+    "Service",
 )
-"""What the probes read; ConfigMaps and Services are left to live reads by default."""
+"""What the probes and the snapshot keeper read (never Secrets)."""
 
 
 class WatchingKube(ClusterReader, Protocol):
@@ -72,6 +80,14 @@ def _parse_equalities(selector: str) -> dict[str, str] | None:
     return wanted
 
 
+def _frozen(kind: str, obj: Obj) -> Obj:
+    """The object as the cache keeps it: read-only, with its kind."""
+    if "kind" not in obj:
+        obj = {**obj, "kind": kind}
+    frozen: Obj = freeze(obj)
+    return frozen
+
+
 class _KindStore:
     """Objects of one kind with their indexes."""
 
@@ -80,11 +96,15 @@ class _KindStore:
         self.by_namespace: dict[str, set[Key]] = defaultdict(set)
         self.by_owner: dict[str, set[Key]] = defaultdict(set)
         self.by_node: dict[str, set[Key]] = defaultdict(set)
+        self.changes: OrderedDict[Key, int] = OrderedDict()
+        """Each object's latest change number, oldest change first."""
 
-    def put(self, obj: Obj) -> None:
+    def put(self, obj: Obj, seq: int) -> None:
+        """Store a frozen object as change number `seq`."""
         key = _key(obj)
         self.remove(key)
         self.objects[key] = obj
+        self.changes[key] = seq
         self.by_namespace[key[0]].add(key)
         owner = controller_owner(obj)
         if owner and owner.get("uid"):
@@ -94,9 +114,11 @@ class _KindStore:
             self.by_node[str(node)].add(key)
 
     def remove(self, key: Key) -> None:
+        """Forget an object and its index entries."""
         old = self.objects.pop(key, None)
         if old is None:
             return
+        del self.changes[key]
         self.by_namespace[key[0]].discard(key)
         owner = controller_owner(old)
         if owner and owner.get("uid"):
@@ -127,6 +149,7 @@ class ClusterCache:
         self._watch_timeout = watch_timeout_seconds
         self._retry_seconds = retry_seconds
         self._on_error = on_error
+        self._seq = itertools.count(1)
         self.live_reads = 0
         """Reads the cache could not serve and passed to the API server."""
 
@@ -173,9 +196,9 @@ class ClusterCache:
     def _relist(self, kind: str) -> str:
         items, version = self._kube.list_with_version(kind)
         store = _KindStore()
-        for item in items:
-            store.put(item)
         with self._lock:
+            for item in items:
+                store.put(_frozen(kind, item), next(self._seq))
             self._stores[kind] = store
             self._lock.notify_all()
         return version
@@ -208,33 +231,49 @@ class ClusterCache:
         return version
 
     def _apply(self, kind: str, event: WatchEvent) -> None:
-        obj = event.object
-        obj.setdefault("kind", kind)
+        obj = _frozen(kind, event.object)
         with self._lock:
             store = self._stores[kind]
             if event.type == "DELETED":
                 store.remove(_key(obj))
             else:
-                store.put(obj)
+                store.put(obj, next(self._seq))
             self._lock.notify_all()
+
+    def changed_since(self, kind: str, cursor: int) -> tuple[builtins.list[Obj], int] | None:
+        """Objects of `kind` added or changed after `cursor` (0: all), oldest change first, and
+        the cursor to pass next time; None when the kind is not cached. Costs what changed."""
+        with self._lock:
+            store = self._stores.get(kind)
+            if store is None:
+                return None
+            newer: builtins.list[Obj] = []
+            top = cursor
+            for key in reversed(store.changes):
+                seq = store.changes[key]
+                if seq <= cursor:
+                    break
+                top = max(top, seq)
+                newer.append(store.objects[key])
+            newer.reverse()
+            return newer, top
 
     # --- reads -------------------------------------------------------------------------
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> Obj:
-        """The cached object, or NotFoundError; live for kinds not cached."""
+        """The cached object (read-only), or NotFoundError; live for kinds not cached."""
         found = self.try_get(kind, name, namespace)
         if found is None:
             raise NotFoundError(f"{kind} {namespace}/{name} not found", status=404, reason="NotFound")
         return found
 
     def try_get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
-        """The cached object or None; live for kinds not cached."""
+        """The cached object (read-only) or None; live for kinds not cached."""
         if kind not in self._stores:
             self.live_reads += 1
             return self._kube.try_get(kind, name, namespace)
         with self._lock:
-            obj = self._stores[kind].objects.get((namespace or "", name))
-            return copy.deepcopy(obj) if obj is not None else None
+            return self._stores[kind].objects.get((namespace or "", name))
 
     def list(
         self,
@@ -244,7 +283,7 @@ class ClusterCache:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> builtins.list[Obj]:
-        """Cached objects matching; live when the kind or a selector is beyond the cache."""
+        """Cached objects matching (read-only); live when the kind or a selector is beyond the cache."""
         wanted = _parse_equalities(label_selector) if label_selector else {}
         fields = _parse_equalities(field_selector) if field_selector else {}
         supported = {"spec.nodeName", "metadata.name", "metadata.namespace"}
@@ -269,7 +308,7 @@ class ClusterCache:
                     continue
                 obj_labels = labels(obj)
                 if all(obj_labels.get(k) == v for k, v in wanted.items()):
-                    found.append(copy.deepcopy(obj))
+                    found.append(obj)
             return found
 
     def list_owned(self, kind: str, owner_uid: str) -> builtins.list[Obj]:
@@ -278,4 +317,4 @@ class ClusterCache:
             store = self._stores.get(kind)
             if store is None:
                 return []
-            return [copy.deepcopy(store.objects[k]) for k in sorted(store.by_owner.get(owner_uid, set()))]
+            return [store.objects[k] for k in sorted(store.by_owner.get(owner_uid, set()))]

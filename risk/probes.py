@@ -13,6 +13,7 @@ from typing import Any
 from actions.base import ActionName, SnapshotSource
 from actions.registry import get_action
 from actions.revisions import history_kind, known_good_snapshot, revisions_of, template_digest
+from actions.selectors import selector_query
 from actions.workloads import template_of
 from risk.facts import (
     TIER_LABEL,
@@ -191,7 +192,9 @@ def _probe_workload(
 ) -> dict[str, Any]:
     ns, name = proposal.target.namespace, proposal.target.name
     uid = meta(obj).get("uid")
-    owned = reader.owned_by(history_kind(str(obj.get("kind", proposal.target.kind))), ns, str(uid)) if uid else []
+    selector = selector_query((obj.get("spec") or {}).get("selector"))
+    kind = history_kind(str(obj.get("kind", proposal.target.kind)))
+    owned = reader.owned_by(kind, ns, str(uid), selector=selector) if uid else []
     revisions = _revisions(obj, owned, proposal, now=now, snapshots=snapshots)
     stamps = [t for t in (created_at(r) for r in owned) if t is not None]
     obj.setdefault("kind", proposal.target.kind)

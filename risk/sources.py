@@ -74,12 +74,26 @@ class OwnerIndex(Protocol):
         ...
 
 
-def owned_by(reader: ClusterReader, kind: str, namespace: str | None, owner_uid: str) -> builtins.list[Obj]:
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """A reader that can say what changed since a cursor (the watch cache can)."""
+
+    def changed_since(self, kind: str, cursor: int) -> tuple[builtins.list[Obj], int] | None:
+        """Objects of `kind` changed after `cursor` (0: all) and the next cursor; None when the
+        kind is not followed."""
+        ...
+
+
+def owned_by(
+    reader: ClusterReader, kind: str, namespace: str | None, owner_uid: str, *, selector: str | None = None
+) -> builtins.list[Obj]:
     """Objects of `kind` controlled by `owner_uid`: from an owner index when the reader has one,
-    else one list of the namespace filtered here (the ReplicaSets of one Deployment, say)."""
+    else one list of the namespace narrowed by the owner's label `selector` (when given) and
+    filtered here (the ReplicaSets of one Deployment, say)."""
     if isinstance(reader, OwnerIndex):
         return reader.list_owned(kind, owner_uid)
-    return [o for o in reader.list(kind, namespace) if (controller_owner(o) or {}).get("uid") == owner_uid]
+    listed = reader.list(kind, namespace, label_selector=selector) if selector else reader.list(kind, namespace)
+    return [o for o in listed if (controller_owner(o) or {}).get("uid") == owner_uid]
 
 
 class ReadCounter:
@@ -111,7 +125,9 @@ class ReadCounter:
         self.reads += 1
         return self._inner.list(kind, namespace, label_selector=label_selector, field_selector=field_selector)
 
-    def owned_by(self, kind: str, namespace: str | None, owner_uid: str) -> builtins.list[Obj]:
+    def owned_by(
+        self, kind: str, namespace: str | None, owner_uid: str, *, selector: str | None = None
+    ) -> builtins.list[Obj]:
         """`owned_by` through the inner reader (its owner index when it has one), counted."""
         self.reads += 1
-        return owned_by(self._inner, kind, namespace, owner_uid)
+        return owned_by(self._inner, kind, namespace, owner_uid, selector=selector)

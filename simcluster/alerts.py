@@ -185,7 +185,7 @@ def _no_endpoints(store: ObjectStore, now: datetime) -> Iterator[Labels]:
     endpoints = {(_ns(e), _name(e)): e for e in store.iter_kind("Endpoints")}
     for namespace, name in sorted(wanted):
         subsets = (endpoints.get((namespace, name)) or {}).get("subsets") or []
-        exists = store.try_get("Service", namespace, name) is not None
+        exists = store.exists("Service", namespace, name)
         if not exists or not any(s.get("addresses") for s in subsets):
             yield {"namespace": namespace, "service": name}
 

@@ -3,7 +3,9 @@ registry do for a real cluster (uids, resourceVersions, generations, optimistic
 concurrency, selectors, cascading deletion, a watch log).
 
 Objects are plain JSON-like dicts exactly as the REST API shows them. Every read returns
-a deep copy, so callers can never change stored state behind the store's back.
+a deep copy, so callers can never change stored state behind the store's back. Inside, a
+stored object is never changed in place: a write stores a new dict (which may share unchanged
+parts with the old one), so the watch log can hold stored objects without copying them.
 """
 
 from __future__ import annotations
@@ -97,6 +99,20 @@ class _Bucket:
     objects: dict[tuple[str, str], Obj] = field(default_factory=dict)
 
 
+def _owner_uids(obj: Obj | None) -> set[str]:
+    if obj is None:
+        return set()
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return {str(ref["uid"]) for ref in refs if isinstance(ref, dict) and ref.get("uid")}
+
+
+def _controller_uid(obj: Obj) -> str | None:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller"):
+            return str(ref.get("uid"))
+    return None
+
+
 def _meta(obj: Obj) -> Obj:
     meta = obj.setdefault("metadata", {})
     if not isinstance(meta, dict):
@@ -117,6 +133,9 @@ class ObjectStore:
         self._uid_counter = 0
         self._uid_seed = uid_seed
         self._admission: list[Callable[[str, Obj, Obj | None], None]] = []
+        self._dependents: dict[str, set[tuple[str, tuple[str, str]]]] = {}
+        """owner uid -> (kind, key) of every object with an ownerReference to it: cascading
+        deletion and the controllers' "what do I own" stay proportional to the owner's dependents."""
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -150,8 +169,33 @@ class ObjectStore:
     def _key(kind: str, namespace: str | None, name: str) -> tuple[str, str]:
         return ("" if not RESOURCES_BY_KIND[kind].namespaced else (namespace or ""), name)
 
+    def _put(self, kind: str, key: tuple[str, str], obj: Obj) -> None:
+        """Store `obj` under `key`, keeping the owner index in step."""
+        bucket = self._bucket(kind)
+        old = bucket.objects.get(key)
+        old_uids, new_uids = _owner_uids(old), _owner_uids(obj)
+        for uid in old_uids - new_uids:
+            self._unindex(uid, (kind, key))
+        for uid in new_uids - old_uids:
+            self._dependents.setdefault(uid, set()).add((kind, key))
+        bucket.objects[key] = obj
+
+    def _drop(self, kind: str, key: tuple[str, str]) -> None:
+        """Forget the object under `key` and its owner index entries."""
+        old = self._bucket(kind).objects.pop(key, None)
+        for uid in _owner_uids(old):
+            self._unindex(uid, (kind, key))
+
+    def _unindex(self, uid: str, entry: tuple[str, tuple[str, str]]) -> None:
+        entries = self._dependents.get(uid)
+        if entries is not None:
+            entries.discard(entry)
+            if not entries:
+                del self._dependents[uid]
+
     def _record(self, type_: str, kind: str, obj: Obj) -> None:
-        self._log.append(WatchEvent(type_, kind, copy.deepcopy(obj), int(obj["metadata"]["resourceVersion"])))
+        """Log a change; `obj` must never be changed in place afterwards (see the module doc)."""
+        self._log.append(WatchEvent(type_, kind, obj, int(obj["metadata"]["resourceVersion"])))
         self._changed.notify_all()
 
     def _bump(self, obj: Obj) -> None:
@@ -162,14 +206,23 @@ class ObjectStore:
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj:
         with self._lock:
-            obj = self._bucket(kind).objects.get(self._key(kind, namespace, name))
-            if obj is None:
-                rt = RESOURCES_BY_KIND[kind]
-                raise NotFound(
-                    f'{rt.plural}.{rt.group or "core"} "{name}" not found'.replace(".core", ""),
-                    details={"name": name, "group": rt.group, "kind": rt.plural},
-                )
-            return copy.deepcopy(obj)
+            return copy.deepcopy(self._stored(kind, namespace, name))
+
+    def _stored(self, kind: str, namespace: str | None, name: str) -> Obj:
+        """The stored object itself (never change it), or NotFound."""
+        obj = self._bucket(kind).objects.get(self._key(kind, namespace, name))
+        if obj is None:
+            rt = RESOURCES_BY_KIND[kind]
+            raise NotFound(
+                f'{rt.plural}.{rt.group or "core"} "{name}" not found'.replace(".core", ""),
+                details={"name": name, "group": rt.group, "kind": rt.plural},
+            )
+        return obj
+
+    def exists(self, kind: str, namespace: str | None, name: str) -> bool:
+        """True when the object is stored (no copy made)."""
+        with self._lock:
+            return self._key(kind, namespace, name) in self._bucket(kind).objects
 
     def try_get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         try:
@@ -204,9 +257,25 @@ class ObjectStore:
         """Live (not copied) objects of a kind, for controllers holding `lock`. Do not mutate."""
         return list(self._bucket(kind).objects.values())
 
+    def iter_owned(self, kind: str, owner_uid: str) -> builtins.list[Obj]:
+        """Live objects of `kind` whose controller ownerReference has `owner_uid`, by namespace and
+        name; for controllers holding `lock`. Do not mutate. Costs the owner's dependents, not the kind."""
+        bucket = self._bucket(kind)
+        out = []
+        for dep_kind, key in sorted(self._dependents.get(owner_uid, ())):
+            obj = bucket.objects.get(key) if dep_kind == kind else None
+            if obj is not None and _controller_uid(obj) == owner_uid:
+                out.append(obj)
+        return out
+
     # --- writes ------------------------------------------------------------------------
 
     def create(self, kind: str, obj: Obj, *, namespace: str | None = None, dry_run: bool = False) -> Obj:
+        with self._lock:
+            return copy.deepcopy(self.create_live(kind, obj, namespace=namespace, dry_run=dry_run))
+
+    def create_live(self, kind: str, obj: Obj, *, namespace: str | None = None, dry_run: bool = False) -> Obj:
+        """`create`, returning the stored object itself: for controllers holding `lock`. Do not mutate."""
         rt = RESOURCES_BY_KIND[kind]
         obj = copy.deepcopy(obj)
         meta = _meta(obj)
@@ -247,9 +316,9 @@ class ObjectStore:
                 meta["resourceVersion"] = str(self._rv)
                 return obj
             self._bump(obj)
-            bucket.objects[key] = obj
+            self._put(kind, key, obj)
             self._record("ADDED", kind, obj)
-            return copy.deepcopy(obj)
+            return obj
 
     def _name_suffix(self) -> str:
         alphabet = "bcdfghjklmnpqrstvwxz2456789"
@@ -272,32 +341,52 @@ class ObjectStore:
         `subresource="status"` changes only `.status`; otherwise `.status` is kept and a change
         of anything but metadata and status bumps `metadata.generation`.
         """
-        obj = copy.deepcopy(obj)
-        meta = _meta(obj)
         with self._lock:
-            current = self.get(kind, meta.get("namespace"), meta.get("name", ""))
-            sent_rv = meta.get("resourceVersion")
-            if check_version and sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
-                raise Conflict(
-                    f'Operation cannot be fulfilled on {RESOURCES_BY_KIND[kind].plural} "{meta["name"]}": '
-                    "the object has been modified; please apply your changes to the latest version and try again",
-                    details={"name": meta["name"], "kind": RESOURCES_BY_KIND[kind].plural},
-                )
-            if subresource == "status":
-                new = copy.deepcopy(current)
-                new["status"] = obj.get("status", {})
-            else:
-                new = self._replaced(kind, obj, current, manager)
-            if dry_run:
-                return new
-            if new == current:
-                return current
-            self._bump(new)
-            self._bucket(kind).objects[self._key(kind, meta.get("namespace"), new["metadata"]["name"])] = new
-            self._record("MODIFIED", kind, new)
-            if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
-                self._remove(kind, new)
+            new = self._write(
+                kind,
+                copy.deepcopy(obj),
+                dry_run=dry_run,
+                subresource=subresource,
+                check_version=check_version,
+                manager=manager,
+            )
             return copy.deepcopy(new)
+
+    def _write(
+        self, kind: str, obj: Obj, *, dry_run: bool, subresource: str | None, check_version: bool, manager: str
+    ) -> Obj:
+        """`update` of an object the store now owns; returns the stored (or dry-run) object, not a copy."""
+        meta = _meta(obj)
+        current = self._stored(kind, meta.get("namespace"), meta.get("name", ""))
+        sent_rv = meta.get("resourceVersion")
+        if check_version and sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
+            raise Conflict(
+                f'Operation cannot be fulfilled on {RESOURCES_BY_KIND[kind].plural} "{meta["name"]}": '
+                "the object has been modified; please apply your changes to the latest version and try again",
+                details={"name": meta["name"], "kind": RESOURCES_BY_KIND[kind].plural},
+            )
+        if subresource == "status":
+            new = dict(current)
+            new["metadata"] = dict(current["metadata"])
+            new["status"] = obj.get("status", {})
+        else:
+            new = self._replaced(kind, obj, current, manager)
+        if dry_run:
+            return copy.deepcopy(new)
+        if new == current:
+            return current
+        self._bump(new)
+        self._put(kind, self._key(kind, meta.get("namespace"), new["metadata"]["name"]), new)
+        self._record("MODIFIED", kind, new)
+        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            self._remove(kind, new)
+        return new
+
+    def write_status(self, kind: str, namespace: str | None, name: str, status: Obj) -> None:
+        """Replace `.status` (a controller's status write): no version check, nothing returned."""
+        body = {"metadata": {"name": name, "namespace": namespace}, "status": copy.deepcopy(status)}
+        with self._lock:
+            self._write(kind, body, dry_run=False, subresource="status", check_version=False, manager="simcluster")
 
     def _replaced(self, kind: str, obj: Obj, current: Obj, manager: str) -> Obj:
         """`obj` as the new version of `current`: server-owned metadata and status kept,
@@ -342,7 +431,16 @@ class ObjectStore:
         with self._lock:
             obj = self.get(kind, namespace, name)
             change(obj)
-            return self.update(kind, obj, check_version=False, **kw)
+            return copy.deepcopy(
+                self._write(
+                    kind,
+                    obj,
+                    dry_run=kw.get("dry_run", False),
+                    subresource=kw.get("subresource"),
+                    check_version=False,
+                    manager=kw.get("manager", "simcluster"),
+                )
+            )
 
     def delete(
         self,
@@ -367,37 +465,37 @@ class ObjectStore:
                         grace_period_seconds if grace_period_seconds is not None else 30
                     )
                     self._bump(obj)
-                    self._bucket(kind).objects[self._key(kind, namespace, name)] = obj
+                    self._put(kind, self._key(kind, namespace, name), obj)
                     self._record("MODIFIED", kind, obj)
                 return copy.deepcopy(obj)
-            self._remove(kind, obj, orphan=propagation == "Orphan")
-            return obj
+            return copy.deepcopy(self._remove(kind, obj, orphan=propagation == "Orphan"))
 
     def _graceful(self, pod: Obj) -> bool:
         """Pods with the stuck-terminating marker keep a deletionTimestamp until a controller clears it."""
         return bool(pod.get("metadata", {}).get("annotations", {}).get("sim.scutum.dev/stuck-terminating"))
 
-    def _remove(self, kind: str, obj: Obj, *, orphan: bool = False) -> None:
-        meta = obj["metadata"]
-        self._bucket(kind).objects.pop(self._key(kind, meta.get("namespace"), meta["name"]), None)
+    def _remove(self, kind: str, obj: Obj, *, orphan: bool = False) -> Obj:
+        """Drop `obj` (and, unless orphaned, its dependents); returns the DELETED event's version."""
+        obj = dict(obj)  # a new dict: the stored one is never changed
+        meta = obj["metadata"] = dict(obj["metadata"])
+        self._drop(kind, self._key(kind, meta.get("namespace"), meta["name"]))
         self._bump(obj)
         self._record("DELETED", kind, obj)
         if orphan:
-            return
-        uid = meta["uid"]
+            return obj
         if kind == "Namespace":
             for other in RESOURCES:
                 if other.namespaced:
                     for dependent in [
                         o for (ns, _), o in self._buckets[other.kind].objects.items() if ns == meta["name"]
                     ]:
-                        self._remove(other.kind, copy.deepcopy(dependent))
-            return
-        for other in RESOURCES:
-            for dependent in list(self._buckets[other.kind].objects.values()):
-                refs = dependent.get("metadata", {}).get("ownerReferences") or []
-                if any(ref.get("uid") == uid for ref in refs):
-                    self._remove(other.kind, copy.deepcopy(dependent))
+                        self._remove(other.kind, dependent)
+            return obj
+        for dep_kind, key in sorted(self._dependents.get(meta["uid"], ())):
+            child = self._buckets[dep_kind].objects.get(key)
+            if child is not None:
+                self._remove(dep_kind, child)
+        return obj
 
     # --- watch -------------------------------------------------------------------------
 
@@ -410,13 +508,14 @@ class ObjectStore:
                 and len(self._log) == self._log.maxlen
             ):
                 raise Gone(f"too old resource version: {resource_version} ({self._log[0].resource_version})")
-            return [
-                e
-                for e in self._log
-                if e.resource_version > resource_version
-                and e.kind == kind
-                and (not namespace or e.object.get("metadata", {}).get("namespace") == namespace)
-            ]
+            newer = []
+            for e in reversed(self._log):  # the log is in resourceVersion order: read only the new tail
+                if e.resource_version <= resource_version:
+                    break
+                if e.kind == kind and (not namespace or e.object.get("metadata", {}).get("namespace") == namespace):
+                    newer.append(e)
+            newer.reverse()
+            return newer
 
     def wait_for_change(self, resource_version: int, timeout: float) -> bool:
         """Block until the store moves past `resource_version` or the timeout (wall seconds) passes."""

@@ -8,6 +8,7 @@ brings the schema to the newest migration. SQLite (embedded default) and Postgre
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 from agent.store import migrate, roles
@@ -97,6 +98,14 @@ class Store:
     def dialect(self) -> str:
         """ "sqlite" or "postgresql"."""
         return self._db.dialect
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """One write transaction that the repositories' writes on this thread join (one commit)."""
+        return self._db.transaction()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` after this thread's `transaction()` commits (at once outside one)."""
+        self._db.after_commit(callback)
 
     def upgrade(self) -> None:
         """Apply every pending migration."""

@@ -40,16 +40,27 @@ class SqlApprovalRepository:
         """The request with its votes, or None."""
         with self._db.session() as session:
             row = session.get(ApprovalRequestRow, request_id)
-            return _request(session, row) if row else None
+            return _request(row, _votes_of(session, [row.id]).get(row.id, [])) if row else None
 
     def list(self, *, state: ApprovalState | None = None) -> Sequence[ApprovalRequest]:
         """Requests (all, or in one state), oldest first."""
+        return self.page(state=state)
+
+    def page(
+        self, *, state: ApprovalState | None = None, limit: int | None = None, offset: int = 0
+    ) -> Sequence[ApprovalRequest]:
+        """One page of requests (all, or in one state), oldest first: one read for the requests
+        (an index walk) and one for all their votes, whatever the page's size."""
         query = select(ApprovalRequestRow)
         if state is not None:
             query = query.where(ApprovalRequestRow.state == state.value)
+        query = query.order_by(col(ApprovalRequestRow.created_at), col(ApprovalRequestRow.id)).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
         with self._db.session() as session:
-            rows = session.exec(query.order_by(col(ApprovalRequestRow.created_at), col(ApprovalRequestRow.id)))
-            return [_request(session, row) for row in rows]
+            rows = session.exec(query).all()
+            votes = _votes_of(session, [row.id for row in rows])
+            return [_request(row, votes.get(row.id, [])) for row in rows]
 
     def transition(
         self,
@@ -91,8 +102,9 @@ class SqlApprovalRepository:
             ApprovalRequestRow.state == ApprovalState.PENDING.value, col(ApprovalRequestRow.deadline) <= now
         )
         with self._db.session() as session:
-            rows = session.exec(query.order_by(col(ApprovalRequestRow.deadline), col(ApprovalRequestRow.id)))
-            return [_request(session, row) for row in rows]
+            rows = session.exec(query.order_by(col(ApprovalRequestRow.deadline), col(ApprovalRequestRow.id))).all()
+            votes = _votes_of(session, [row.id for row in rows])
+            return [_request(row, votes.get(row.id, [])) for row in rows]
 
     def set_message_ref(self, request_id: str, *, channel: str, ts: str) -> None:
         """Remember where the Slack message for the request lives."""
@@ -139,10 +151,22 @@ def _vote_row(request_id: str, vote: Vote) -> ApprovalVoteRow:
     )
 
 
-def _request(session: Session, row: ApprovalRequestRow) -> ApprovalRequest:
-    votes = session.exec(
-        select(ApprovalVoteRow).where(ApprovalVoteRow.request_id == row.id).order_by(col(ApprovalVoteRow.id))
-    )
+VOTES_PER_READ = 500
+"""Requests whose votes one statement reads (bound parameters stay under SQLite's limit)."""
+
+
+def _votes_of(session: Session, request_ids: Sequence[str]) -> dict[str, list[ApprovalVoteRow]]:
+    """The votes on each of the requests, in the order they were cast."""
+    votes: dict[str, list[ApprovalVoteRow]] = {}
+    for start in range(0, len(request_ids), VOTES_PER_READ):
+        chunk = request_ids[start : start + VOTES_PER_READ]
+        query = select(ApprovalVoteRow).where(col(ApprovalVoteRow.request_id).in_(chunk))
+        for vote in session.exec(query.order_by(col(ApprovalVoteRow.id))):
+            votes.setdefault(vote.request_id, []).append(vote)
+    return votes
+
+
+def _request(row: ApprovalRequestRow, votes: Sequence[ApprovalVoteRow]) -> ApprovalRequest:
     return ApprovalRequest(
         id=row.id,
         incident_id=row.incident_id,

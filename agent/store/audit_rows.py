@@ -4,7 +4,10 @@ only serializes appends so the chain never forks, and reads records back in orde
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
+from sqlalchemy import Row
+from sqlalchemy import select as rows_of
 from sqlmodel import col, select
 
 from agent.store.audit_head import advance_head, lock_head
@@ -12,7 +15,8 @@ from agent.store.database import Database, utc
 from agent.store.records import AuditHead, AuditRecord
 from agent.store.tables import AuditHeadRow, AuditRow
 
-PAGE = 1000
+PAGE = 5000
+"""Records per read when streaming the chain."""
 
 
 class AuditRepository:
@@ -72,21 +76,35 @@ class AuditRepository:
             return AuditHead(seq=row.seq, hash=row.hash) if row else AuditHead(seq=0, hash="")
 
     def records(self) -> Iterator[AuditRecord]:
-        """Every record in seq order, read in pages."""
+        """Every record in seq order: plain rows read in keyset pages (no ORM objects, each page
+        its own short read), so a consumer that streams holds one page at a time."""
+        for row in self.rows(_RECORD_COLUMNS):
+            yield _record(row)
+
+    def hashes(self) -> Iterator[tuple[int, str]]:
+        """(seq, hash) of every record in seq order, without the payloads: the cheap pass for
+        checks that need only the links (checkpoints, say)."""
+        for row in self.rows((col(AuditRow.seq), col(AuditRow.hash))):
+            yield row.seq, row.hash
+
+    def rows(self, columns: Sequence[Any], *, page: int = PAGE) -> Iterator[Row[Any]]:
+        """The given columns of every record (seq among them), in seq order, `page` rows a read."""
         after = 0
         while True:
             with self._db.session() as session:
-                rows = session.exec(
-                    select(AuditRow).where(col(AuditRow.seq) > after).order_by(col(AuditRow.seq)).limit(PAGE)
-                ).all()
-                page = [_record(r) for r in rows]
-            yield from page
-            if len(page) < PAGE:
+                rows = (
+                    session.connection()
+                    .execute(rows_of(*columns).where(col(AuditRow.seq) > after).order_by(col(AuditRow.seq)).limit(page))
+                    .all()
+                )
+            yield from rows
+            if len(rows) < page:
                 return
-            after = page[-1].seq
+            after = rows[-1].seq
 
 
-def _record(row: AuditRow) -> AuditRecord:
+def _record(row: AuditRow | Row[Any]) -> AuditRecord:
+    """A record from a full ORM row or a plain row of `_RECORD_COLUMNS` (the same names)."""
     return AuditRecord(
         seq=row.seq,
         ts=utc(row.ts),
@@ -97,3 +115,15 @@ def _record(row: AuditRow) -> AuditRecord:
         prev_hash=row.prev_hash,
         hash=row.hash,
     )
+
+
+_RECORD_COLUMNS = (
+    col(AuditRow.seq),
+    col(AuditRow.ts),
+    col(AuditRow.kind),
+    col(AuditRow.actor),
+    col(AuditRow.incident_id),
+    col(AuditRow.payload),
+    col(AuditRow.prev_hash),
+    col(AuditRow.hash),
+)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, exists, or_
 from sqlmodel import Session, col, select
 
-from agent.store.approval_requests import _request
+from agent.store.approval_requests import _request, _votes_of
 from agent.store.audit_rows import _record
 from agent.store.database import Database, utc
 from agent.store.executions import _execution
@@ -140,11 +140,12 @@ class BrowseRepository:
             audit = session.exec(
                 select(AuditRow).where(AuditRow.incident_id == incident_id).order_by(col(AuditRow.seq))
             ).all()
+            votes = _votes_of(session, [r.id for r in requests])
             return IncidentStory(
                 incident=_incident(row),
                 proposals=[_proposal(p) for p in proposals],
                 decisions=[_decision(d) for d in decisions],
-                approvals=[_request(session, r) for r in requests],
+                approvals=[_request(r, votes.get(r.id, [])) for r in requests],
                 executions=[_execution(e) for e in executions],
                 audit=[_record(a) for a in audit],
             )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +52,7 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._joined = threading.local()
 
     @property
     def is_postgres(self) -> bool:
@@ -65,11 +67,46 @@ class Database:
         BEGIN (waiting up to the busy timeout), where a deferred transaction that reads first
         would fail with "database is locked" when another writer got in between.
         """
+        joined: Connection | None = getattr(self._joined, "conn", None)
+        if joined is not None:  # inside `transaction()`: part of its one commit
+            with Session(bind=joined) as session:
+                yield session
+                session.flush()
+            return
         with self.engine.connect() as conn:
             conn.execution_options(write_lock=write_lock)
             with conn.begin(), Session(bind=conn) as session:
                 yield session
                 session.flush()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction that every `session()` on this thread joins until it ends: the
+        records of one decision, say, in one commit. Work that must not run inside it (network
+        calls, handing rows to other threads) goes to `after_commit`. Nested calls join too."""
+        if getattr(self._joined, "conn", None) is not None:
+            yield
+            return
+        callbacks: list[Callable[[], None]] = []
+        with self.engine.connect() as conn:
+            conn.execution_options(write_lock=True)
+            with conn.begin():
+                self._joined.conn, self._joined.after = conn, callbacks
+                try:
+                    yield
+                finally:
+                    self._joined.conn = self._joined.after = None
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this thread's `transaction()` has committed (dropped if it rolls
+        back); at once when no transaction is open."""
+        pending: list[Callable[[], None]] | None = getattr(self._joined, "after", None)
+        if pending is None:
+            callback()
+        else:
+            pending.append(callback)
 
 
 def utc(value: datetime) -> datetime:

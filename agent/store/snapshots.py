@@ -1,14 +1,22 @@
 """Last-known-good history: observed versions of watched objects, with bounded retention.
 
 Implements `actions.base.SnapshotSource`. Secrets are never stored.
+
+Exactly one version of each object is not `superseded` (the one recorded last), so finding
+the newest versions of a batch is an indexed lookup, recording a batch is one transaction, and
+retention deletes among the superseded rows alone: its cost follows the history, not the
+number of objects kept.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import Connection, delete, false, func, insert, true, tuple_, update
+from sqlalchemy import select as rows_of
 from sqlmodel import col, select
 
 from agent.store.database import Database, utc
@@ -17,6 +25,12 @@ from agent.store.tables import SnapshotRow
 
 REFUSED_KINDS = frozenset({"Secret"})
 CONTROLLER_ANNOTATIONS = frozenset({"deployment.kubernetes.io/revision"})
+KEYS_PER_QUERY = 300
+"""Objects looked up per statement (three bound parameters each, under SQLite's limit)."""
+WHOLE_TABLE_FROM = 1000
+"""From this many objects in one batch, read the newest versions of all objects in one pass."""
+ObjectKey = tuple[str, str, str]
+"""(kind, namespace or "", name)"""
 
 
 def essence(obj: dict[str, Any]) -> dict[str, Any]:
@@ -26,6 +40,25 @@ def essence(obj: dict[str, Any]) -> dict[str, Any]:
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in CONTROLLER_ANNOTATIONS}
     body = {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
     return {"uid": meta.get("uid"), "labels": meta.get("labels") or {}, "annotations": annotations, **body}
+
+
+@dataclass
+class _Newest:
+    """What a batch knows about an object's newest version."""
+
+    id: int | None
+    version: str
+    content: dict[str, Any] | None = None
+    row: dict[str, Any] | None = field(default=None, repr=False)
+    """The pending insert, when the newest version is one of this batch."""
+
+
+def _key_of(obj: dict[str, Any]) -> ObjectKey:
+    kind = str(obj.get("kind", ""))
+    if kind in REFUSED_KINDS:
+        raise ValueError("Secrets are never snapshotted")
+    meta = obj.get("metadata", {})
+    return kind, str(meta.get("namespace") or ""), str(meta["name"])
 
 
 class SnapshotRepository:
@@ -40,31 +73,42 @@ class SnapshotRepository:
 
         Returns True when a new version was stored.
         """
-        kind = str(obj.get("kind", ""))
-        if kind in REFUSED_KINDS:
-            raise ValueError("Secrets are never snapshotted")
-        meta = obj.get("metadata", {})
-        namespace, name = str(meta.get("namespace") or ""), str(meta["name"])
-        version = str(meta.get("resourceVersion") or "")
+        return self.record_many([(obj, observed_at)]) == 1
+
+    def record_many(self, items: Sequence[tuple[dict[str, Any], datetime]]) -> int:
+        """`record` for many objects in one transaction; returns how many versions were new.
+
+        ValueError (and nothing stored) when any of them is a Secret.
+        """
+        keyed = [(_key_of(obj), obj, observed_at) for obj, observed_at in items]
+        if not keyed:
+            return 0
         with self._db.session(write_lock=True) as session:
-            newest = session.exec(
-                _of(kind, namespace, name).order_by(col(SnapshotRow.observed_at).desc(), col(SnapshotRow.id).desc())
-            ).first()
-            if newest is not None and (
-                (version and newest.resource_version == version) or essence(newest.content) == essence(obj)
-            ):
-                return False
-            session.add(
-                SnapshotRow(
-                    kind=kind,
-                    namespace=namespace,
-                    name=name,
-                    resource_version=version,
-                    content=obj,
-                    observed_at=observed_at,
-                )
-            )
-            return True
+            conn = session.connection()
+            newest = _newest(conn, {key for key, _, _ in keyed})
+            _load_contents(conn, newest, keyed)
+            rows: list[dict[str, Any]] = []
+            superseded: list[int] = []
+            for key, obj, observed_at in keyed:
+                version = str(obj.get("metadata", {}).get("resourceVersion") or "")
+                current = newest.get(key)
+                if current is not None and (
+                    (version and current.version == version)
+                    or (current.content is not None and essence(current.content) == essence(obj))
+                ):
+                    continue
+                row = _row(key, version, obj, observed_at)
+                if current is not None and current.row is not None:
+                    current.row["superseded"] = True
+                elif current is not None and current.id is not None:
+                    superseded.append(current.id)
+                newest[key] = _Newest(None, version, obj, row)
+                rows.append(row)
+            for chunk in _chunks(superseded, KEYS_PER_QUERY * 3):
+                conn.execute(update(SnapshotRow).where(col(SnapshotRow.id).in_(chunk)).values(superseded=True))
+            if rows:
+                conn.execute(insert(SnapshotRow), rows)
+            return len(rows)
 
     def version_before(self, kind: str, namespace: str, name: str, before: datetime) -> dict[str, Any] | None:
         """The newest recorded version of the object taken strictly before `before`, or None."""
@@ -92,30 +136,108 @@ class SnapshotRepository:
 
     def prune(self, *, keep: int, max_age: timedelta, now: datetime) -> int:
         """Drop versions beyond the newest `keep` of each object and those older than `max_age`;
-        the newest version of every object always stays. Returns how many were dropped."""
-        doomed: list[int] = []
-        with self._db.session(write_lock=True) as session:
-            objects = session.exec(
-                select(SnapshotRow.kind, SnapshotRow.namespace, SnapshotRow.name).group_by(
-                    col(SnapshotRow.kind), col(SnapshotRow.namespace), col(SnapshotRow.name)
+        the newest version of every object always stays. Returns how many were dropped.
+
+        Two set-based statements over the superseded rows only (an index range), in one short
+        transaction: the cost follows the history kept, not the number of objects.
+        """
+        superseded = col(SnapshotRow.superseded) == true()
+        ranked = (
+            rows_of(
+                col(SnapshotRow.id).label("id"),
+                func.row_number()
+                .over(
+                    partition_by=(col(SnapshotRow.kind), col(SnapshotRow.namespace), col(SnapshotRow.name)),
+                    order_by=(col(SnapshotRow.observed_at).desc(), col(SnapshotRow.id).desc()),
                 )
-            ).all()
-            for kind, namespace, name in objects:
-                rows = session.exec(
-                    _of(kind, namespace, name).order_by(col(SnapshotRow.observed_at).desc(), col(SnapshotRow.id).desc())
-                ).all()
-                for index, row in enumerate(rows):
-                    too_old = index > 0 and utc(row.observed_at) < now - max_age
-                    if (index >= keep or too_old) and row.id is not None:
-                        doomed.append(row.id)
-            if doomed:
-                session.connection().execute(delete(SnapshotRow).where(col(SnapshotRow.id).in_(doomed)))
-        return len(doomed)
+                .label("position"),
+            )
+            .where(superseded)
+            .subquery()
+        )
+        # position 1 is the newest superseded version, the second newest of its object overall
+        beyond_keep = rows_of(ranked.c.id).where(ranked.c.position >= max(keep, 1))
+        with self._db.session(write_lock=True) as session:
+            conn = session.connection()
+            aged = conn.execute(delete(SnapshotRow).where(superseded, col(SnapshotRow.observed_at) < now - max_age))
+            counted = conn.execute(delete(SnapshotRow).where(col(SnapshotRow.id).in_(beyond_keep)))
+            return int(aged.rowcount or 0) + int(counted.rowcount or 0)
 
     def count(self) -> int:
         """How many versions are kept in all."""
         with self._db.session() as session:
             return int(session.exec(select(func.count()).select_from(SnapshotRow)).one())
+
+
+def _row(key: ObjectKey, version: str, obj: dict[str, Any], observed_at: datetime) -> dict[str, Any]:
+    kind, namespace, name = key
+    return {
+        "kind": kind,
+        "namespace": namespace,
+        "name": name,
+        "resource_version": version,
+        "content": obj,
+        "observed_at": observed_at,
+        "superseded": False,
+    }
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _newest(conn: Connection, keys: set[ObjectKey]) -> dict[ObjectKey, _Newest]:
+    """The newest kept version (id, resourceVersion; no content yet) of each object in `keys`.
+
+    Two replicas recording at once can leave an object with two current rows: the older is
+    marked superseded here."""
+    columns = (
+        col(SnapshotRow.id),
+        col(SnapshotRow.kind),
+        col(SnapshotRow.namespace),
+        col(SnapshotRow.name),
+        col(SnapshotRow.resource_version),
+    )
+    current = rows_of(*columns).where(col(SnapshotRow.superseded) == false())
+    order = (col(SnapshotRow.observed_at), col(SnapshotRow.id))
+    found: dict[ObjectKey, _Newest] = {}
+    stale: list[int] = []
+    object_key = tuple_(col(SnapshotRow.kind), col(SnapshotRow.namespace), col(SnapshotRow.name))
+    queries = (
+        [current.order_by(*order)]
+        if len(keys) >= WHOLE_TABLE_FROM
+        else [current.where(object_key.in_(chunk)).order_by(*order) for chunk in _chunks(sorted(keys), KEYS_PER_QUERY)]
+    )
+    for query in queries:
+        for row_id, kind, namespace, name, version in conn.execute(query):
+            key = (kind, namespace, name)
+            if key not in keys:
+                continue
+            older = found.get(key)
+            if older is not None and older.id is not None:
+                stale.append(older.id)
+            found[key] = _Newest(row_id, str(version))
+    for chunk in _chunks(stale, KEYS_PER_QUERY * 3):
+        conn.execute(update(SnapshotRow).where(col(SnapshotRow.id).in_(chunk)).values(superseded=True))
+    return found
+
+
+def _load_contents(
+    conn: Connection, newest: dict[ObjectKey, _Newest], keyed: Sequence[tuple[ObjectKey, dict[str, Any], datetime]]
+) -> None:
+    """Read the content of the newest versions a batch must compare with (those whose
+    resourceVersion differs from the one offered); the others need no content."""
+    wanted: dict[int, _Newest] = {}
+    for key, obj, _ in keyed:
+        current = newest.get(key)
+        version = str(obj.get("metadata", {}).get("resourceVersion") or "")
+        if current is not None and current.id is not None and not (version and current.version == version):
+            wanted[current.id] = current
+    for chunk in _chunks(sorted(wanted), KEYS_PER_QUERY * 3):
+        query = rows_of(col(SnapshotRow.id), col(SnapshotRow.content)).where(col(SnapshotRow.id).in_(chunk))
+        for row_id, content in conn.execute(query):
+            wanted[int(row_id)].content = dict(content)
 
 
 def _of(kind: str, namespace: str, name: str) -> Any:

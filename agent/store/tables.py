@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, false
 from sqlmodel import Field, SQLModel
 
 
@@ -79,6 +79,10 @@ class ApprovalRequestRow(SQLModel, table=True):
     """A request for people to approve one action (approvals.model.ApprovalRequest)."""
 
     __tablename__ = "approval_requests"
+    __table_args__ = (
+        Index("ix_approval_requests_state_created", "state", "created_at", "id"),
+        Index("ix_approval_requests_created", "created_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     incident_id: str = Field(index=True, max_length=64)
@@ -141,7 +145,10 @@ class SnapshotRow(SQLModel, table=True):
     """One observed version of a watched object (never a Secret)."""
 
     __tablename__ = "object_snapshots"
-    __table_args__ = (Index("ix_object_snapshots_object", "kind", "namespace", "name", "observed_at"),)
+    __table_args__ = (
+        Index("ix_object_snapshots_object", "kind", "namespace", "name", "observed_at"),
+        Index("ix_object_snapshots_superseded", "superseded", "observed_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=64)
@@ -150,6 +157,9 @@ class SnapshotRow(SQLModel, table=True):
     resource_version: str = Field(default="", max_length=64)
     content: dict[str, Any] = _json()
     observed_at: datetime = _when()
+    superseded: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    """A newer version of the object was recorded: only superseded rows are ever pruned, so
+    pruning reads the history, not every kept object."""
 
 
 class ControlRow(SQLModel, table=True):

@@ -114,7 +114,7 @@ def with_condition(conditions: list[Obj], new: Obj, now: str, *, touch: bool = F
 
 @dataclass
 class Context:
-    """One controller pass: the store, the pass's time and indexes rebuilt only when the store moved.
+    """One controller pass: the store and the pass's time.
 
     `memo` keeps what controllers learnt between passes (e.g. pods whose status cannot change
     until they or their ConfigMaps do), so an idle pass stays cheap.
@@ -123,8 +123,6 @@ class Context:
     store: ObjectStore
     now: datetime
     memo: dict[str, Any] = field(default_factory=dict)
-    _index_rv: dict[str, int] = field(default_factory=dict)
-    _index: dict[str, dict[str, list[Obj]]] = field(default_factory=dict)
 
     @property
     def stamp(self) -> str:
@@ -148,25 +146,16 @@ class Context:
         )
 
     def owned(self, kind: str, owner: Obj) -> list[Obj]:
-        """Live objects of `kind` whose controller is `owner`, by name."""
-        rv = self.store.resource_version
-        if self._index_rv.get(kind) != rv or kind not in self._index:
-            index: dict[str, list[Obj]] = {}
-            for obj in self.objects(kind):
-                uid = controller_uid(obj)
-                if uid:
-                    index.setdefault(uid, []).append(obj)
-            self._index[kind], self._index_rv[kind] = index, rv
-        return list(self._index[kind].get(owner["metadata"]["uid"], []))
+        """Live objects of `kind` whose controller is `owner`, by name (the store's owner index)."""
+        return self.store.iter_owned(kind, owner["metadata"]["uid"])
 
     def set_status(self, kind: str, obj: Obj, status: Obj) -> None:
         """Write `.status` if it differs from what is stored."""
         if obj.get("status") == status:
             return
         meta = obj["metadata"]
-        body = {"metadata": {"name": meta["name"], "namespace": meta.get("namespace")}, "status": status}
         try:
-            self.store.update(kind, body, subresource="status", check_version=False)
+            self.store.write_status(kind, meta.get("namespace"), meta["name"], status)
         except NotFound:
             return
 
@@ -174,7 +163,7 @@ class Context:
         """Create an object, retrying a generated-name collision; None if its namespace is gone."""
         for _ in range(5):
             try:
-                return self.store.create(kind, obj)
+                return self.store.create_live(kind, obj)
             except AlreadyExists:
                 if not obj["metadata"].get("generateName"):
                     return None

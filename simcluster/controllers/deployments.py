@@ -181,10 +181,23 @@ def _prune(ctx: Context, deploy: Obj, old: list[Obj]) -> None:
         ctx.delete("ReplicaSet", rs)
 
 
+def _template_hash(ctx: Context, deploy: Obj) -> str:
+    """The pod-template hash, computed once per generation of the Deployment."""
+    memo: dict[str, tuple[Any, str]] = ctx.memo.setdefault("template-hash", {})
+    meta = deploy["metadata"]
+    template = deploy["spec"].get("template") or {}
+    seen = memo.get(meta["uid"])
+    if seen is not None and seen[0] is template:
+        return seen[1]
+    digest = template_hash(template)
+    memo[meta["uid"]] = (template, digest)
+    return digest
+
+
 def sync_deployment(ctx: Context, deploy: Obj) -> None:
     """Own the ReplicaSet of the current template, roll towards it, prune history, report status."""
     owned = ctx.owned("ReplicaSet", deploy)
-    pod_hash = template_hash(deploy["spec"].get("template") or {})
+    pod_hash = _template_hash(ctx, deploy)
     new = next((rs for rs in owned if rs["metadata"].get("labels", {}).get("pod-template-hash") == pod_hash), None)
     top = max((_revision(rs) for rs in owned), default=0)
     progressed = False

@@ -13,11 +13,34 @@ Obj = dict[str, Any]
 ANNOTATION_LOAD = SIM_PREFIX + "load"  # simulated demand, in pods running at the HPA's target utilisation
 
 
-def _pods_by_namespace(ctx: Context) -> dict[str, list[Obj]]:
-    out: dict[str, list[Obj]] = {}
-    for pod in ctx.objects("Pod"):
-        out.setdefault(pod["metadata"]["namespace"], []).append(pod)
-    return out
+class PodIndex:
+    """Active pods by namespace and by each (namespace, label, value), so matching a selector
+    costs the pods that carry one of its labels, not every pod of the namespace."""
+
+    def __init__(self, pods: list[Obj]) -> None:
+        self.by_namespace: dict[str, list[Obj]] = {}
+        self._by_label: dict[tuple[str, str, str], list[Obj]] = {}
+        for pod in pods:
+            if not pod_active(pod):
+                continue
+            namespace = pod["metadata"]["namespace"]
+            self.by_namespace.setdefault(namespace, []).append(pod)
+            for key, value in (pod["metadata"].get("labels") or {}).items():
+                self._by_label.setdefault((namespace, key, str(value)), []).append(pod)
+
+    def matching(self, namespace: str, selector: Obj | None) -> list[Obj]:
+        """Active pods of the namespace matched by a LabelSelector object, in namespace/name order."""
+        match = LabelSelector.from_match_labels(selector)
+        candidates = self.by_namespace.get(namespace, [])
+        for key, value in ((selector or {}).get("matchLabels") or {}).items():
+            narrowed = self._by_label.get((namespace, key, str(value)), [])
+            if len(narrowed) < len(candidates):
+                candidates = narrowed
+        return [p for p in candidates if match.matches(p["metadata"].get("labels") or {})]
+
+
+def _pod_index(ctx: Context) -> PodIndex:
+    return PodIndex(ctx.objects("Pod"))
 
 
 def _target_port(port: Obj, pod: Obj) -> int | None:
@@ -73,22 +96,21 @@ def _subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
 
 def sync_endpoints(ctx: Context) -> None:
     """Endpoints of each selector Service: its ready pods whose ports match the targetPort."""
-    pods = _pods_by_namespace(ctx)
+    pods = _pod_index(ctx)
     services = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in ctx.objects("Service")}
+    endpoints = {}
     for ep in ctx.objects("Endpoints"):
         key = (ep["metadata"]["namespace"], ep["metadata"]["name"])
+        endpoints[key] = ep
         if key not in services and (ep["metadata"].get("labels") or {}).get("endpoints.sim.scutum.dev/managed"):
             ctx.delete("Endpoints", ep)
     for (namespace, name), service in services.items():
         selector = service.get("spec", {}).get("selector")
         if not selector:
             continue
-        match = LabelSelector.from_match_labels({"matchLabels": selector})
-        members = [
-            p for p in pods.get(namespace, []) if pod_active(p) and match.matches(p["metadata"].get("labels") or {})
-        ]
+        members = pods.matching(namespace, {"matchLabels": selector})
         subsets = _subsets(service, [p for p in members if p.get("status", {}).get("podIP")])
-        current = ctx.store.try_get("Endpoints", namespace, name)
+        current = endpoints.get((namespace, name))
         body = {
             "metadata": {"name": name, "namespace": namespace, "labels": {"endpoints.sim.scutum.dev/managed": "true"}},
             "subsets": subsets,
@@ -96,8 +118,11 @@ def sync_endpoints(ctx: Context) -> None:
         if current is None:
             ctx.create("Endpoints", body)
         elif current.get("subsets") != subsets:
-            current["subsets"] = subsets
-            ctx.store.update("Endpoints", current, check_version=False)
+
+            def replace(obj: Obj, subsets: list[Obj] = subsets) -> None:
+                obj["subsets"] = subsets
+
+            ctx.store.mutate("Endpoints", namespace, name, replace)
 
 
 # --- PodDisruptionBudgets ---------------------------------------------------------------
@@ -115,16 +140,18 @@ def _pdb_numbers(pdb: Obj, pods: list[Obj]) -> tuple[int, int, int]:
     return expected, healthy, desired
 
 
-def _pdb_pods(ctx: Context, pdb: Obj, pods: list[Obj]) -> list[Obj]:
-    match = LabelSelector.from_match_labels(pdb.get("spec", {}).get("selector"))
-    return [p for p in pods if pod_active(p) and match.matches(p["metadata"].get("labels") or {})]
+def _pdb_pods(pdb: Obj, pods: PodIndex) -> list[Obj]:
+    return pods.matching(pdb["metadata"]["namespace"], pdb.get("spec", {}).get("selector"))
 
 
 def sync_pdbs(ctx: Context) -> None:
     """Report each PDB's expected, healthy and allowed disruptions."""
-    pods = _pods_by_namespace(ctx)
-    for pdb in ctx.objects("PodDisruptionBudget"):
-        expected, healthy, desired = _pdb_numbers(pdb, _pdb_pods(ctx, pdb, pods.get(pdb["metadata"]["namespace"], [])))
+    pdbs = ctx.objects("PodDisruptionBudget")
+    if not pdbs:
+        return
+    pods = _pod_index(ctx)
+    for pdb in pdbs:
+        expected, healthy, desired = _pdb_numbers(pdb, _pdb_pods(pdb, pods))
         allowed = max(0, healthy - desired)
         conditions = with_condition(
             list((pdb.get("status") or {}).get("conditions") or []),
@@ -153,11 +180,11 @@ def check_eviction(ctx: Context, pod: Obj) -> None:
     if not pod_ready(pod):
         return  # evicting an unhealthy pod never lowers availability
     namespace = pod["metadata"]["namespace"]
-    pods = [p for p in ctx.objects("Pod") if p["metadata"]["namespace"] == namespace]
+    pods = PodIndex([p for p in ctx.objects("Pod") if p["metadata"]["namespace"] == namespace])
     for pdb in ctx.objects("PodDisruptionBudget"):
         if pdb["metadata"]["namespace"] != namespace:
             continue
-        covered = _pdb_pods(ctx, pdb, pods)
+        covered = _pdb_pods(pdb, pods)
         if not any(p["metadata"]["name"] == pod["metadata"]["name"] for p in covered):
             continue
         _, healthy, desired = _pdb_numbers(pdb, covered)

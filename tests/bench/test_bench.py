@@ -6,7 +6,9 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from agent.intake import parse_gettable_alerts
-from bench import report, storm
+from bench import report, report_scale, storm
+from bench.cluster_size import SizeResult
+from bench.history_bench import VerifyResult
 from bench.scenarios import SCENARIOS, Expect, by_name
 from bench.storm import StormResult, alert_stream
 from bench.suite import ScenarioResult, run_scenario
@@ -82,3 +84,48 @@ def test_report_shows_rates_commands_ratios_and_references() -> None:
     assert "1,000 → 10,000: alerts x10, pipeline time x10.0" in page
     assert "AIOpsLab" in page and "ITBench" in page
     assert "ncalls" in page
+
+
+def _size(deployments: int) -> SizeResult:
+    return SizeResult(
+        deployments=deployments,
+        cluster_objects=deployments * 5,
+        seed_seconds=1.0,
+        startup_seconds=deployments / 1000,
+        cached_objects=deployments * 5,
+        rss_before_mb=100.0,
+        rss_ready_mb=100.0 + deployments / 100,
+        kb_per_cached_object=2.0,
+        idle_cpu_percent=0.5,
+        decide_p50_ms=10.0,
+        decide_p99_ms=20.0,
+        keeper_decisions=10,
+        keeper_decide_p99_ms=25.0,
+        keeper_passes=3,
+        keeper_pass_max_ms=40.0,
+        snapshots=deployments * 3,
+        action="rollback_workload",
+        recheck_requests=4,
+        execute_requests=4,
+        verify_requests=2,
+        database="sqlite",
+    )
+
+
+def test_a_pass_rewrites_only_its_own_sections() -> None:
+    page = (
+        "# Benchmarks\n\n<!-- bench:suite -->\nold suite\n<!-- /bench:suite -->\n\n"
+        "<!-- bench:storm -->\nold\n<!-- /bench:storm -->\n"
+    )
+    cluster = report_scale.cluster_section([_size(100), _size(1000)], when="now", machine="m")
+    verified = [VerifyResult(100_000, 1.0, 100_000.0, 90.0, True), VerifyResult(1_000_000, 10.0, 100_000.0, 91.0, True)]
+    history = report_scale.history_section(verified, None, when="now", machine="m")
+
+    once = report_scale.replace_sections(page, {"storm": ["new storm"], "cluster": cluster, "history": history})
+    twice = report_scale.replace_sections(once, {"cluster": cluster})
+
+    assert "old suite" in once and "new storm" in once and "old\n" not in once
+    assert once == twice, "a section is replaced in place, never appended twice"
+    assert once.count("## Cluster size") == 1 and "1,000 Deployments" in once
+    assert "rollback_workload: 4 + 4 + 2" in once
+    assert "x10 records: time x10.0, peak RSS x1.01" in once

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import copy
+import json
 import queue
 from collections.abc import Iterator
 from typing import Any
@@ -121,3 +123,35 @@ def test_get_of_a_missing_cached_object_raises_not_found(scripted: ScriptedKube)
 def test_requests_pass_through_to_the_adapter(scripted: ScriptedKube) -> None:
     with ClusterCache(scripted, kinds=("Pod",)) as cache:
         assert cache.requests == scripted.requests
+
+
+def test_reads_share_one_read_only_object_that_callers_cannot_change(scripted: ScriptedKube) -> None:
+    with ClusterCache(scripted, kinds=("Pod",)) as cache:
+        first = cache.get("Pod", "a", "shop")
+        assert first is cache.try_get("Pod", "a", "shop") is cache.list("Pod", "shop")[0]
+        with pytest.raises(TypeError):
+            first["metadata"]["labels"]["app"] = "changed"
+        with pytest.raises(TypeError):
+            first["spec"].pop("nodeName")
+        with pytest.raises(TypeError):
+            first.setdefault("status", {})
+        copied = copy.deepcopy(first)
+        copied["metadata"]["labels"]["app"] = "changed"
+        assert cache.get("Pod", "a", "shop")["metadata"]["labels"] == {"app": "web"}
+        assert json.loads(json.dumps(first)) == _pod("a", "n1")
+
+
+def test_changed_since_returns_only_what_changed_after_the_cursor(scripted: ScriptedKube) -> None:
+    with ClusterCache(scripted, kinds=("Pod",)) as cache:
+        everything = cache.changed_since("Pod", 0)
+        assert everything is not None
+        objects, cursor = everything
+        assert sorted(o["metadata"]["name"] for o in objects) == ["a", "b", "c"]
+        assert cache.changed_since("Pod", cursor) == ([], cursor)
+        scripted.events.put(WatchEvent("MODIFIED", _pod("b", "n1", app="api", rv="9")))
+        scripted.events.put(WatchEvent("DELETED", _pod("a", "n1", rv="10")))
+        assert cache.wait_until(lambda c: c.try_get("Pod", "a", "shop") is None, timeout=5.0)
+        changed, later = cache.changed_since("Pod", cursor) or ([], 0)
+        assert [o["metadata"]["resourceVersion"] for o in changed] == ["9"]
+        assert later > cursor
+        assert cache.changed_since("ConfigMap", 0) is None, "a kind the cache does not follow"
