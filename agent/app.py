@@ -24,20 +24,24 @@ from agent.control import KillSwitch
 from agent.evaluate import Evaluator
 from agent.executor import Executor, ExecutorSettings
 from agent.intake import Incident, Intake
+from agent.intake.alerts import apply_filters, parse_gettable_alerts
 from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
 from agent.metrics import Metrics
 from agent.pipeline import Handled, Notices, Pipeline
 from agent.planning.select import build_planner
+from agent.refusals import RefusalLog
 from agent.settings import Settings
 from agent.store import Store
+from agent.triage import TargetTriage
 from agent.undo import request_undo
+from agent.work import DecisionQueue, Lane, QueueLimits
 from approvals.authz import ApproverPolicy, CachedGroupDirectory
 from approvals.model import ApprovalRequest, ApprovalState
 from approvals.queue import ApprovalNotifier, ApprovalQueue
 from approvals.slack import SlackChannel
 from approvals.slack_interactions import ClickHandler, SlackInteractions
-from risk.cache import ClusterCache
+from risk.cache import DEFAULT_KINDS, ClusterCache
 from risk.settings import PolicySettings
 from risk.sources import ClusterReader
 
@@ -48,9 +52,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Store:
-    """Connect to the configured store (creating the embedded SQLite's directory) and migrate it."""
+class StoreMissing(Exception):
+    """A read-only command was pointed at an embedded store that does not exist."""
+
+
+def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now, create: bool = True) -> Store:
+    """Connect to the configured store (creating the embedded SQLite's directory) and migrate it.
+
+    `create=False` (read-only commands): StoreMissing rather than a new, empty store, so a
+    mistyped --data-dir is an error instead of a clean bill of health."""
     if not settings.database.url:
+        database = settings.data_dir / "scutum.db"
+        if not create and not database.is_file():
+            raise StoreMissing(f"no store at {database} (check --data-dir, or create it with `scutum db upgrade`)")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.connect(settings.database_url(), clock=clock)
     store.upgrade()
@@ -79,6 +93,18 @@ _APPROVAL_KINDS = {
     "approval_expired": AuditKind.APPROVAL_EXPIRED,
     "slack_request_rejected": AuditKind.SLACK_REQUEST_REJECTED,
 }
+
+
+def refusal_audit(refusals: RefusalLog) -> Callable[[str, dict[str, Any]], None]:
+    """The approvals layer's sink for unauthenticated refusals: aggregated per source and reason."""
+
+    def sink(event: str, details: dict[str, Any]) -> None:
+        reason = str(details.get("reason", event))
+        extra = {k: v for k, v in details.items() if k != "reason"}
+        kind = AuditKind.SLACK_REQUEST_REJECTED
+        refusals.refuse(endpoint="/slack/events", source="slack", reason=reason, details=extra, kind=kind)
+
+    return sink
 
 
 def approvals_audit(audit: AuditLog) -> Callable[[str, dict[str, Any]], None]:
@@ -111,6 +137,10 @@ class Agent:
     keeper: SnapshotKeeper
     leader: LeaderElector | None
     identity: str
+    refusals: RefusalLog
+    queue: DecisionQueue
+    """The one bounded decision queue: webhook batches and Slack clicks are decided here."""
+    triage: TargetTriage | None = None
     slack: SlackChannel | None = None
     clicks: ClickHandler | None = None
     scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone=UTC))
@@ -131,7 +161,8 @@ class Agent:
             return []
         url = alerts_url(self.settings, self.kube)
         params: dict[str, Any] = {"active": "true", "silenced": "false", "inhibited": "false"}
-        filters = [f'{k}="{v}"' for k, v in sorted(self.settings.alertmanager.label_filters.items())]
+        label_filters = self.settings.alertmanager.label_filters
+        filters = [f'{k}="{v}"' for k, v in sorted(label_filters.items())]
         if filters:
             params["filter"] = filters
         try:
@@ -141,7 +172,9 @@ class Agent:
             self.metrics.poll_errors.inc()
             log.warning("alert_poll_failed", url=url, error=str(exc))
             return []
-        return self.pipeline.ingest_poll(response.content)
+        # The filter is applied here too: a source that ignores the query parameter must not widen intake.
+        batch = apply_filters(parse_gettable_alerts(response.content), label_filters)
+        return self.pipeline.ingest_parsed(batch, complete=True)
 
     def sweep_approvals(self) -> list[ApprovalRequest]:
         """Expire requests past their deadline (each escalates through the notifier)."""
@@ -179,18 +212,24 @@ class Agent:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def slack_http_handler(self) -> Callable[[dict[str, str], bytes, datetime], tuple[int, str]] | None:
+    def slack_http_handler(self) -> SlackInteractions | None:
         """Slack's HTTP mode (signature and timestamp checked), for `POST /slack/events`."""
         if self.clicks is None or self.settings.slack.mode.value != "http":
             return None
-        interactions = SlackInteractions(self.settings.slack, self.clicks, audit=approvals_audit(self.audit))
-        return interactions.handle_interaction
+        return SlackInteractions(
+            self.settings.slack, self.clicks, audit=approvals_audit(self.audit), noise=refusal_audit(self.refusals)
+        )
+
+    def submit_click(self, job: Callable[[], None]) -> bool:
+        """Hand a Socket Mode click to the decision queue (False when it is full)."""
+        return self.queue.offer(Lane.CLICKS, job, label="slack click")
 
     def start(self, *, schedule: bool = True, poll: bool = True) -> None:
         """Start the watch cache, leader election and the scheduled jobs (`poll=False`: the
         caller drives `poll_once` itself, as the demo does)."""
         if self.cache is not None:
             self.cache.start()
+        self.queue.start()
         if self.leader is not None:
             self.leader.start()
         self.keeper.resync()
@@ -213,6 +252,9 @@ class Agent:
             )
             self.scheduler.add_job(self.dispatch, "interval", seconds=2, id="dispatch", max_instances=1, coalesce=True)
             self.scheduler.add_job(
+                self.refusals.flush, "interval", seconds=10, id="refusals", max_instances=1, coalesce=True
+            )
+            self.scheduler.add_job(
                 self.resync_snapshots, "interval", seconds=10, id="snapshots", max_instances=1, coalesce=True
             )
             self.scheduler.start()
@@ -223,6 +265,8 @@ class Agent:
         """Graceful shutdown: no new jobs, running actions finish, the lease is released."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self.queue.stop()
+        self.refusals.flush(force=True)
         self.executor.shutdown()
         if self.leader is not None:
             self.leader.stop()
@@ -332,6 +376,22 @@ def build_agent(
         retention_count=settings.snapshots.retention_count,
         retention_age_seconds=settings.snapshots.retention_age_seconds,
     )
+    refusals = RefusalLog(
+        audit,
+        clock=clock,
+        interval=timedelta(seconds=settings.http.refusal_summary_seconds),
+        count=lambda endpoint, reason: metrics.refusals.labels(endpoint=endpoint).inc(),
+    )
+    q = settings.queue
+    queue = DecisionQueue(
+        QueueLimits(
+            alerts=q.alerts_capacity,
+            doubtful=q.doubtful_capacity,
+            clicks=q.clicks_capacity,
+            slow_job_seconds=q.slow_job_seconds,
+        ),
+        on_failure=lambda label, exc: _record_job_failure(audit, label, exc),
+    )
     agent = Agent(
         settings=settings,
         clock=clock,
@@ -348,10 +408,19 @@ def build_agent(
         keeper=keeper,
         leader=leader,
         identity=identity,
+        refusals=refusals,
+        queue=queue,
+        triage=TargetTriage(cache, cached_kinds=DEFAULT_KINDS) if cache is not None else None,
         slack=slack,
     )
     if slack is not None:
-        agent.clicks = ClickHandler(approvals, slack, on_undo=agent.undo)
+        agent.clicks = ClickHandler(
+            approvals,
+            slack,
+            on_undo=agent.undo,
+            policy=ApproverPolicy(settings.approvals, groups=groups),
+            audit=approvals_audit(audit),
+        )
     return agent
 
 
@@ -398,6 +467,10 @@ def effective_policy(settings: Settings) -> PolicySettings:
             "managed_namespaces": tuple(settings.agent.managed_namespaces) or settings.policy.managed_namespaces,
         }
     )
+
+
+def _record_job_failure(audit: AuditLog, label: str, exc: BaseException) -> None:
+    audit.append(AuditKind.ERROR, actor="scutum", payload={"job": label, "error": repr(exc)[:500]})
 
 
 def _mark_verified(intake: Intake, incident_id: str, clock: Callable[[], datetime]) -> None:

@@ -17,10 +17,11 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from agent.app import audit_log, open_store
+from agent.app import StoreMissing, audit_log, open_store
 from agent.audit import VerifyReport, read_export, verify_records
 from agent.control import KillSwitch
 from agent.settings import Settings, SettingsError, load_settings, redacted
+from agent.store import Store
 
 EXIT_BAD_INPUT = 2
 EXIT_CHAIN_BROKEN = 1
@@ -58,6 +59,15 @@ def settings_from(config: Path | None, data_dir: Path | None = None) -> Settings
     return settings
 
 
+def existing_store(settings: Settings) -> Store:
+    """The store for a read-only command; exit 2 with one line when it does not exist."""
+    try:
+        return open_store(settings, create=False)
+    except StoreMissing as exc:
+        typer.echo(f"scutum: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
 @config_app.command("show")
 def config_show(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Print the effective settings, secrets redacted."""
@@ -90,7 +100,7 @@ def audit_verify(
     if input_file is not None:
         report = _verify_export(settings, input_file)
     else:
-        store = open_store(settings)
+        store = existing_store(settings)
         try:
             report = audit_log(settings, store).verify()
         finally:
@@ -127,7 +137,7 @@ def audit_export(
 ) -> None:
     """Write every audit record as JSON Lines."""
     settings = settings_from(config, data_dir)
-    store = open_store(settings)
+    store = existing_store(settings)
     try:
         log = audit_log(settings, store)
         if output is None:

@@ -9,16 +9,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 
 from actions.kube import KubeError
 from actions.registry import UnknownActionError, catalog, params_schema
-from agent.app import Agent, approvals_audit, audit_log, build_agent, effective_policy, kube_from, open_store
-from agent.audit import AuditKind
-from agent.cli import EXIT_BAD_INPUT, AsUserOption, ConfigOption, DataDirOption, JsonOption, app, settings_from
+from agent.app import approvals_audit, audit_log, build_agent, effective_policy, kube_from
+from agent.cli import (
+    EXIT_BAD_INPUT,
+    AsUserOption,
+    ConfigOption,
+    DataDirOption,
+    JsonOption,
+    app,
+    existing_store,
+    settings_from,
+)
 from agent.evaluate import Evaluator, NoHistory, Outcome
-from agent.http import HttpServer, build_http_app
+from agent.http import BodyLimits, HttpServer, PortUnavailable, build_http_app
 from agent.intake import Intake
+from agent.intake.wire_json import MAX_JSON_BYTES, MalformedInput, load_json
 from agent.logs import configure_logging
 from agent.planning.select import build_planner
 from agent.settings import LoggingSettings
@@ -27,6 +37,8 @@ from approvals.authz import ApproverPolicy
 from approvals.model import ApprovalState
 from approvals.queue import ApprovalQueue
 from approvals.slack_interactions import connect_socket_mode
+
+log = structlog.get_logger(__name__)
 
 actions_app = typer.Typer(help="The registry of actions.", no_args_is_help=True)
 approvals_app = typer.Typer(help="The CLI approval channel.", no_args_is_help=True)
@@ -78,11 +90,7 @@ def plan(
         settings = settings.model_copy(
             update={"kube": settings.kube.model_copy(update={"kubeconfig": kubeconfig, "url": None})}
         )
-    try:
-        payload = alert.read_bytes()
-    except OSError as exc:
-        typer.echo(f"scutum: cannot read {alert}: {exc.strerror}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    payload = _read_alert_file(alert)
     now = _snapshot_time(payload)
     kube = kube_from(settings)
     evaluator = Evaluator(
@@ -107,11 +115,25 @@ def plan(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _snapshot_time(payload: bytes) -> datetime:
+def _read_alert_file(path: Path) -> Any:
+    """The alert file, bounded like a webhook body (size, depth, UTF-8): exit 2 with one line."""
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            typer.echo(f"scutum: {path} is larger than {MAX_JSON_BYTES} bytes", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        return load_json(path.read_bytes(), what=str(path))
+    except OSError as exc:
+        typer.echo(f"scutum: cannot read {path}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except MalformedInput as exc:
+        typer.echo(f"scutum: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _snapshot_time(alerts: Any) -> datetime:
     """When the alert list was taken: its newest `updatedAt` (else now), so a saved file is
     judged as of its own moment, not as of whenever `plan` runs."""
     try:
-        alerts = json.loads(payload)
         stamps = [datetime.fromisoformat(a["updatedAt"].replace("Z", "+00:00")) for a in alerts if a.get("updatedAt")]
     except (ValueError, TypeError, KeyError, AttributeError):
         stamps = []
@@ -142,7 +164,7 @@ def _plan_line(obj: dict[str, Any]) -> str:
 
 def _queue(config: Path | None, data_dir: Path | None) -> ApprovalQueue:
     settings = settings_from(config, data_dir)
-    store = open_store(settings)
+    store = existing_store(settings)
     return ApprovalQueue(
         store.approvals,
         settings.approvals,
@@ -261,28 +283,34 @@ def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         is_leader=lambda: agent.is_leader,
         is_ready=lambda: agent.started,
         clock=agent.clock,
+        refusals=agent.refusals,
         slack=agent.slack_http_handler(),
         webhook_enabled=settings.alertmanager.webhook_enabled,
         webhook_token=token.get_secret_value() if (token := settings.alertmanager.webhook_token) else None,
-        on_rejected=lambda peer: _audit_rejected_webhook(agent, peer),
+        queue=agent.queue,
+        limits=BodyLimits(webhook=settings.http.max_webhook_bytes, slack=settings.http.max_slack_bytes),
+        label_filters=settings.alertmanager.label_filters,
+        split=agent.triage.split if agent.triage is not None else None,
     )
     server = HttpServer(http_app, host=settings.http.host, port=settings.http.port)
-    server.start()
+    try:
+        server.start()
+    except PortUnavailable as exc:
+        log.error("http_port_unavailable", error=str(exc))
+        typer.echo(f"scutum: {exc}", err=True)
+        agent.stop()
+        raise typer.Exit(1) from None
     agent.start()
     close_socket = None
     if agent.clicks is not None and agent.slack is not None and settings.slack.mode.value == "socket":
-        close_socket = connect_socket_mode(settings.slack, agent.clicks, agent.slack, clock=agent.clock)
+        close_socket = connect_socket_mode(
+            settings.slack, agent.clicks, agent.slack, clock=agent.clock, submit=agent.submit_click
+        )
     stop.wait()
     if close_socket is not None:
         close_socket()
     server.stop()
     agent.stop()
-
-
-def _audit_rejected_webhook(agent: Agent, peer: str) -> None:
-    agent.audit.append(
-        AuditKind.ALERT, actor=peer, payload={"rejected": True, "reason": "webhook without the bearer token"}
-    )
 
 
 def main() -> None:

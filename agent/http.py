@@ -1,30 +1,89 @@
 """The agent's HTTP endpoints: health, readiness, metrics, the Alertmanager webhook and
 Slack's HTTP mode. Standbys serve all of them; only the leader acts on what arrives.
+
+Every body is bounded before it is read (Content-Length, then the stream itself), parsed
+strictly (UTF-8, bounded JSON) and validated; what passes is handed to the decision queue
+and the sender is answered at once. Every refusal is audited through `RefusalLog`
+(aggregated per source and interval for unauthenticated noise).
 """
 
 from __future__ import annotations
 
 import hmac
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 import uvicorn
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from agent.audit import AuditKind
+from agent.intake.alerts import ParsedBatch, apply_filters, parse_webhook
 from agent.pipeline import Pipeline
+from agent.refusals import RefusalLog
+from agent.work import DecisionQueue, Lane
+from approvals.slack_interactions import SlackAnswer
 
 log = structlog.get_logger(__name__)
 
-SlackHandler = Callable[[dict[str, str], bytes, datetime], tuple[int, str]]
-"""(headers, raw body, now) -> (status, body): `approvals.slack_interactions.SlackInteractions.handle_interaction`."""
-
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
-"""A webhook body larger than this is refused (413) before it is parsed."""
+"""Default limit of a webhook body; larger ones get 413 before they are read."""
+MAX_SLACK_BYTES = 64 * 1024
+"""Default limit of a Slack interaction body (a click payload is a few KiB)."""
+
+
+class SlackAcceptor(Protocol):
+    """`approvals.slack_interactions.SlackInteractions`: checks a request, returns the answer and the job."""
+
+    def accept(self, headers: Mapping[str, str], raw_body: bytes, now: datetime) -> SlackAnswer:
+        """Authenticate and parse one POST /slack/events."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLimits:
+    """Per-route body limits, in bytes."""
+
+    webhook: int = MAX_WEBHOOK_BYTES
+    slack: int = MAX_SLACK_BYTES
+
+
+class BodyRefused(Exception):
+    """A body refused before (or while) it was read: the status and what to tell the sender."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """The body, at most `limit` bytes: 413 from the declared Content-Length before anything
+    is read, or as soon as a chunked stream passes the limit (the rest is never read)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not (declared.isascii() and declared.isdigit()) or len(declared) > 15:
+            raise BodyRefused(400, "malformed Content-Length")
+        if int(declared) > limit:
+            raise BodyRefused(413, f"body of {int(declared)} bytes is over the {limit}-byte limit")
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > limit:
+            raise BodyRefused(413, f"body is over the {limit}-byte limit")
+    return bytes(received)
+
+
+def _peer(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def build_http_app(
@@ -34,12 +93,19 @@ def build_http_app(
     is_leader: Callable[[], bool],
     is_ready: Callable[[], bool],
     clock: Callable[[], datetime],
-    slack: SlackHandler | None = None,
+    refusals: RefusalLog | None = None,
+    slack: SlackAcceptor | None = None,
     webhook_enabled: bool = True,
     webhook_token: str | None = None,
-    on_rejected: Callable[[str], None] | None = None,
+    queue: DecisionQueue | None = None,
+    limits: BodyLimits | None = None,
+    label_filters: Mapping[str, str] | None = None,
+    split: Callable[[ParsedBatch], tuple[ParsedBatch, ParsedBatch]] | None = None,
 ) -> Starlette:
-    """The ASGI app; every dependency is passed in."""
+    """The ASGI app; every dependency is passed in. Without a `queue` the webhook decides
+    before answering (off the event loop), as tests and one-shot tools want."""
+    bounds = limits or BodyLimits()
+    filters = dict(label_filters or {})
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -51,27 +117,62 @@ def build_http_app(
     async def metrics(request: Request) -> Response:
         return Response(metrics_text(), media_type="text/plain; version=0.0.4")
 
-    async def alertmanager(request: Request) -> Response:
+    def refuse(request: Request, status: int, reason: str, *, endpoint: str, kind: AuditKind) -> Response:
+        details = {"status": status, "content_length": request.headers.get("content-length", "")}
+        if refusals is not None:
+            refusals.refuse(endpoint=endpoint, source=_peer(request), reason=reason, details=details, kind=kind)
+        else:
+            log.warning("request_refused", endpoint=endpoint, status=status, reason=reason)
+        headers = {"Retry-After": str(queue.retry_after_seconds())} if (status == 429 and queue) else None
+        return JSONResponse({"error": reason}, status_code=status, headers=headers)
+
+    def webhook_gate(request: Request) -> Response | None:
+        """The refusals that need no body: disabled, unauthenticated, not the leader."""
         if not webhook_enabled:
             return JSONResponse({"error": "the Alertmanager webhook is disabled (alertmanager.webhook_enabled)"}, 404)
         if webhook_token is not None and not _bearer_matches(request.headers.get("authorization"), webhook_token):
-            if on_rejected is not None:
-                on_rejected(request.client.host if request.client else "unknown")
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+            return refuse(request, 401, "missing or wrong bearer token", endpoint="/alertmanager", kind=AuditKind.ALERT)
         if not is_leader():
             return JSONResponse({"error": "not the leader; Alertmanager will retry"}, status_code=503)
-        body = await request.body()
-        if len(body) > MAX_WEBHOOK_BYTES:
-            return JSONResponse({"error": "payload too large"}, status_code=413)
-        handled = pipeline.ingest_webhook(body)
-        return JSONResponse({"incidents": [h.evaluation.incident.id for h in handled]})
+        return None
+
+    async def alertmanager(request: Request) -> Response:
+        endpoint, kind = "/alertmanager", AuditKind.ALERT
+        gate = webhook_gate(request)
+        if gate is not None:
+            return gate
+        try:
+            body = await read_bounded(request, bounds.webhook)
+        except BodyRefused as exc:
+            return refuse(request, exc.status, exc.reason, endpoint=endpoint, kind=kind)
+        batch = await run_in_threadpool(parse_webhook, body)
+        if batch.malformed is not None:
+            return refuse(request, 400, batch.malformed, endpoint=endpoint, kind=kind)
+        batch = apply_filters(batch, filters)
+        if queue is None:
+            handled = await run_in_threadpool(pipeline.ingest_parsed, batch)
+            return JSONResponse({"incidents": [h.evaluation.incident.id for h in handled], **_counts(batch)})
+        refused_lane = _enqueue(queue, pipeline, batch, split)
+        if refused_lane is not None:
+            reason = f"decision queue full ({refused_lane.value}); retry later"
+            return refuse(request, 429, reason, endpoint=endpoint, kind=kind)
+        return JSONResponse({"queued": True, **_counts(batch)}, status_code=202)
 
     async def slack_events(request: Request) -> Response:
+        endpoint, kind = "/slack/events", AuditKind.SLACK_REQUEST_REJECTED
         if slack is None:
             return JSONResponse({"error": "Slack HTTP mode is not enabled"}, status_code=404)
-        body = await request.body()
-        status, text = slack({k.lower(): v for k, v in request.headers.items()}, body, clock())
-        return PlainTextResponse(text, status_code=status)
+        try:
+            body = await read_bounded(request, bounds.slack)
+        except BodyRefused as exc:
+            return refuse(request, exc.status, exc.reason, endpoint=endpoint, kind=kind)
+        answer = await run_in_threadpool(slack.accept, dict(request.headers.items()), body, clock())
+        if answer.job is not None:
+            if queue is None:
+                await run_in_threadpool(answer.job)
+            elif not queue.offer(Lane.CLICKS, answer.job, label="slack click"):
+                return refuse(request, 503, "decision queue full (clicks)", endpoint=endpoint, kind=kind)
+        return PlainTextResponse(answer.text, status_code=answer.status)
 
     routes = [
         Route("/healthz", healthz),
@@ -83,23 +184,88 @@ def build_http_app(
     return Starlette(routes=routes)
 
 
+def _counts(batch: ParsedBatch) -> dict[str, int]:
+    return {"accepted": len(batch.alerts), "rejected": len(batch.rejected), "filtered": batch.filtered}
+
+
+def _enqueue(
+    queue: DecisionQueue,
+    pipeline: Pipeline,
+    batch: ParsedBatch,
+    split: Callable[[ParsedBatch], tuple[ParsedBatch, ParsedBatch]] | None,
+) -> Lane | None:
+    """Queue the batch (real targets and doubtful ones in their own lanes); the lane that
+    refused, if any. A refused part is retried by Alertmanager; intake deduplicates."""
+    real, doubtful = split(batch) if split is not None else (batch, ParsedBatch())
+    for lane, part in ((Lane.ALERTS, real), (Lane.DOUBTFUL, doubtful)):
+        if not part.alerts and not part.rejected:
+            continue
+        if not queue.offer(lane, _ingest_job(pipeline, part), units=len(part.alerts), label=f"webhook {lane.value}"):
+            return lane
+    return None
+
+
+def _ingest_job(pipeline: Pipeline, batch: ParsedBatch) -> Callable[[], None]:
+    def job() -> None:
+        pipeline.ingest_parsed(batch)
+
+    return job
+
+
 def _bearer_matches(header: str | None, token: str) -> bool:
     """Constant-time check of an `Authorization: Bearer ...` header."""
     scheme, _, given = (header or "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
+class PortUnavailable(Exception):
+    """The HTTP port could not be bound (in use, or not allowed)."""
+
+
 class HttpServer:
-    """uvicorn in a background thread, stopped cleanly on shutdown."""
+    """uvicorn in a background thread on a socket bound up front, stopped cleanly on shutdown.
+
+    `start` binds synchronously, so a port that is taken is a `PortUnavailable` at start-up
+    (the daemon exits non-zero), not a thread that dies while the agent carries on.
+    """
 
     def __init__(self, app: Starlette, *, host: str, port: int) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._host, self._port = host, port
+        self._socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        return int(self._socket.getsockname()[1]) if self._socket is not None else self._port
 
     def start(self) -> None:
+        """Bind the port (PortUnavailable when it cannot) and serve in the background."""
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self._host, self._port))
+        except OSError as exc:
+            sock.close()
+            raise PortUnavailable(f"cannot listen on {self._host}:{self._port}: {exc.strerror or exc}") from None
+        sock.listen(128)
+        self._socket = sock
+        self._thread = threading.Thread(target=self._serve, name="http", daemon=True)
         self._thread.start()
 
+    def _serve(self) -> None:
+        assert self._socket is not None
+        self._server.run(sockets=[self._socket])
+
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()

@@ -19,7 +19,7 @@ from actions.base import TargetRef
 from agent.audit import AuditEntry, AuditKind, AuditLog
 from agent.evaluate import Evaluation, Evaluator, Outcome, incident_json, target_text
 from agent.executor import Executor
-from agent.intake import Alert, Incident, Intake, IntakeResult
+from agent.intake import Alert, Incident, Intake, IntakeResult, ParsedBatch
 from agent.metrics import Metrics
 from agent.store import ExecutionState, IncidentStatus, Store
 from approvals.model import ApprovalState
@@ -132,6 +132,16 @@ class Pipeline:
         with self._lock:
             now = self._clock()
             return self.handle(self.intake.ingest_webhook(payload, now=now), now=now)
+
+    def ingest_parsed(self, batch: ParsedBatch, *, complete: bool = False) -> list[Handled]:
+        """Alerts already parsed, bounded and filtered at the edge (the decision queue's job).
+        A malformed poll answer is never taken as complete: it resolves nothing."""
+        with self._lock:
+            now = self._clock()
+            if batch.filtered:
+                self._metrics.alerts.labels(outcome="filtered").inc(batch.filtered)
+            result = self.intake.ingest_batch(batch, now=now, complete=complete and batch.malformed is None)
+            return self.handle(result, now=now)
 
     def handle(self, result: IntakeResult, *, now: datetime) -> list[Handled]:
         """Record what intake rejected and resolved, and decide each new incident."""

@@ -137,6 +137,26 @@ class HttpSettings(Section):
     """Address to listen on."""
     port: int = Field(default=8080, ge=0, le=65535)
     """Port to listen on (0 picks a free one)."""
+    max_webhook_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    """Largest Alertmanager webhook body; a larger one gets 413 before it is read."""
+    max_slack_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+    """Largest Slack interaction body; a larger one gets 413 before it is read."""
+    refusal_summary_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """Unauthenticated refusals from one source for one reason are one audit record per this
+    interval (the first at once, a count of the rest when it ends)."""
+
+
+class QueueSettings(Section):
+    """The one bounded decision queue between the endpoints and the workers."""
+
+    alerts_capacity: int = Field(default=20_000, ge=1)
+    """Alerts about known targets waiting to be decided; beyond it the webhook answers 429."""
+    doubtful_capacity: int = Field(default=20_000, ge=1)
+    """Alerts about objects the cluster does not know (decided after the others); beyond it 429."""
+    clicks_capacity: int = Field(default=1_000, ge=1)
+    """Slack clicks waiting to be applied; beyond it Slack gets 503."""
+    slow_job_seconds: float = Field(default=30.0, gt=0)
+    """A queued job running longer than this is logged and counted as slow."""
 
 
 class JsonLogs(StrEnum):
@@ -256,6 +276,8 @@ class Settings(BaseSettings):
     """Leader election among replicas."""
     http: HttpSettings = Field(default_factory=HttpSettings)
     """The HTTP endpoint."""
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    """The decision queue."""
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     """Logging."""
     planner: PlannerSettings = Field(default_factory=PlannerSettings)

@@ -83,6 +83,10 @@ class ApproverPolicy:
             return self._check_cli(approver)
         return self._check_slack(approver)
 
+    def may_vote(self, approver: str, *, channel: VoteChannel) -> Refusal | None:
+        """Whether `approver` holds approving authority at all (Undo requires the same)."""
+        return self._check_cli(approver) if channel is VoteChannel.CLI else self._check_slack(approver)
+
     def _check_cli(self, approver: str) -> Refusal | None:
         allowed = set(self._settings.cli_approvers) | set(self._settings.approver_user_ids)
         if not allowed:

@@ -99,12 +99,43 @@ def test_plan_on_a_missing_file_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "cannot read" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"[" * 100_000, "nested deeper than"),
+        (b"\xff\xfe[]", "not UTF-8"),
+        (b"[{]", "not valid JSON"),
+    ],
+)
+def test_plan_on_a_hostile_file_is_one_line_and_no_traceback(tmp_path: Path, content: bytes, says: str) -> None:
+    hostile = tmp_path / "alerts.json"
+    hostile.write_bytes(content)
+    result = runner.invoke(app, ["plan", "--alert", str(hostile), "--json"])
+    assert result.exit_code == 2, result.output
+    assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_approvals_list_on_an_empty_store_says_no_requests(tmp_path: Path) -> None:
+    assert invoke("db", "upgrade", "--data-dir", str(tmp_path)).exit_code == 0
     result = invoke("approvals", "list", "--data-dir", str(tmp_path))
     assert result.exit_code == 0 and "no requests" in result.stdout
 
 
+@pytest.mark.parametrize(
+    "command", [("approvals", "list"), ("audit", "verify"), ("audit", "export"), ("approvals", "approve", "x")]
+)
+def test_read_only_commands_refuse_to_create_a_store(tmp_path: Path, command: tuple[str, ...]) -> None:
+    missing = tmp_path / "not-there"
+    extra = ("--as", "oncall") if command[-1] == "x" else ()
+    result = invoke(*command, *extra, "--data-dir", str(missing))
+    assert result.exit_code == 2
+    assert "no store" in result.stderr
+    assert not missing.exists()
+
+
 def test_approving_an_unknown_request_fails_without_a_traceback(tmp_path: Path) -> None:
+    assert invoke("db", "upgrade", "--data-dir", str(tmp_path)).exit_code == 0
     result = invoke("approvals", "approve", "missing-id", "--as", "requester", "--data-dir", str(tmp_path))
     assert result.exit_code == 1
     assert "Traceback" not in result.stdout + result.stderr
