@@ -14,6 +14,7 @@ import typer
 
 from actions.kube import KubeError
 from actions.registry import UnknownActionError, catalog, params_schema
+from actions.untrusted import clean_text
 from agent.app import approvals_audit, audit_log, build_agent, effective_policy, kube_from
 from agent.cli import (
     EXIT_BAD_INPUT,
@@ -188,10 +189,11 @@ def approvals_list(
     if not rows:
         typer.echo("no requests")
     for row in rows:
-        typer.echo(
+        line = (
             f"{row['id']}  {row['state']:<9} risk {row['risk']['score']:.2f}  {row['action']} {row['target']}  "
             f"deadline {row['deadline']}  — {row['summary']}"
         )
+        typer.echo(clean_text(line, limit=1000))  # summaries carry alert text: no terminal escapes
 
 
 def _vote(
