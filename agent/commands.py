@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import structlog
 import typer
 
-from actions.kube import KubeError
+from actions.kube import Kube, KubeConfigError, KubeError
 from actions.registry import UnknownActionError, catalog, params_schema
 from actions.untrusted import clean_text
 from agent.app import approvals_audit, audit_log, build_agent, effective_policy, kube_from
@@ -32,7 +32,7 @@ from agent.intake import Intake
 from agent.intake.wire_json import MAX_JSON_BYTES, MalformedInput, load_json
 from agent.logs import configure_logging
 from agent.planning.select import build_planner
-from agent.settings import LoggingSettings
+from agent.settings import LoggingSettings, Settings
 from approvals import cli_channel
 from approvals.authz import ApproverPolicy
 from approvals.model import ApprovalState
@@ -93,7 +93,7 @@ def plan(
         )
     payload = _read_alert_file(alert)
     now = _snapshot_time(payload)
-    kube = kube_from(settings)
+    kube = _kube_or_exit(settings)
     evaluator = Evaluator(
         build_planner(settings.planner, reader=kube), kube, NoHistory(), settings.risk, effective_policy(settings)
     )
@@ -114,6 +114,15 @@ def plan(
             typer.echo(_plan_line(obj))
     if result.rejected:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _kube_or_exit(settings: Settings) -> Kube:
+    """The cluster adapter, or one line on stderr and exit 2 when its configuration is unusable."""
+    try:
+        return kube_from(settings)
+    except KubeConfigError as exc:
+        typer.echo(f"scutum: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def _read_alert_file(path: Path) -> Any:
@@ -275,7 +284,7 @@ def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """The daemon: poll and receive alerts, decide, act or ask, until SIGTERM."""
     settings = settings_from(config, data_dir)
     configure_logging(settings.logging)
-    agent = build_agent(settings)
+    agent = build_agent(settings, kube=_kube_or_exit(settings))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -12,10 +12,10 @@ import os
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actions.base import ActionLimits
@@ -53,6 +53,20 @@ __all__ = [
 REDACTED = "**********"
 
 
+def http_url(value: str | None) -> str | None:
+    """An http(s) URL with a host, else a settings error naming what is wrong."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL with a host")
+    return value
+
+
+HttpUrl = Annotated[str | None, AfterValidator(http_url)]
+"""An optional http(s) URL, validated when the settings load."""
+
+
 class Section(BaseModel):
     """Base of every settings section: unknown keys are errors, docstrings describe fields."""
 
@@ -66,7 +80,7 @@ class KubeSettings(Section):
     """Kubeconfig file to use; unset means the client's default (KUBECONFIG or ~/.kube/config)."""
     context: str | None = None
     """Kubeconfig context to use; unset means the file's current context."""
-    url: str | None = None
+    url: HttpUrl = None
     """API server URL overriding the kubeconfig's (useful against the simulated cluster)."""
     in_cluster: bool = False
     """Use the pod's service account instead of a kubeconfig."""
@@ -75,7 +89,7 @@ class KubeSettings(Section):
 class AlertmanagerSettings(Section):
     """Where alerts come from."""
 
-    url: str | None = None
+    url: HttpUrl = None
     """Alertmanager base URL; unset means the simulated cluster's own alert endpoint."""
     poll_interval_seconds: float = Field(default=15.0, gt=0, le=3600)
     """How often to poll /api/v2/alerts."""
@@ -196,7 +210,7 @@ class PlannerKind(StrEnum):
 class LlmSettings(Section):
     """An OpenAI-compatible chat completions endpoint for the LLM planner."""
 
-    base_url: str | None = None
+    base_url: HttpUrl = None
     """Base URL of the endpoint; unset means the client's default."""
     model: str = "gpt-4o-mini"
     """Model name sent with each request."""

@@ -172,3 +172,15 @@ def test_an_exported_chain_verifies_offline_and_an_edited_copy_does_not(tmp_path
     garbage.write_text("not json\n", encoding="utf-8")
     result = invoke("audit", "verify", "--input", str(garbage), "--data-dir", data)
     assert result.exit_code == 1 and "line 1" in result.stderr
+
+
+@pytest.mark.parametrize("kubeconfig", ["missing", "broken"])
+def test_plan_with_an_unusable_kubeconfig_is_one_line(tmp_path: Path, kubeconfig: str) -> None:
+    alerts = tmp_path / "alerts.json"
+    alerts.write_text("[]", encoding="utf-8")
+    path = tmp_path / "kubeconfig"
+    if kubeconfig == "broken":
+        path.write_text("garbage: [", encoding="utf-8")
+    result = runner.invoke(app, ["plan", "--alert", str(alerts), "--kubeconfig", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"scutum: cannot use {path}") and len(result.stderr.strip().splitlines()) == 1
