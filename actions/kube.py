@@ -102,6 +102,19 @@ class KubeConfigError(KubeError):
     """The kubeconfig or service account cannot be used; the message is one line."""
 
 
+_UNUSABLE_KUBECONFIG = (
+    kubernetes.config.ConfigException,
+    OSError,
+    ValueError,
+    yaml.YAMLError,
+    TypeError,
+    AttributeError,
+    KeyError,
+)
+"""What the client's loader raises on a missing file or one of the wrong shape (a list, a
+number): the shape errors surface as TypeError/AttributeError/KeyError from inside it."""
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300] or type(exc).__name__
 
@@ -204,7 +217,7 @@ class Kube:
         config = kubernetes.client.Configuration()
         try:
             kubernetes.config.load_kube_config(config_file=path, context=context, client_configuration=config)
-        except (kubernetes.config.ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
+        except _UNUSABLE_KUBECONFIG as exc:
             where = path or "the default kubeconfig"
             raise KubeConfigError(f"cannot use {where}: {_one_line(exc)}") from None
         return cls(_client(config), **kw)

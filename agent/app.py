@@ -28,6 +28,7 @@ from agent.intake.alerts import apply_filters, parse_gettable_alerts
 from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
 from agent.metrics import Metrics
+from agent.notice_budget import NoticeBudget
 from agent.pipeline import Handled, Notices, Pipeline
 from agent.planning.select import build_planner
 from agent.refusals import RefusalLog
@@ -366,7 +367,7 @@ def build_agent(
         policy=policy,
         metrics=metrics,
         clock=clock,
-        notices=Notices(escalate=escalate or _escalation_notice(slack)),
+        notices=Notices(escalate=escalate or _escalation_notice(slack, NoticeBudget(clock=clock))),
     )
     keeper = SnapshotKeeper(
         store,
@@ -477,14 +478,20 @@ def _mark_verified(intake: Intake, incident_id: str, clock: Callable[[], datetim
     intake.mark_verified(incident_id, now=clock())
 
 
-def _escalation_notice(slack: SlackChannel | None) -> Callable[[Incident, str], None]:
-    """Escalations are logged, and posted to the approvals channel when Slack is on."""
+def _escalation_notice(slack: SlackChannel | None, budget: NoticeBudget) -> Callable[[Incident, str], None]:
+    """Escalations are logged (and audited by the pipeline), and posted to the approvals
+    channel when Slack is on, within a budget per minute so a flood is not a flood of posts."""
 
     def escalate(incident: Incident, reason: str) -> None:
         log.warning("incident_escalated", incident=incident.id, reason=reason)
-        if slack is not None:
-            target = incident.target
-            where = f" on {target.kind} {target.namespace or ''}/{target.name}" if target else ""
-            slack.post_notice(f"Escalated: {', '.join(incident.alert_names)}{where}: {reason}")
+        if slack is None:
+            return
+        held = budget.take()
+        if held is None:
+            return
+        target = incident.target
+        where = f" on {target.kind} {target.namespace or ''}/{target.name}" if target else ""
+        more = f" ({held} more escalations were not posted; see the audit log)" if held else ""
+        slack.post_notice(f"Escalated: {', '.join(incident.alert_names)}{where}: {reason}{more}")
 
     return escalate

@@ -172,7 +172,11 @@ def test_a_slow_decision_does_not_hold_up_health_or_the_answer(agent: Agent) -> 
     queue = DecisionQueue()
     queue.start()
     try:
-        assert queue.offer(Lane.ALERTS, lambda: None if release.wait(10) else None, label="hung LLM")
+
+        def hung_llm() -> None:
+            release.wait(10)
+
+        assert queue.offer(Lane.ALERTS, hung_llm, label="hung LLM")
         client = app_client(agent, queue=queue)
         assert client.post("/alertmanager", content=WEBHOOK.read_bytes()).status_code == 202
         assert client.get("/healthz").status_code == 200
