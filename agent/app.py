@@ -221,6 +221,12 @@ class Agent:
             self.settings.slack, self.clicks, audit=approvals_audit(self.audit), noise=refusal_audit(self.refusals)
         )
 
+    def metrics_text(self) -> bytes:
+        """/metrics: the registry, with the decision queue's depth per lane read now."""
+        for lane in Lane:
+            self.metrics.decision_queue.labels(lane=lane.value).set(self.queue.depth(lane))
+        return self.metrics.render()
+
     def submit_click(self, job: Callable[[], None]) -> bool:
         """Hand a Socket Mode click to the decision queue (False when it is full)."""
         return self.queue.offer(Lane.CLICKS, job, label="slack click")

@@ -290,7 +290,7 @@ def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         signal.signal(sig, lambda *_: stop.set())
     http_app = build_http_app(
         pipeline=agent.pipeline,
-        metrics_text=agent.metrics.render,
+        metrics_text=agent.metrics_text,
         is_leader=lambda: agent.is_leader,
         is_ready=lambda: agent.started,
         clock=agent.clock,

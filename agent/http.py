@@ -38,6 +38,9 @@ MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 """Default limit of a webhook body; larger ones get 413 before they are read."""
 MAX_SLACK_BYTES = 64 * 1024
 """Default limit of a Slack interaction body (a click payload is a few KiB)."""
+DOUBTFUL_JOB_ALERTS = 25
+"""Alerts about unknown objects are decided in jobs this small, so an alert about a real
+target that arrives meanwhile waits for at most one of them."""
 
 
 class SlackAcceptor(Protocol):
@@ -152,7 +155,7 @@ def build_http_app(
         if queue is None:
             handled = await run_in_threadpool(pipeline.ingest_parsed, batch)
             return JSONResponse({"incidents": [h.evaluation.incident.id for h in handled], **_counts(batch)})
-        refused_lane = _enqueue(queue, pipeline, batch, split)
+        refused_lane = await run_in_threadpool(_enqueue, queue, pipeline, batch, split)
         if refused_lane is not None:
             reason = f"decision queue full ({refused_lane.value}); retry later"
             return refuse(request, 429, reason, endpoint=endpoint, kind=kind)
@@ -197,9 +200,10 @@ def _enqueue(
     """Queue the batch (real targets and doubtful ones in their own lanes); the lane that
     refused, if any. A refused part is retried by Alertmanager; intake deduplicates."""
     real, doubtful = split(batch) if split is not None else (batch, ParsedBatch())
-    for lane, part in ((Lane.ALERTS, real), (Lane.DOUBTFUL, doubtful)):
-        if not part.alerts and not part.rejected:
-            continue
+    parts = [(Lane.ALERTS, real)] if (real.alerts or real.rejected) else []
+    for start in range(0, len(doubtful.alerts), DOUBTFUL_JOB_ALERTS):
+        parts.append((Lane.DOUBTFUL, ParsedBatch(doubtful.alerts[start : start + DOUBTFUL_JOB_ALERTS])))
+    for lane, part in parts:
         if not queue.offer(lane, _ingest_job(pipeline, part), units=len(part.alerts), label=f"webhook {lane.value}"):
             return lane
     return None

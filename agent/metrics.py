@@ -36,6 +36,9 @@ class Metrics:
         self.queue_depth = Gauge("scutum_approval_queue_depth", "Approval requests pending.", registry=r)
         self.poll_errors = Counter("scutum_poll_errors_total", "Failed Alertmanager polls.", registry=r)
         self.leader = Gauge("scutum_leader", "1 while this replica holds the lease.", registry=r)
+        self.decision_queue = Gauge(
+            "scutum_decision_queue_depth", "Alerts or clicks waiting to be decided, by lane.", ["lane"], registry=r
+        )
         self.refusals = Counter(
             "scutum_refused_requests_total", "HTTP requests and clicks refused, by endpoint.", ["endpoint"], registry=r
         )
