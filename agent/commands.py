@@ -32,6 +32,7 @@ from agent.intake import Intake
 from agent.intake.wire_json import MAX_JSON_BYTES, MalformedInput, load_json
 from agent.logs import configure_logging
 from agent.planning.select import build_planner
+from agent.rate_limit import RateLimiter
 from agent.settings import LoggingSettings, Settings
 from approvals import cli_channel
 from approvals.authz import ApproverPolicy
@@ -302,6 +303,7 @@ def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         limits=BodyLimits(webhook=settings.http.max_webhook_bytes, slack=settings.http.max_slack_bytes),
         label_filters=settings.alertmanager.label_filters,
         split=agent.triage.split if agent.triage is not None else None,
+        rate_limit=RateLimiter(rate=(rate := settings.http.rate_limit_per_source), burst=10 * rate),
     )
     server = HttpServer(http_app, host=settings.http.host, port=settings.http.port)
     try:

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from agent.audit import AuditKind
 from agent.intake.alerts import ParsedBatch, apply_filters, parse_webhook
 from agent.pipeline import Pipeline
+from agent.rate_limit import RateLimiter
 from agent.refusals import RefusalLog
 from agent.work import DecisionQueue, Lane
 from approvals.slack_interactions import SlackAnswer
@@ -104,6 +105,7 @@ def build_http_app(
     limits: BodyLimits | None = None,
     label_filters: Mapping[str, str] | None = None,
     split: Callable[[ParsedBatch], tuple[ParsedBatch, ParsedBatch]] | None = None,
+    rate_limit: RateLimiter | None = None,
 ) -> Starlette:
     """The ASGI app; every dependency is passed in. Without a `queue` the webhook decides
     before answering (off the event loop), as tests and one-shot tools want."""
@@ -126,13 +128,20 @@ def build_http_app(
             refusals.refuse(endpoint=endpoint, source=_peer(request), reason=reason, details=details, kind=kind)
         else:
             log.warning("request_refused", endpoint=endpoint, status=status, reason=reason)
-        headers = {"Retry-After": str(queue.retry_after_seconds())} if (status == 429 and queue) else None
+        headers = {"Retry-After": str(_retry_after(queue, rate_limit))} if status == 429 else None
         return JSONResponse({"error": reason}, status_code=status, headers=headers)
+
+    def limited(request: Request, endpoint: str, kind: AuditKind) -> Response | None:
+        if rate_limit is None or rate_limit.allow(_peer(request)):
+            return None
+        return refuse(request, 429, "too many requests from this source", endpoint=endpoint, kind=kind)
 
     def webhook_gate(request: Request) -> Response | None:
         """The refusals that need no body: disabled, unauthenticated, not the leader."""
         if not webhook_enabled:
             return JSONResponse({"error": "the Alertmanager webhook is disabled (alertmanager.webhook_enabled)"}, 404)
+        if (too_many := limited(request, "/alertmanager", AuditKind.ALERT)) is not None:
+            return too_many
         if webhook_token is not None and not _bearer_matches(request.headers.get("authorization"), webhook_token):
             return refuse(request, 401, "missing or wrong bearer token", endpoint="/alertmanager", kind=AuditKind.ALERT)
         if not is_leader():
@@ -165,6 +174,8 @@ def build_http_app(
         endpoint, kind = "/slack/events", AuditKind.SLACK_REQUEST_REJECTED
         if slack is None:
             return JSONResponse({"error": "Slack HTTP mode is not enabled"}, status_code=404)
+        if (too_many := limited(request, endpoint, kind)) is not None:
+            return too_many
         try:
             body = await read_bounded(request, bounds.slack)
         except BodyRefused as exc:
@@ -185,6 +196,12 @@ def build_http_app(
         Route("/slack/events", slack_events, methods=["POST"]),
     ]
     return Starlette(routes=routes)
+
+
+def _retry_after(queue: DecisionQueue | None, rate_limit: RateLimiter | None) -> int:
+    waits = [queue.retry_after_seconds()] if queue is not None else []
+    waits += [rate_limit.retry_after_seconds()] if rate_limit is not None else []
+    return max(waits, default=1)
 
 
 def _counts(batch: ParsedBatch) -> dict[str, int]:

@@ -155,6 +155,9 @@ class HttpSettings(Section):
     """Largest Alertmanager webhook body; a larger one gets 413 before it is read."""
     max_slack_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
     """Largest Slack interaction body; a larger one gets 413 before it is read."""
+    rate_limit_per_source: float = Field(default=50.0, ge=0)
+    """Requests a second one peer address may send to /alertmanager and /slack/events (bursts
+    up to ten times that); beyond it 429 with Retry-After. 0 turns the limit off."""
     refusal_summary_seconds: float = Field(default=60.0, gt=0, le=3600)
     """Unauthenticated refusals from one source for one reason are one audit record per this
     interval (the first at once, a count of the rest when it ends)."""

@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from agent.app import Agent
 from agent.audit import AuditKind
 from agent.http import BodyLimits, BodyRefused, build_http_app, read_bounded
+from agent.rate_limit import RateLimiter
 from agent.work import DecisionQueue, Lane, QueueLimits
 from simcluster.harness import RunningSim
 from tests.agent.test_executor import sim_agent
@@ -207,3 +208,16 @@ def test_refusal_intervals_are_counted_on_the_injected_clock(agent: Agent, bare_
     bare_sim.cluster.tick(31)
     assert agent.refusals.flush() == 1
     assert [r.get("repeats") for r in refusals(agent)] == [None, 2]
+
+
+def test_a_source_over_its_rate_gets_429_before_its_body_is_read(agent: Agent) -> None:
+    now = [0.0]
+    limiter = RateLimiter(rate=1.0, burst=2.0, monotonic=lambda: now[0])
+    client = app_client(agent, rate_limit=limiter)
+
+    statuses = [client.post("/alertmanager", content=b"{not json").status_code for _ in range(4)]
+    now[0] += 1.0
+    later = client.post("/alertmanager", content=b"{not json").status_code
+
+    assert statuses == [400, 400, 429, 429] and later == 400
+    assert {str(r["reason"]) for r in refusals(agent)} >= {"too many requests from this source"}
