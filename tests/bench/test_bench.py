@@ -82,3 +82,13 @@ def test_report_shows_rates_commands_ratios_and_references() -> None:
     assert "1,000 → 10,000: alerts x10, pipeline time x10.0" in page
     assert "AIOpsLab" in page and "ITBench" in page
     assert "ncalls" in page
+
+
+def test_a_small_flood_still_decides_every_genuine_incident_and_renders() -> None:
+    from bench import flood
+
+    result = flood.run(flood=1000, genuine=3)
+    assert result.genuine_decided == 3
+    assert result.flood_alerts_accepted == 1000 and result.slack_non_2xx == 0
+    assert result.agent_peak_rss_mb > 0 and result.healthz_probes > 0
+    assert "3 of 3" in flood.render(result)
