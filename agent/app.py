@@ -21,6 +21,7 @@ from actions.base import ActionContext
 from actions.kube import Kube
 from agent.audit import AuditKind, AuditLog
 from agent.control import KillSwitch
+from agent.edge import build_edge, escalation_notice, refusal_audit
 from agent.evaluate import Evaluator
 from agent.executor import Executor, ExecutorSettings
 from agent.intake import Incident, Intake
@@ -36,13 +37,13 @@ from agent.settings import Settings
 from agent.store import Store
 from agent.triage import TargetTriage
 from agent.undo import request_undo
-from agent.work import DecisionQueue, Lane, QueueLimits
+from agent.work import DecisionQueue, Lane
 from approvals.authz import ApproverPolicy, CachedGroupDirectory
 from approvals.model import ApprovalRequest, ApprovalState
 from approvals.queue import ApprovalNotifier, ApprovalQueue
 from approvals.slack import SlackChannel
 from approvals.slack_interactions import ClickHandler, SlackInteractions
-from risk.cache import DEFAULT_KINDS, ClusterCache
+from risk.cache import ClusterCache
 from risk.settings import PolicySettings
 from risk.sources import ClusterReader
 
@@ -94,18 +95,6 @@ _APPROVAL_KINDS = {
     "approval_expired": AuditKind.APPROVAL_EXPIRED,
     "slack_request_rejected": AuditKind.SLACK_REQUEST_REJECTED,
 }
-
-
-def refusal_audit(refusals: RefusalLog) -> Callable[[str, dict[str, Any]], None]:
-    """The approvals layer's sink for unauthenticated refusals: aggregated per source and reason."""
-
-    def sink(event: str, details: dict[str, Any]) -> None:
-        reason = str(details.get("reason", event))
-        extra = {k: v for k, v in details.items() if k != "reason"}
-        kind = AuditKind.SLACK_REQUEST_REJECTED
-        refusals.refuse(endpoint="/slack/events", source="slack", reason=reason, details=extra, kind=kind)
-
-    return sink
 
 
 def approvals_audit(audit: AuditLog) -> Callable[[str, dict[str, Any]], None]:
@@ -373,7 +362,7 @@ def build_agent(
         policy=policy,
         metrics=metrics,
         clock=clock,
-        notices=Notices(escalate=escalate or _escalation_notice(slack, NoticeBudget(clock=clock))),
+        notices=Notices(escalate=escalate or escalation_notice(slack, NoticeBudget(clock=clock))),
     )
     keeper = SnapshotKeeper(
         store,
@@ -383,22 +372,7 @@ def build_agent(
         retention_count=settings.snapshots.retention_count,
         retention_age_seconds=settings.snapshots.retention_age_seconds,
     )
-    refusals = RefusalLog(
-        audit,
-        clock=clock,
-        interval=timedelta(seconds=settings.http.refusal_summary_seconds),
-        count=lambda endpoint, reason: metrics.refusals.labels(endpoint=endpoint).inc(),
-    )
-    q = settings.queue
-    queue = DecisionQueue(
-        QueueLimits(
-            alerts=q.alerts_capacity,
-            doubtful=q.doubtful_capacity,
-            clicks=q.clicks_capacity,
-            slow_job_seconds=q.slow_job_seconds,
-        ),
-        on_failure=lambda label, exc: _record_job_failure(audit, label, exc),
-    )
+    edge = build_edge(settings, audit=audit, metrics=metrics, clock=clock, cache=cache)
     agent = Agent(
         settings=settings,
         clock=clock,
@@ -415,9 +389,9 @@ def build_agent(
         keeper=keeper,
         leader=leader,
         identity=identity,
-        refusals=refusals,
-        queue=queue,
-        triage=TargetTriage(cache, cached_kinds=DEFAULT_KINDS) if cache is not None else None,
+        refusals=edge.refusals,
+        queue=edge.queue,
+        triage=edge.triage,
         slack=slack,
     )
     if slack is not None:
@@ -476,28 +450,5 @@ def effective_policy(settings: Settings) -> PolicySettings:
     )
 
 
-def _record_job_failure(audit: AuditLog, label: str, exc: BaseException) -> None:
-    audit.append(AuditKind.ERROR, actor="scutum", payload={"job": label, "error": repr(exc)[:500]})
-
-
 def _mark_verified(intake: Intake, incident_id: str, clock: Callable[[], datetime]) -> None:
     intake.mark_verified(incident_id, now=clock())
-
-
-def _escalation_notice(slack: SlackChannel | None, budget: NoticeBudget) -> Callable[[Incident, str], None]:
-    """Escalations are logged (and audited by the pipeline), and posted to the approvals
-    channel when Slack is on, within a budget per minute so a flood is not a flood of posts."""
-
-    def escalate(incident: Incident, reason: str) -> None:
-        log.warning("incident_escalated", incident=incident.id, reason=reason)
-        if slack is None:
-            return
-        held = budget.take()
-        if held is None:
-            return
-        target = incident.target
-        where = f" on {target.kind} {target.namespace or ''}/{target.name}" if target else ""
-        more = f" ({held} more escalations were not posted; see the audit log)" if held else ""
-        slack.post_notice(f"Escalated: {', '.join(incident.alert_names)}{where}: {reason}{more}")
-
-    return escalate

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hmac
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 import structlog
@@ -122,44 +123,47 @@ def build_http_app(
     async def metrics(request: Request) -> Response:
         return Response(metrics_text(), media_type="text/plain; version=0.0.4")
 
-    def refuse(request: Request, status: int, reason: str, *, endpoint: str, kind: AuditKind) -> Response:
+    async def refuse(request: Request, status: int, reason: str, *, endpoint: str, kind: AuditKind) -> Response:
+        """Answer `status` and record the refusal (the audit write runs off the event loop)."""
         details = {"status": status, "content_length": request.headers.get("content-length", "")}
         if refusals is not None:
-            refusals.refuse(endpoint=endpoint, source=_peer(request), reason=reason, details=details, kind=kind)
+            record = partial(refusals.refuse, endpoint=endpoint, source=_peer(request), reason=reason, kind=kind)
+            await run_in_threadpool(record, details=details)
         else:
             log.warning("request_refused", endpoint=endpoint, status=status, reason=reason)
         headers = {"Retry-After": str(_retry_after(queue, rate_limit))} if status == 429 else None
         return JSONResponse({"error": reason}, status_code=status, headers=headers)
 
-    def limited(request: Request, endpoint: str, kind: AuditKind) -> Response | None:
+    async def limited(request: Request, endpoint: str, kind: AuditKind) -> Response | None:
         if rate_limit is None or rate_limit.allow(_peer(request)):
             return None
-        return refuse(request, 429, "too many requests from this source", endpoint=endpoint, kind=kind)
+        return await refuse(request, 429, "too many requests from this source", endpoint=endpoint, kind=kind)
 
-    def webhook_gate(request: Request) -> Response | None:
+    async def webhook_gate(request: Request) -> Response | None:
         """The refusals that need no body: disabled, unauthenticated, not the leader."""
         if not webhook_enabled:
             return JSONResponse({"error": "the Alertmanager webhook is disabled (alertmanager.webhook_enabled)"}, 404)
-        if (too_many := limited(request, "/alertmanager", AuditKind.ALERT)) is not None:
+        if (too_many := await limited(request, "/alertmanager", AuditKind.ALERT)) is not None:
             return too_many
         if webhook_token is not None and not _bearer_matches(request.headers.get("authorization"), webhook_token):
-            return refuse(request, 401, "missing or wrong bearer token", endpoint="/alertmanager", kind=AuditKind.ALERT)
+            reason = "missing or wrong bearer token"
+            return await refuse(request, 401, reason, endpoint="/alertmanager", kind=AuditKind.ALERT)
         if not is_leader():
             return JSONResponse({"error": "not the leader; Alertmanager will retry"}, status_code=503)
         return None
 
     async def alertmanager(request: Request) -> Response:
         endpoint, kind = "/alertmanager", AuditKind.ALERT
-        gate = webhook_gate(request)
+        gate = await webhook_gate(request)
         if gate is not None:
             return gate
         try:
             body = await read_bounded(request, bounds.webhook)
         except BodyRefused as exc:
-            return refuse(request, exc.status, exc.reason, endpoint=endpoint, kind=kind)
+            return await refuse(request, exc.status, exc.reason, endpoint=endpoint, kind=kind)
         batch = await run_in_threadpool(parse_webhook, body)
         if batch.malformed is not None:
-            return refuse(request, 400, batch.malformed, endpoint=endpoint, kind=kind)
+            return await refuse(request, 400, batch.malformed, endpoint=endpoint, kind=kind)
         batch = apply_filters(batch, filters)
         if queue is None:
             handled = await run_in_threadpool(pipeline.ingest_parsed, batch)
@@ -167,26 +171,10 @@ def build_http_app(
         refused_lane = await run_in_threadpool(_enqueue, queue, pipeline, batch, split)
         if refused_lane is not None:
             reason = f"decision queue full ({refused_lane.value}); retry later"
-            return refuse(request, 429, reason, endpoint=endpoint, kind=kind)
+            return await refuse(request, 429, reason, endpoint=endpoint, kind=kind)
         return JSONResponse({"queued": True, **_counts(batch)}, status_code=202)
 
-    async def slack_events(request: Request) -> Response:
-        endpoint, kind = "/slack/events", AuditKind.SLACK_REQUEST_REJECTED
-        if slack is None:
-            return JSONResponse({"error": "Slack HTTP mode is not enabled"}, status_code=404)
-        if (too_many := limited(request, endpoint, kind)) is not None:
-            return too_many
-        try:
-            body = await read_bounded(request, bounds.slack)
-        except BodyRefused as exc:
-            return refuse(request, exc.status, exc.reason, endpoint=endpoint, kind=kind)
-        answer = await run_in_threadpool(slack.accept, dict(request.headers.items()), body, clock())
-        if answer.job is not None:
-            if queue is None:
-                await run_in_threadpool(answer.job)
-            elif not queue.offer(Lane.CLICKS, answer.job, label="slack click"):
-                return refuse(request, 503, "decision queue full (clicks)", endpoint=endpoint, kind=kind)
-        return PlainTextResponse(answer.text, status_code=answer.status)
+    slack_events = _slack_route(slack, refuse=refuse, limited=limited, limit=bounds.slack, queue=queue, clock=clock)
 
     routes = [
         Route("/healthz", healthz),
@@ -196,6 +184,42 @@ def build_http_app(
         Route("/slack/events", slack_events, methods=["POST"]),
     ]
     return Starlette(routes=routes)
+
+
+Refuse = Callable[..., Awaitable[Response]]
+Limited = Callable[[Request, str, AuditKind], Awaitable[Response | None]]
+
+
+def _slack_route(
+    slack: SlackAcceptor | None,
+    *,
+    refuse: Refuse,
+    limited: Limited,
+    limit: int,
+    queue: DecisionQueue | None,
+    clock: Callable[[], datetime],
+) -> Callable[[Request], Awaitable[Response]]:
+    """POST /slack/events: bounded read, checked off the event loop, the click queued."""
+
+    async def slack_events(request: Request) -> Response:
+        endpoint, kind = "/slack/events", AuditKind.SLACK_REQUEST_REJECTED
+        if slack is None:
+            return JSONResponse({"error": "Slack HTTP mode is not enabled"}, status_code=404)
+        if (too_many := await limited(request, endpoint, kind)) is not None:
+            return too_many
+        try:
+            body = await read_bounded(request, limit)
+        except BodyRefused as exc:
+            return await refuse(request, exc.status, exc.reason, endpoint=endpoint, kind=kind)
+        answer = await run_in_threadpool(slack.accept, dict(request.headers.items()), body, clock())
+        if answer.job is not None:
+            if queue is None:
+                await run_in_threadpool(answer.job)
+            elif not queue.offer(Lane.CLICKS, answer.job, label="slack click"):
+                return await refuse(request, 503, "decision queue full (clicks)", endpoint=endpoint, kind=kind)
+        return PlainTextResponse(answer.text, status_code=answer.status)
+
+    return slack_events
 
 
 def _retry_after(queue: DecisionQueue | None, rate_limit: RateLimiter | None) -> int:
@@ -217,12 +241,14 @@ def _enqueue(
     """Queue the batch (real targets and doubtful ones in their own lanes); the lane that
     refused, if any. A refused part is retried by Alertmanager; intake deduplicates."""
     real, doubtful = split(batch) if split is not None else (batch, ParsedBatch())
-    parts = [(Lane.ALERTS, real)] if (real.alerts or real.rejected) else []
-    for start in range(0, len(doubtful.alerts), DOUBTFUL_JOB_ALERTS):
-        parts.append((Lane.DOUBTFUL, ParsedBatch(doubtful.alerts[start : start + DOUBTFUL_JOB_ALERTS])))
-    for lane, part in parts:
-        if not queue.offer(lane, _ingest_job(pipeline, part), units=len(part.alerts), label=f"webhook {lane.value}"):
-            return lane
+    if (real.alerts or real.rejected) and not queue.offer(
+        Lane.ALERTS, _ingest_job(pipeline, real), units=len(real.alerts), label="webhook alerts"
+    ):
+        return Lane.ALERTS
+    chunks = [doubtful.alerts[i : i + DOUBTFUL_JOB_ALERTS] for i in range(0, len(doubtful.alerts), DOUBTFUL_JOB_ALERTS)]
+    jobs = [(_ingest_job(pipeline, ParsedBatch(chunk)), len(chunk)) for chunk in chunks]
+    if jobs and not queue.offer_all(Lane.DOUBTFUL, jobs, label="webhook doubtful"):
+        return Lane.DOUBTFUL
     return None
 
 

@@ -100,14 +100,19 @@ class DecisionQueue:
         A batch bigger than a whole lane is still taken when the lane is empty, so no single
         legal batch is refused forever.
         """
-        units = max(1, units)
+        return self.offer_all(lane, [(job, units)], label=label)
+
+    def offer_all(self, lane: Lane, jobs: list[tuple[Job, int]], *, label: str = "") -> bool:
+        """Enqueue all of `jobs` (job, units) in `lane`, or none of them when they do not fit."""
+        entries = [_Entry(job, max(1, units), label) for job, units in jobs]
+        total = sum(entry.units for entry in entries)
         with self._cond:
             used = self._units[lane]
-            if self._stopping or (used > 0 and used + units > self.limits.of(lane)):
+            if self._stopping or (used > 0 and used + total > self.limits.of(lane)):
                 self.stats.refused[lane] += 1
                 return False
-            self._lanes[lane].append(_Entry(job, units, label))
-            self._units[lane] = used + units
+            self._lanes[lane].extend(entries)
+            self._units[lane] = used + total
             self.stats.accepted[lane] += 1
             self._cond.notify_all()
             return True

@@ -75,6 +75,7 @@ class FloodResult:
     slack_ack_max_ms: float
     slack_clicks: int
     slack_non_2xx: int
+    slack_statuses: dict[str, int]
     agent_peak_rss_mb: float
 
 
@@ -107,6 +108,7 @@ class _Counters:
     healthz: list[float] = field(default_factory=list)
     acks: list[float] = field(default_factory=list)
     ack_errors: int = 0
+    ack_statuses: dict[str, int] = field(default_factory=dict)
     genuine_sent: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -188,6 +190,8 @@ def _click(base: str, counters: _Counters, stop: threading.Event) -> None:
             counters.acks.append(time.perf_counter() - began)
             if not response.is_success:
                 counters.ack_errors += 1
+            key = str(response.status_code)
+            counters.ack_statuses[key] = counters.ack_statuses.get(key, 0) + 1
             stop.wait(0.1)
 
 
@@ -345,6 +349,7 @@ def _measure(
         slack_ack_max_ms=max(counters.acks, default=0.0) * ms,
         slack_clicks=len(counters.acks),
         slack_non_2xx=counters.ack_errors,
+        slack_statuses=dict(counters.ack_statuses),
         agent_peak_rss_mb=_peak_rss_mb(process.pid),
     )
 
@@ -356,6 +361,7 @@ def render(result: FloodResult, *, command: str = "python -m bench.flood") -> st
     """The benchmarks.md section for one run."""
     r = result
     health = f"p50 {r.healthz_p50_ms:.1f} ms, p99 {r.healthz_p99_ms:.1f} ms, max {r.healthz_max_ms:.1f} ms"
+    statuses = ", ".join(f"{code}: {n:,}" for code, n in sorted(r.slack_statuses.items()))
     ack = f"p50 {r.slack_ack_p50_ms:.1f} ms, p99 {r.slack_ack_p99_ms:.1f} ms, max {r.slack_ack_max_ms:.1f} ms"
     return f"""{SECTION}
 
@@ -372,7 +378,7 @@ click sent every 100 ms throughout. One run, shadow mode, SQLite, on the machine
 | pushes / answered 429 (retried, like Alertmanager) | {r.pushes:,} / {r.pushes_refused_429:,} |
 | pushing took | {r.push_seconds:.1f} s |
 | `/healthz` during the flood | {health} ({r.healthz_probes:,} probes) |
-| Slack ack during the flood | {ack} ({r.slack_clicks:,} clicks, {r.slack_non_2xx} not 2xx) |
+| Slack ack during the flood | {ack} ({r.slack_clicks:,} clicks; answers by status: {statuses}) |
 | agent peak RSS (VmHWM) | {r.agent_peak_rss_mb:.0f} MiB |
 
 The flood's alerts wait in the decision queue's `doubtful` lane (their targets are not in the
