@@ -123,8 +123,9 @@ def _verify_export(settings: Settings, path: Path) -> VerifyReport:
     except OSError as exc:
         typer.echo(f"scutum: cannot read {path}: {exc.strerror}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except ValueError as exc:
-        typer.echo(f"scutum: {path}: {exc}", err=True)
+    except (ValueError, RecursionError) as exc:
+        reason = "a line is nested too deep" if isinstance(exc, RecursionError) else str(exc)
+        typer.echo(f"scutum: {path}: {reason}", err=True)
         raise typer.Exit(EXIT_CHAIN_BROKEN) from None
     return verify_records(records, key=key)
 

@@ -184,3 +184,23 @@ def test_plan_with_an_unusable_kubeconfig_is_one_line(tmp_path: Path, kubeconfig
     result = runner.invoke(app, ["plan", "--alert", str(alerts), "--kubeconfig", str(path)])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"scutum: cannot use {path}") and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [(b"a: " + b"[" * 100_000, "nested too deep"), (b"http:\n  port: \xff\n", "not UTF-8")],
+)
+def test_a_hostile_settings_file_is_one_line(tmp_path: Path, content: bytes, says: str) -> None:
+    config = tmp_path / "scutum.yaml"
+    config.write_bytes(content)
+    result = runner.invoke(app, ["config", "show", "--config", str(config)])
+    assert result.exit_code == 2 and says in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_verifying_a_hostile_export_is_one_line(tmp_path: Path) -> None:
+    export = tmp_path / "chain.jsonl"
+    export.write_bytes(b"[" * 100_000 + b"\n")
+    result = runner.invoke(app, ["audit", "verify", "--input", str(export)])
+    assert result.exit_code == 1 and "nested too deep" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
