@@ -20,6 +20,7 @@ from urllib.parse import quote
 import kubernetes.client
 import kubernetes.config
 import urllib3
+import yaml
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -95,6 +96,27 @@ class KubeError(Exception):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+class KubeConfigError(KubeError):
+    """The kubeconfig or service account cannot be used; the message is one line."""
+
+
+_UNUSABLE_KUBECONFIG = (
+    kubernetes.config.ConfigException,
+    OSError,
+    ValueError,
+    yaml.YAMLError,
+    TypeError,
+    AttributeError,
+    KeyError,
+)
+"""What the client's loader raises on a missing file or one of the wrong shape (a list, a
+number): the shape errors surface as TypeError/AttributeError/KeyError from inside it."""
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 class TransientError(KubeError):
@@ -191,14 +213,23 @@ class Kube:
 
     @classmethod
     def from_kubeconfig(cls, path: str | None = None, *, context: str | None = None, **kw: Any) -> Kube:
+        """From a kubeconfig file; KubeConfigError (one line) when it is missing or unusable."""
         config = kubernetes.client.Configuration()
-        kubernetes.config.load_kube_config(config_file=path, context=context, client_configuration=config)
+        try:
+            kubernetes.config.load_kube_config(config_file=path, context=context, client_configuration=config)
+        except _UNUSABLE_KUBECONFIG as exc:
+            where = path or "the default kubeconfig"
+            raise KubeConfigError(f"cannot use {where}: {_one_line(exc)}") from None
         return cls(_client(config), **kw)
 
     @classmethod
     def in_cluster(cls, **kw: Any) -> Kube:
+        """From the pod's service account; KubeConfigError when not running in a cluster."""
         config = kubernetes.client.Configuration()
-        kubernetes.config.load_incluster_config(client_configuration=config)
+        try:
+            kubernetes.config.load_incluster_config(client_configuration=config)
+        except (kubernetes.config.ConfigException, OSError) as exc:
+            raise KubeConfigError(f"cannot use the in-cluster service account: {_one_line(exc)}") from None
         return cls(_client(config), **kw)
 
     @classmethod

@@ -23,22 +23,28 @@ from actions.kube import Kube
 from agent.audit import AuditKind, AuditLog
 from agent.checkpointing import build_checkpointer, start_checkpointing
 from agent.control import KillSwitch
+from agent.edge import build_edge, escalation_notice, refusal_audit
 from agent.evaluate import Evaluator
 from agent.executor import Executor, ExecutorSettings
 from agent.intake import Incident, Intake
+from agent.intake.alerts import apply_filters, parse_gettable_alerts
 from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
 from agent.metrics import Metrics
+from agent.notice_budget import NoticeBudget
 from agent.paging import Page, Pager, PageReason
 from agent.paging.notices import ExpiryWarnings, paging_notice, resolved_page
 from agent.paging.sender import HttpxTransport
 from agent.pipeline import Handled, Notices, Pipeline
 from agent.planning.select import build_planner
+from agent.refusals import RefusalLog
 from agent.reports.gauges import refresh_gauges
 from agent.settings import Settings
 from agent.store import Store
+from agent.triage import TargetTriage
 from agent.undo import request_undo
 from agent.witnesses import Checkpointer
+from agent.work import DecisionQueue, Lane
 from approvals.authz import ApproverPolicy, CachedGroupDirectory
 from approvals.channels import AllChannels
 from approvals.mattermost import MattermostActions, MattermostChannel
@@ -59,10 +65,20 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Store:
+class StoreMissing(Exception):
+    """A read-only command was pointed at an embedded store that does not exist."""
+
+
+def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now, create: bool = True) -> Store:
     """Connect to the configured store (creating the embedded SQLite's directory) and migrate it
-    unless `database.migrate_on_start` is off (an owner role migrates: `scutum db upgrade`)."""
+    unless `database.migrate_on_start` is off (an owner role migrates: `scutum db upgrade`).
+
+    `create=False` (read-only commands): StoreMissing rather than a new, empty store, so a
+    mistyped --data-dir is an error instead of a clean bill of health."""
     if not settings.database.url:
+        database = settings.data_dir / "scutum.db"
+        if not create and not database.is_file():
+            raise StoreMissing(f"no store at {database} (check --data-dir, or create it with `scutum db upgrade`)")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.connect(settings.database_url(), clock=clock)
     if settings.database.migrate_on_start:
@@ -126,6 +142,10 @@ class Agent:
     keeper: SnapshotKeeper
     leader: LeaderElector | None
     identity: str
+    refusals: RefusalLog
+    queue: DecisionQueue
+    """The one bounded decision queue: webhook batches and Slack clicks are decided here."""
+    triage: TargetTriage | None = None
     slack: SlackChannel | None = None
     clicks: ClickHandler | None = None
     pager: Pager | None = None
@@ -153,7 +173,8 @@ class Agent:
             return []
         url = alerts_url(self.settings, self.kube)
         params: dict[str, Any] = {"active": "true", "silenced": "false", "inhibited": "false"}
-        filters = [f'{k}="{v}"' for k, v in sorted(self.settings.alertmanager.label_filters.items())]
+        label_filters = self.settings.alertmanager.label_filters
+        filters = [f'{k}="{v}"' for k, v in sorted(label_filters.items())]
         if filters:
             params["filter"] = filters
         try:
@@ -163,7 +184,9 @@ class Agent:
             self.metrics.poll_errors.inc()
             log.warning("alert_poll_failed", url=url, error=str(exc))
             return []
-        return self.pipeline.ingest_poll(response.content)
+        # The filter is applied here too: a source that ignores the query parameter must not widen intake.
+        batch = apply_filters(parse_gettable_alerts(response.content), label_filters)
+        return self.pipeline.ingest_parsed(batch, complete=True)
 
     def sweep_approvals(self) -> list[ApprovalRequest]:
         """Expire requests past their deadline (each escalates through the notifier)."""
@@ -215,18 +238,30 @@ class Agent:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def slack_http_handler(self) -> Callable[[dict[str, str], bytes, datetime], tuple[int, str]] | None:
+    def slack_http_handler(self) -> SlackInteractions | None:
         """Slack's HTTP mode (signature and timestamp checked), for `POST /slack/events`."""
         if self.clicks is None or self.settings.slack.mode.value != "http":
             return None
-        interactions = SlackInteractions(self.settings.slack, self.clicks, audit=approvals_audit(self.audit))
-        return interactions.handle_interaction
+        return SlackInteractions(
+            self.settings.slack, self.clicks, audit=approvals_audit(self.audit), noise=refusal_audit(self.refusals)
+        )
+
+    def metrics_text(self) -> bytes:
+        """/metrics: the registry, with the decision queue's depth per lane read now."""
+        for lane in Lane:
+            self.metrics.decision_queue.labels(lane=lane.value).set(self.queue.depth(lane))
+        return self.metrics.render()
+
+    def submit_click(self, job: Callable[[], None]) -> bool:
+        """Hand a Socket Mode click to the decision queue (False when it is full)."""
+        return self.queue.offer(Lane.CLICKS, job, label="slack click")
 
     def start(self, *, schedule: bool = True, poll: bool = True) -> None:
         """Start the watch cache, leader election and the scheduled jobs (`poll=False`: the
         caller drives `poll_once` itself, as the demo does)."""
         if self.cache is not None:
             self.cache.start()
+        self.queue.start()
         if self.leader is not None:
             self.leader.start()
         self.keeper.resync()
@@ -251,6 +286,9 @@ class Agent:
             )
             self.scheduler.add_job(self.dispatch, "interval", seconds=2, id="dispatch", max_instances=1, coalesce=True)
             self.scheduler.add_job(
+                self.refusals.flush, "interval", seconds=10, id="refusals", max_instances=1, coalesce=True
+            )
+            self.scheduler.add_job(
                 self.resync_snapshots, "interval", seconds=10, id="snapshots", max_instances=1, coalesce=True
             )
             if self.checkpointer is not None:
@@ -269,6 +307,8 @@ class Agent:
         """Graceful shutdown: no new jobs, running actions finish, the lease is released."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self.queue.stop()
+        self.refusals.flush(force=True)
         self.executor.shutdown()
         if self.pager is not None:
             self.pager.close(wait=True)
@@ -388,7 +428,7 @@ def build_agent(
         policy=policy,
         metrics=metrics,
         clock=clock,
-        notices=_notices(escalate or _escalation_notice(slack), pager, clock),
+        notices=_notices(escalate or escalation_notice(slack, NoticeBudget(clock=clock)), pager, clock),
     )
     keeper = SnapshotKeeper(
         store,
@@ -398,6 +438,7 @@ def build_agent(
         retention_count=settings.snapshots.retention_count,
         retention_age_seconds=settings.snapshots.retention_age_seconds,
     )
+    edge = build_edge(settings, audit=audit, metrics=metrics, clock=clock, cache=cache)
     agent = Agent(
         settings=settings,
         clock=clock,
@@ -414,6 +455,9 @@ def build_agent(
         keeper=keeper,
         leader=leader,
         identity=identity,
+        refusals=edge.refusals,
+        queue=edge.queue,
+        triage=edge.triage,
         slack=slack,
         pager=pager,
         mattermost_actions=(
@@ -431,7 +475,13 @@ def build_agent(
         checkpointer=build_checkpointer(settings, store, kube, clock=clock, metrics=metrics),
     )
     if slack is not None:
-        agent.clicks = ClickHandler(approvals, slack, on_undo=agent.undo)
+        agent.clicks = ClickHandler(
+            approvals,
+            slack,
+            on_undo=agent.undo,
+            policy=ApproverPolicy(settings.approvals, groups=groups),
+            audit=approvals_audit(audit),
+        )
     return agent
 
 
@@ -489,19 +539,6 @@ def action_limits(settings: Settings) -> ActionLimits:
 
 def _mark_verified(intake: Intake, incident_id: str, clock: Callable[[], datetime]) -> None:
     intake.mark_verified(incident_id, now=clock())
-
-
-def _escalation_notice(slack: SlackChannel | None) -> Callable[[Incident, str], None]:
-    """Escalations are logged, and posted to the approvals channel when Slack is on."""
-
-    def escalate(incident: Incident, reason: str) -> None:
-        log.warning("incident_escalated", incident=incident.id, reason=reason)
-        if slack is not None:
-            target = incident.target
-            where = f" on {target.kind} {target.namespace or ''}/{target.name}" if target else ""
-            slack.post_notice(f"Escalated: {', '.join(incident.alert_names)}{where}: {reason}")
-
-    return escalate
 
 
 def _on_call(settings: Settings, clock: Callable[[], datetime]) -> OnCallDirectory | None:

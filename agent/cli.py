@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import typer
 import yaml
 
-from agent.app import audit_log, kube_from, open_store
+from agent.app import StoreMissing, audit_log, kube_from, open_store
 from agent.audit import VerifyReport, read_export, verify_records
 from agent.checkpointing import configmap_witness, read_checkpoint_file, verify_exported, verify_published
 from agent.checkpoints import (
@@ -68,6 +68,15 @@ def settings_from(config: Path | None, data_dir: Path | None = None) -> Settings
             update={"data_dir": data_dir, "database": settings.database.model_copy(update={"url": None})}
         )
     return settings
+
+
+def existing_store(settings: Settings) -> Store:
+    """The store for a read-only command; exit 2 with one line when it does not exist."""
+    try:
+        return open_store(settings, create=False)
+    except StoreMissing as exc:
+        typer.echo(f"scutum: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 @config_app.command("show")
@@ -146,7 +155,7 @@ def audit_verify(  # noqa: PLR0917 - typer maps each option to a parameter
             if published is not None:
                 proof = verify_exported(settings, records, published, extra_keys=public_keys or ())
         else:
-            store = open_store(settings)
+            store = existing_store(settings)
             try:
                 report = audit_log(settings, store).verify()
                 if published is not None:
@@ -198,8 +207,9 @@ def _verify_export(settings: Settings, path: Path) -> tuple[VerifyReport, list[A
     except OSError as exc:
         typer.echo(f"scutum: cannot read {path}: {exc.strerror}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except ValueError as exc:
-        typer.echo(f"scutum: {path}: {exc}", err=True)
+    except (ValueError, RecursionError) as exc:
+        reason = "a line is nested too deep" if isinstance(exc, RecursionError) else str(exc)
+        typer.echo(f"scutum: {path}: {reason}", err=True)
         raise typer.Exit(EXIT_CHAIN_BROKEN) from None
     return verify_records(records, key=key), records
 
@@ -212,7 +222,7 @@ def audit_export(
 ) -> None:
     """Write every audit record as JSON Lines."""
     settings = settings_from(config, data_dir)
-    store = open_store(settings)
+    store = existing_store(settings)
     try:
         log = audit_log(settings, store)
         if output is None:

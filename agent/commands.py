@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 
-from actions.kube import KubeError
+from actions.kube import Kube, KubeConfigError, KubeError
 from actions.registry import UnknownActionError, catalog, params_schema
+from actions.untrusted import clean_text
 from agent.app import (
-    Agent,
     ConsoleFactory,
     action_limits,
     approvals_audit,
@@ -22,23 +23,34 @@ from agent.app import (
     build_agent,
     effective_policy,
     kube_from,
-    open_store,
 )
-from agent.audit import AuditKind
-from agent.cli import EXIT_BAD_INPUT, AsUserOption, ConfigOption, DataDirOption, JsonOption, app, settings_from
+from agent.cli import (
+    EXIT_BAD_INPUT,
+    AsUserOption,
+    ConfigOption,
+    DataDirOption,
+    JsonOption,
+    app,
+    existing_store,
+    settings_from,
+)
 from agent.evaluate import Evaluator, NoHistory, Outcome
-from agent.http import HttpServer, build_http_app
+from agent.http import BodyLimits, HttpServer, PortUnavailable, build_http_app
 from agent.intake import Intake
+from agent.intake.wire_json import MAX_JSON_BYTES, MalformedInput, load_json
 from agent.logs import configure_logging
 from agent.planning.select import build_planner
+from agent.rate_limit import RateLimiter
 from agent.reports.cli import report_app
 from agent.reports.policy_cli import policy_app
-from agent.settings import LoggingSettings
+from agent.settings import LoggingSettings, Settings
 from approvals import cli_channel
 from approvals.authz import ApproverPolicy
 from approvals.model import ApprovalState
 from approvals.queue import ApprovalQueue
 from approvals.slack_interactions import connect_socket_mode
+
+log = structlog.get_logger(__name__)
 
 actions_app = typer.Typer(help="The registry of actions.", no_args_is_help=True)
 approvals_app = typer.Typer(help="The CLI approval channel.", no_args_is_help=True)
@@ -92,13 +104,9 @@ def plan(
         settings = settings.model_copy(
             update={"kube": settings.kube.model_copy(update={"kubeconfig": kubeconfig, "url": None})}
         )
-    try:
-        payload = alert.read_bytes()
-    except OSError as exc:
-        typer.echo(f"scutum: cannot read {alert}: {exc.strerror}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    payload = _read_alert_file(alert)
     now = _snapshot_time(payload)
-    kube = kube_from(settings)
+    kube = _kube_or_exit(settings)
     evaluator = Evaluator(
         build_planner(settings.planner, reader=kube),
         kube,
@@ -126,11 +134,34 @@ def plan(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _snapshot_time(payload: bytes) -> datetime:
+def _kube_or_exit(settings: Settings) -> Kube:
+    """The cluster adapter, or one line on stderr and exit 2 when its configuration is unusable."""
+    try:
+        return kube_from(settings)
+    except KubeConfigError as exc:
+        typer.echo(f"scutum: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _read_alert_file(path: Path) -> Any:
+    """The alert file, bounded like a webhook body (size, depth, UTF-8): exit 2 with one line."""
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            typer.echo(f"scutum: {path} is larger than {MAX_JSON_BYTES} bytes", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        return load_json(path.read_bytes(), what=str(path))
+    except OSError as exc:
+        typer.echo(f"scutum: cannot read {path}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except MalformedInput as exc:
+        typer.echo(f"scutum: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _snapshot_time(alerts: Any) -> datetime:
     """When the alert list was taken: its newest `updatedAt` (else now), so a saved file is
     judged as of its own moment, not as of whenever `plan` runs."""
     try:
-        alerts = json.loads(payload)
         stamps = [datetime.fromisoformat(a["updatedAt"].replace("Z", "+00:00")) for a in alerts if a.get("updatedAt")]
     except (ValueError, TypeError, KeyError, AttributeError):
         stamps = []
@@ -161,7 +192,7 @@ def _plan_line(obj: dict[str, Any]) -> str:
 
 def _queue(config: Path | None, data_dir: Path | None) -> ApprovalQueue:
     settings = settings_from(config, data_dir)
-    store = open_store(settings)
+    store = existing_store(settings)
     return ApprovalQueue(
         store.approvals,
         settings.approvals,
@@ -180,7 +211,7 @@ def approvals_list(
     as_json: JsonOption = False,
 ) -> None:
     """Requests waiting for a decision (or all with --all), a page at a time."""
-    store = open_store(settings_from(config, data_dir))
+    store = existing_store(settings_from(config, data_dir))
     try:
         state = None if all_states else ApprovalState.PENDING
         requests = store.approvals.page(state=state, limit=limit + 1, offset=(page - 1) * limit)
@@ -193,10 +224,11 @@ def approvals_list(
     if not rows:
         typer.echo("no requests")
     for row in rows:
-        typer.echo(
+        line = (
             f"{row['id']}  {row['state']:<9} risk {row['risk']['score']:.2f}  {row['action']} {row['target']}  "
             f"deadline {row['deadline']}  — {row['summary']}"
         )
+        typer.echo(clean_text(line, limit=1000))  # summaries carry alert text: no terminal escapes
     if len(requests) > limit:
         typer.echo(f"more on --page {page + 1}")
 
@@ -291,41 +323,48 @@ def run(ctx: typer.Context, config: ConfigOption = None, data_dir: DataDirOption
     """The daemon: poll and receive alerts, decide, act or ask, until SIGTERM."""
     settings = settings_from(config, data_dir)
     configure_logging(settings.logging)
-    agent = build_agent(settings)
+    agent = build_agent(settings, kube=_kube_or_exit(settings))
     web = _console_factory(ctx) if settings.console.enabled else None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     http_app = build_http_app(
         pipeline=agent.pipeline,
-        metrics_text=agent.metrics.render,
+        metrics_text=agent.metrics_text,
         is_leader=lambda: agent.is_leader,
         is_ready=lambda: agent.started,
         clock=agent.clock,
+        refusals=agent.refusals,
         slack=agent.slack_http_handler(),
         webhook_enabled=settings.alertmanager.webhook_enabled,
         webhook_token=token.get_secret_value() if (token := settings.alertmanager.webhook_token) else None,
-        on_rejected=lambda peer: _audit_rejected_webhook(agent, peer),
         mattermost=agent.mattermost_actions.handle if agent.mattermost_actions is not None else None,
         console=web(agent) if web is not None else None,
+        queue=agent.queue,
+        limits=BodyLimits(webhook=settings.http.max_webhook_bytes, slack=settings.http.max_slack_bytes),
+        label_filters=settings.alertmanager.label_filters,
+        split=agent.triage.split if agent.triage is not None else None,
+        rate_limit=RateLimiter(rate=(rate := settings.http.rate_limit_per_source), burst=10 * rate),
     )
     server = HttpServer(http_app, host=settings.http.host, port=settings.http.port)
-    server.start()
+    try:
+        server.start()
+    except PortUnavailable as exc:
+        log.error("http_port_unavailable", error=str(exc))
+        typer.echo(f"scutum: {exc}", err=True)
+        agent.stop()
+        raise typer.Exit(1) from None
     agent.start()
     close_socket = None
     if agent.clicks is not None and agent.slack is not None and settings.slack.mode.value == "socket":
-        close_socket = connect_socket_mode(settings.slack, agent.clicks, agent.slack, clock=agent.clock)
+        close_socket = connect_socket_mode(
+            settings.slack, agent.clicks, agent.slack, clock=agent.clock, submit=agent.submit_click
+        )
     stop.wait()
     if close_socket is not None:
         close_socket()
     server.stop()
     agent.stop()
-
-
-def _audit_rejected_webhook(agent: Agent, peer: str) -> None:
-    agent.audit.append(
-        AuditKind.ALERT, actor=peer, payload={"rejected": True, "reason": "webhook without the bearer token"}
-    )
 
 
 def main(*, console: ConsoleFactory | None = None) -> None:

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import structlog
 from pydantic import SecretStr
 
+from actions.untrusted import clean_text
 from agent.settings import REDACTED, JsonLogs, LoggingSettings
 
 SECRET_KEY_PARTS = ("password", "secret", "token", "api_key", "apikey", "hmac_key", "authorization", "signing")
@@ -27,6 +28,19 @@ def mask_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) ->
         lowered = key.lower()
         if isinstance(value, SecretStr) or any(part in lowered for part in SECRET_KEY_PARTS):
             event[key] = REDACTED
+    return event
+
+
+MAX_LOGGED_CHARS = 2000
+"""Longest string value written to a log line; untrusted text is cleaned and cut to this."""
+
+
+def clean_values(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: string values lose control and bidi characters (no terminal escapes,
+    no forged log lines from alert or model text) and are capped in length."""
+    for key, value in list(event.items()):
+        if isinstance(value, str) and key != "exception":
+            event[key] = clean_text(value, limit=MAX_LOGGED_CHARS)
     return event
 
 
@@ -54,6 +68,7 @@ def configure_logging(
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             mask_secrets,
+            clean_values,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -69,6 +84,7 @@ def configure_logging(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 mask_secrets,
+                clean_values,
                 renderer,
             ],
             foreign_pre_chain=[

@@ -58,6 +58,12 @@ class Metrics:
             registry=r,
         )
         self.brier = Gauge("scutum_calibration_brier_score", "Brier score of the risk score vs outcomes.", registry=r)
+        self.decision_queue = Gauge(
+            "scutum_decision_queue_depth", "Alerts or clicks waiting to be decided, by lane.", ["lane"], registry=r
+        )
+        self.refusals = Counter(
+            "scutum_refused_requests_total", "HTTP requests and clicks refused, by endpoint.", ["endpoint"], registry=r
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

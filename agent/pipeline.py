@@ -19,7 +19,7 @@ from actions.base import TargetRef
 from agent.audit import AuditEntry, AuditKind, AuditLog
 from agent.evaluate import Evaluation, Evaluator, Outcome, incident_json, target_text
 from agent.executor import Executor
-from agent.intake import Alert, Incident, Intake, IntakeResult
+from agent.intake import Alert, IgnoreReason, Incident, Intake, IntakeResult, ParsedBatch
 from agent.metrics import Metrics
 from agent.store import ExecutionState, IncidentStatus, Store
 from approvals.model import ApprovalState
@@ -137,6 +137,16 @@ class Pipeline:
             now = self._clock()
             return self.handle(self.intake.ingest_webhook(payload, now=now), now=now)
 
+    def ingest_parsed(self, batch: ParsedBatch, *, complete: bool = False) -> list[Handled]:
+        """Alerts already parsed, bounded and filtered at the edge (the decision queue's job).
+        A malformed poll answer is never taken as complete: it resolves nothing."""
+        with self._lock:
+            now = self._clock()
+            if batch.filtered:
+                self._metrics.alerts.labels(outcome="filtered").inc(batch.filtered)
+            result = self.intake.ingest_batch(batch, now=now, complete=complete and batch.malformed is None)
+            return self.handle(result, now=now)
+
     def handle(self, result: IntakeResult, *, now: datetime) -> list[Handled]:
         """Record what intake rejected and resolved, and decide each new incident."""
         for rejected in result.rejected:
@@ -148,6 +158,7 @@ class Pipeline:
             )
             log.warning("alert_rejected", reason=rejected.reason)
         self._metrics.alerts.labels(outcome="ignored").inc(len(result.ignored))
+        self._record_dropped(result)
         for incident in result.resolved:
             if self._store.incidents.get(incident.id) is not None:
                 self._store.incidents.set_status(incident.id, IncidentStatus.RESOLVED)
@@ -161,6 +172,17 @@ class Pipeline:
                 log.exception("incident_failed", incident=incident.id)
                 self._audit.append(AuditKind.ERROR, actor=ACTOR, incident_id=incident.id, payload={"error": repr(exc)})
         return handled
+
+    def _record_dropped(self, result: IntakeResult) -> None:
+        """Alerts refused at the open-incident cap: counted, and one audit record per batch."""
+        dropped = [item.alert for item in result.ignored if item.reason is IgnoreReason.CAPACITY]
+        if not dropped:
+            return
+        self._metrics.alerts.labels(outcome="dropped").inc(len(dropped))
+        sample = sorted({alert.name for alert in dropped})[:5]
+        payload = {"refused": True, "reason": "open-incident capacity", "dropped": len(dropped), "alert_names": sample}
+        self._audit.append(AuditKind.ALERT, actor=ACTOR, payload=payload)
+        log.warning("alerts_dropped_at_capacity", dropped=len(dropped))
 
     # --- one incident ------------------------------------------------------------------
 
@@ -193,6 +215,8 @@ class Pipeline:
             handled = self._route(evaluation, now=now)
         self._metrics.verdicts.labels(verdict=evaluation.outcome.value).inc()
         bound.info("incident_decided", verdict=evaluation.outcome.value, shadow=evaluation.shadow)
+        if handled.execution_id is None and handled.approval_id is None:
+            self.intake.park(incident.id)  # nothing in hand: its slot may go to a new target
         if self._on_handled:
             self._on_handled(handled)
         return handled

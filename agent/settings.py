@@ -12,10 +12,10 @@ import os
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actions.base import ActionLimits
@@ -55,6 +55,20 @@ __all__ = [
 REDACTED = "**********"
 
 
+def http_url(value: str | None) -> str | None:
+    """An http(s) URL with a host, else a settings error naming what is wrong."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL with a host")
+    return value
+
+
+HttpUrl = Annotated[str | None, AfterValidator(http_url)]
+"""An optional http(s) URL, validated when the settings load."""
+
+
 class Section(BaseModel):
     """Base of every settings section: unknown keys are errors, docstrings describe fields."""
 
@@ -68,7 +82,7 @@ class KubeSettings(Section):
     """Kubeconfig file to use; unset means the client's default (KUBECONFIG or ~/.kube/config)."""
     context: str | None = None
     """Kubeconfig context to use; unset means the file's current context."""
-    url: str | None = None
+    url: HttpUrl = None
     """API server URL overriding the kubeconfig's (useful against the simulated cluster)."""
     in_cluster: bool = False
     """Use the pod's service account instead of a kubeconfig."""
@@ -77,7 +91,7 @@ class KubeSettings(Section):
 class AlertmanagerSettings(Section):
     """Where alerts come from."""
 
-    url: str | None = None
+    url: HttpUrl = None
     """Alertmanager base URL; unset means the simulated cluster's own alert endpoint."""
     poll_interval_seconds: float = Field(default=15.0, gt=0, le=3600)
     """How often to poll /api/v2/alerts."""
@@ -165,6 +179,29 @@ class HttpSettings(Section):
     """Address to listen on."""
     port: int = Field(default=8080, ge=0, le=65535)
     """Port to listen on (0 picks a free one)."""
+    max_webhook_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    """Largest Alertmanager webhook body; a larger one gets 413 before it is read."""
+    max_slack_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+    """Largest Slack interaction body; a larger one gets 413 before it is read."""
+    rate_limit_per_source: float = Field(default=50.0, ge=0)
+    """Requests a second one peer address may send to /alertmanager and /slack/events (bursts
+    up to ten times that); beyond it 429 with Retry-After. 0 turns the limit off."""
+    refusal_summary_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """Unauthenticated refusals from one source for one reason are one audit record per this
+    interval (the first at once, a count of the rest when it ends)."""
+
+
+class QueueSettings(Section):
+    """The one bounded decision queue between the endpoints and the workers."""
+
+    alerts_capacity: int = Field(default=20_000, ge=1)
+    """Alerts about known targets waiting to be decided; beyond it the webhook answers 429."""
+    doubtful_capacity: int = Field(default=20_000, ge=1)
+    """Alerts about objects the cluster does not know (decided after the others); beyond it 429."""
+    clicks_capacity: int = Field(default=1_000, ge=1)
+    """Slack clicks waiting to be applied; beyond it Slack gets 503."""
+    slow_job_seconds: float = Field(default=30.0, gt=0)
+    """A queued job running longer than this is logged and counted as slow."""
 
 
 class ConsoleSettings(Section):
@@ -226,7 +263,7 @@ class PlannerKind(StrEnum):
 class LlmSettings(Section):
     """An OpenAI-compatible chat completions endpoint for the LLM planner."""
 
-    base_url: str | None = None
+    base_url: HttpUrl = None
     """Base URL of the endpoint; unset means the client's default."""
     model: str = "gpt-4o-mini"
     """Model name sent with each request."""
@@ -313,6 +350,8 @@ class Settings(BaseSettings):
     """The HTTP endpoint."""
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     """The web console."""
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    """The decision queue."""
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     """Logging."""
     planner: PlannerSettings = Field(default_factory=PlannerSettings)

@@ -24,13 +24,25 @@ class SettingsError(Exception):
     """The settings could not be loaded; the message is meant for a person to read."""
 
 
+MAX_SETTINGS_BYTES = 1024 * 1024
+"""Largest settings file read; a bigger one is an error, not a memory spike."""
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
+    """The settings file as a mapping; SettingsError (one line) when it is unreadable, too
+    large, not UTF-8, malformed or nested too deep."""
     try:
+        if path.stat().st_size > MAX_SETTINGS_BYTES:
+            raise SettingsError(f"settings file {path} is larger than {MAX_SETTINGS_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"settings file {path} is not UTF-8 (bad byte at offset {exc.start})") from None
     try:
         loaded = yaml.safe_load(text)
+    except RecursionError:
+        raise SettingsError(f"{path}: malformed YAML: nested too deep") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

@@ -134,6 +134,10 @@ class ApproverPolicy:
             return None
         return Refusal(f"{approver} is not on the console approver list")
 
+    def may_vote(self, approver: str, *, channel: VoteChannel) -> Refusal | None:
+        """Whether `approver` holds approving authority at all (Undo requires the same)."""
+        return self._check_cli(approver) if channel is VoteChannel.CLI else self._check_slack(approver)
+
     def _check_cli(self, approver: str) -> Refusal | None:
         allowed = set(self._settings.cli_approvers) | set(self._settings.approver_user_ids)
         if not allowed:

@@ -1,6 +1,9 @@
 """Block Kit messages for approval requests: pure functions of plain data, no Slack imports.
 
 Buttons carry only the request ID; everything else is read back from the store on click.
+Text that came from outside (alert labels, model output, API errors) is shown through
+`literal`: cleaned, escaped and set in an inline code span, so it cannot mention, link or
+format; every mrkdwn object is `verbatim` (Slack does not auto-link names or URLs in it).
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from actions.untrusted import clean_text
 from approvals.model import ApprovalRequest, ApprovalState, VoteChannel
 from approvals.queue import (
     AlreadyDecided,
@@ -46,6 +50,10 @@ _CHANNEL_NAMES = {
     VoteChannel.MATTERMOST: "Mattermost",
     VoteChannel.CONSOLE: "console",
 }
+_BACKTICK_LOOKALIKE = "\u02cb"
+"""Stands in for a backtick inside untrusted text, which would otherwise end a code span."""
+MAX_LITERAL_CHARS = 500
+"""Longest piece of untrusted text shown in one place of a message."""
 
 
 def escape(text: str) -> str:
@@ -53,12 +61,28 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def literal(text: str, *, limit: int = MAX_LITERAL_CHARS) -> str:
+    """Untrusted text shown as itself: cleaned, escaped, in an inline code span (so no bold,
+    italics, strike, links or mentions); a backtick inside becomes a look-alike."""
+    cleaned = escape(clean_text(text, limit=limit)).replace("`", _BACKTICK_LOOKALIKE).strip()
+    return f"`{cleaned}`" if cleaned else "`-`"
+
+
+def plain(text: str, *, limit: int = MAX_LITERAL_CHARS) -> str:
+    """Untrusted text for plain_text objects and notification fallbacks: cleaned and escaped."""
+    return escape(clean_text(text, limit=limit))
+
+
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_SECTION else text[: _MAX_SECTION - 1] + "…"
 
 
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+    return {"type": "section", "text": _mrkdwn(_clip(text))}
 
 
 def _slack_date(request: ApprovalRequest) -> str:
@@ -70,9 +94,9 @@ def _who(request: ApprovalRequest, person: str) -> str:
     """A Slack mention for people who voted in Slack, the plain name (CLI) otherwise."""
     channels = {v.channel for v in request.votes if v.approver == person}
     if VoteChannel.SLACK in channels:
-        return f"<@{escape(person)}>"
+        return f"<@{escape(clean_text(person, limit=40))}>"
     where = ", ".join(_CHANNEL_NAMES[c] for c in sorted(channels)) or "CLI"
-    return f"{escape(person)} ({where})"
+    return f"{literal(person, limit=80)} ({where})"
 
 
 def _people(request: ApprovalRequest, people: list[str]) -> str:
@@ -83,7 +107,7 @@ def _risk_lines(request: ApprovalRequest) -> str:
     lines = [f"*Risk {request.risk_total:.2f}* (approval needed at {request.threshold:.2f} or above)"]
     components: dict[str, Any] = request.risk.get("components", {})
     for name, part in components.items():
-        reasons = "; ".join(escape(str(r)) for r in part.get("reasons", [])) or "no findings"
+        reasons = "; ".join(literal(str(r)) for r in part.get("reasons", [])) or "no findings"
         lines.append(f"• `{name}` {float(part['score']):.2f}: {reasons}")
     return "\n".join(lines)
 
@@ -108,10 +132,10 @@ def _status_line(request: ApprovalRequest, escalation_mention: str | None) -> st
         who = f" Escalating to {escalation_mention}." if escalation_mention else " Escalating to on-call."
         return "No decision before the deadline; the action will not run." + who
     if state is ApprovalState.SUPERSEDED:
-        return f"Not run: {escape(request.result or 'the risk changed')}. A new request follows."
+        return f"Not run: {literal(request.result or 'the risk changed')}. A new request follows."
     verb = "Result" if state is ApprovalState.SUCCEEDED else "Error"
     approved = f"Approved by {_people(request, request.approvers())}. "
-    return f"{approved}{verb}: {escape(request.result or 'no detail')}"
+    return f"{approved}{verb}: {literal(request.result or 'no detail')}"
 
 
 def _buttons(request: ApprovalRequest) -> dict[str, Any]:
@@ -139,21 +163,21 @@ def _buttons(request: ApprovalRequest) -> dict[str, Any]:
 
 def request_message(request: ApprovalRequest, *, escalation_mention: str | None = None) -> Message:
     """The channel message for a request in its current state (buttons only while pending)."""
-    headline = f"{_HEADLINES[request.state]}: {request.action.value} on {request.target}"
-    params = json.dumps(request.params, indent=2, sort_keys=True)
+    headline = f"{_HEADLINES[request.state]}: {request.action.value} on {plain(str(request.target), limit=120)}"
+    params = clean_text(json.dumps(request.params, indent=2, sort_keys=True), limit=2000, multiline=True)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},
-        _section(f"*Incident* `{escape(request.incident_id)}`: {escape(request.incident_summary)}"),
+        _section(f"*Incident* {literal(request.incident_id)}: {literal(request.incident_summary)}"),
         {
             "type": "section",
             "fields": [
-                {"type": "mrkdwn", "text": f"*Action*\n`{request.action.value}`"},
-                {"type": "mrkdwn", "text": f"*Target*\n`{escape(str(request.target))}`"},
-                {"type": "mrkdwn", "text": f"*Deadline*\n{_slack_date(request)}"},
-                {"type": "mrkdwn", "text": f"*Approvers needed*\n{request.required_approvals}"},
+                _mrkdwn(f"*Action*\n`{request.action.value}`"),
+                _mrkdwn(f"*Target*\n{literal(str(request.target))}"),
+                _mrkdwn(f"*Deadline*\n{_slack_date(request)}"),
+                _mrkdwn(f"*Approvers needed*\n{request.required_approvals}"),
             ],
         },
-        _section(f"*Parameters*\n```{escape(params)}```"),
+        _section(f"*Parameters*\n```{escape(params).replace('`', _BACKTICK_LOOKALIKE)}```"),
         _section(_risk_lines(request)),
     ]
     status = _status_line(request, escalation_mention)
@@ -161,8 +185,9 @@ def request_message(request: ApprovalRequest, *, escalation_mention: str | None 
         blocks.append(_section(status))
     if request.state is ApprovalState.PENDING:
         blocks.append(_buttons(request))
-    requested = f" · requested by <@{escape(request.requested_by)}>" if request.requested_by else ""
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"request `{request.id}`{requested}"}]})
+    by = request.requested_by
+    requested = f" · requested by <@{escape(clean_text(by, limit=40))}>" if by else ""
+    blocks.append({"type": "context", "elements": [_mrkdwn(f"request {literal(request.id)}{requested}")]})
     text = f"{headline} (risk {request.risk_total:.2f})"
     if request.state is ApprovalState.EXPIRED and escalation_mention:
         text += f" {escalation_mention}"
@@ -174,7 +199,7 @@ def result_reply(request: ApprovalRequest) -> Message:
     ok = request.state is ApprovalState.SUCCEEDED
     icon = ":white_check_mark:" if ok else ":x:"
     word = "succeeded" if ok else "failed"
-    text = f"{icon} `{request.action.value}` on `{escape(str(request.target))}` {word}: {escape(request.result or '')}"
+    text = f"{icon} `{request.action.value}` on {literal(str(request.target))} {word}: {literal(request.result or '')}"
     blocks: list[dict[str, Any]] = [_section(text)]
     if request.undo_available:
         blocks.append(
@@ -194,7 +219,7 @@ def result_reply(request: ApprovalRequest) -> Message:
         blocks.append(
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": "Undo is a new proposal: it is scored and may need approval."}],
+                "elements": [_mrkdwn("Undo is a new proposal: it is scored and may need approval.")],
             }
         )
     return {"text": f"{request.action.value} {word}", "blocks": blocks}
@@ -202,7 +227,7 @@ def result_reply(request: ApprovalRequest) -> Message:
 
 def not_allowed_reply(reason: str) -> Message:
     """The ephemeral reply to someone whose click was refused."""
-    text = f":no_entry_sign: Your click was not accepted: {escape(reason)}. Nothing was run."
+    text = f":no_entry_sign: Your click was not accepted: {plain(reason)}. Nothing was run."
     return {"text": text, "blocks": [_section(text)]}
 
 
@@ -220,7 +245,7 @@ def vote_feedback(result: VoteResult) -> Message | None:
         case AlreadyDecided(request=request):
             text = f"This request was already decided: it is {request.state.value}."
         case NotFound(request_id=request_id):
-            text = f"No approval request `{escape(request_id)}` exists."
+            text = f"No approval request {literal(request_id, limit=80)} exists."
         case Approved() | Rejected():
             return None
     return {"text": text, "blocks": [_section(text)]}

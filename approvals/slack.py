@@ -29,13 +29,17 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from approvals.authz import GroupLookupFailed
 from approvals.model import ApprovalRepository, ApprovalRequest
 from approvals.queue import AuditSink
-from approvals.render import Message, request_message, result_reply
+from approvals.render import Message, plain, request_message, result_reply
 from approvals.settings import SlackSettings
 
 SLACK_ERRORS: tuple[type[Exception], ...] = (SlackApiError, SlackClientError, OSError, ValueError)
 """What a Web API call can raise once retries are exhausted (OSError covers URLError)."""
 
 Sleep = Callable[[float], None]
+
+_MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+_NO_AUTO_MARKUP: dict[str, Any] = {"parse": "none", "link_names": False, "unfurl_links": False, "unfurl_media": False}
+"""Slack must not turn names into mentions or preview links found in untrusted text."""
 
 
 def _sleep_then_count(sleep: Sleep, seconds: float, state: RetryState) -> None:
@@ -184,10 +188,13 @@ class SlackChannel:
         self._call("chat.postMessage", request, channel=request.slack_channel, thread_ts=request.slack_ts, **reply)
 
     def post_notice(self, text: str) -> None:
-        """A plain message in the approvals channel: an escalation or a denial a person should see."""
+        """A plain message in the approvals channel: an escalation or a denial a person should see.
+        `text` may carry alert or model text: it is cleaned and escaped (only the configured
+        escalation mention is sent as markup)."""
+        shown = plain(text, limit=2000)
         if self._mention:
-            text = f"{self._mention} {text}"
-        self._call("chat.postMessage", None, channel=self._settings.channel, text=text)
+            shown = f"{self._mention} {shown}"
+        self._call("chat.postMessage", None, channel=self._settings.channel, text=shown)
 
     def post_ephemeral(self, *, channel: str, user: str, message: Message) -> None:
         """Tell one person something only they see (e.g. that their click was refused)."""
@@ -203,6 +210,8 @@ class SlackChannel:
         return frozenset(users)
 
     def _call(self, method: str, request: ApprovalRequest | None, **payload: Any) -> dict[str, Any] | None:
+        if method in _MESSAGE_METHODS:
+            payload = {**payload, **_NO_AUTO_MARKUP}
         try:
             response = self.client.api_call(method, json=payload)
         except SLACK_ERRORS as exc:

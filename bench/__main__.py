@@ -1,7 +1,7 @@
 """`make bench`: the benchmarks, one after the other; the sections of docs/benchmarks.md they
 produce are regenerated (the others are left as they were).
 
-    python -m bench [--only micro suite storm cluster history drift] [--storm-sizes ...] [--cluster-sizes ...]
+    python -m bench [--only micro suite storm cluster history drift flood] [--storm-sizes ...] [--cluster-sizes ...]
                     [--audit-lengths ...] [--approvals N] [--database-url URL]
 
 `make bench BENCH_ARGS="..."` passes the options. The defaults run everything at the sizes the
@@ -19,6 +19,7 @@ from bench import (
     cluster_size,
     coverage,
     drift,
+    flood,
     history_bench,
     report,
     report_scale,
@@ -30,7 +31,7 @@ from bench import (
 from bench.scenarios import SCENARIOS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-PARTS = ("micro", "suite", "storm", "cluster", "history", "drift")
+PARTS = ("micro", "suite", "storm", "cluster", "history", "drift", "flood")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,6 +81,9 @@ def main(argv: list[str] | None = None) -> None:
         verified = history_bench.measure_verify(args.audit_lengths)
         approvals = history_bench.measure_approvals(args.approvals) if args.approvals else None
         sections["history"] = report_scale.history_section(verified, approvals, when=when, machine=machine)
+    if "flood" in args.only:
+        print("\nflood")
+        sections["flood"] = flood.render(flood.run(), command="python -m bench --only flood").strip("\n").splitlines()
     DOC.write_text(report_scale.replace_sections(page, sections))
     print(f"\nrewrote {', '.join(sections) or 'no'} sections of {DOC.name}")
 

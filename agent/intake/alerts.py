@@ -1,14 +1,18 @@
 """Alertmanager's two wire formats, validated on arrival into one normalized `Alert`.
 
 `GET /api/v2/alerts` returns a list of GettableAlert; the webhook receiver gets a version "4"
-payload. Each alert is validated on its own: a malformed one becomes a `RejectedAlert` (reason
-and an excerpt of the raw input) and the rest of the batch goes through.
+payload. A body is parsed within bounds (`wire_json`: size, depth, strict UTF-8) and validated
+whole with one `TypeAdapter`; only when that fails is each alert validated on its own, so a
+malformed one becomes a `RejectedAlert` (reason and an excerpt of the raw input) and the rest
+of the batch goes through. Label and annotation text is cleaned and capped on arrival
+(`actions.untrusted`), so nothing downstream sees NUL, control or bidi characters.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -16,8 +20,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from actions.untrusted import clean_annotations, clean_labels, clean_text
+from agent.intake.wire_json import MalformedInput, load_json
+
 EXCERPT_CHARS = 300
 """How much of a rejected alert's raw input is kept for the record."""
+MAX_FINGERPRINT_CHARS = 128
+"""Longest fingerprint kept (Alertmanager's are 16 hex digits)."""
+MAX_URL_CHARS = 2048
+"""Longest generator URL kept."""
 
 
 class _Wire(BaseModel):
@@ -73,9 +84,17 @@ class WebhookEnvelope(_Wire):
     truncated_alerts: int = Field(default=0, alias="truncatedAlerts")
 
 
+class WebhookPayload(WebhookEnvelope):
+    """The whole webhook payload with typed alerts: the fast path validates it in one call."""
+
+    alerts: list[WebhookAlert]
+
+
 _GETTABLE = TypeAdapter(GettableAlert)
+_GETTABLE_LIST = TypeAdapter(list[GettableAlert])
 _WEBHOOK_ALERT = TypeAdapter(WebhookAlert)
 _ENVELOPE = TypeAdapter(WebhookEnvelope)
+_WEBHOOK = TypeAdapter(WebhookPayload)
 
 
 class AlertSource(StrEnum):
@@ -122,6 +141,11 @@ class ParsedBatch:
 
     alerts: list[Alert] = field(default_factory=list)
     rejected: list[RejectedAlert] = field(default_factory=list)
+    malformed: str | None = None
+    """Set when the body as a whole could not be taken (not JSON, too deep, wrong version):
+    the sender gets 400, not a partial success."""
+    filtered: int = 0
+    """Valid alerts dropped because they did not match `label_filters`."""
 
 
 def _zero_to_none(moment: datetime | None) -> datetime | None:
@@ -136,17 +160,23 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _excerpt(raw: Any) -> str:
-    try:
-        text = json.dumps(raw, default=str, sort_keys=True)
-    except (TypeError, ValueError):
-        text = repr(raw)
-    return text[:EXCERPT_CHARS]
+    """A short, cleaned excerpt of rejected input (never more than EXCERPT_CHARS)."""
+    if isinstance(raw, bytes):
+        text = raw[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+    elif isinstance(raw, str):
+        text = raw[: EXCERPT_CHARS * 4]
+    else:
+        try:
+            text = json.dumps(raw, default=str, sort_keys=True)[: EXCERPT_CHARS * 4]
+        except (TypeError, ValueError, RecursionError):
+            text = type(raw).__name__
+    return clean_text(text, limit=EXCERPT_CHARS)
 
 
 def _reason(exc: ValidationError) -> str:
     errors = exc.errors(include_url=False)
     parts = [f"{'.'.join(str(p) for p in e['loc']) or '<alert>'}: {e['msg']}" for e in errors[:3]]
-    return "; ".join(parts)
+    return clean_text("; ".join(parts), limit=EXCERPT_CHARS)
 
 
 def labels_fingerprint(labels: dict[str, str]) -> str:
@@ -164,84 +194,146 @@ def _check_name(labels: dict[str, str]) -> str:
 
 def _load(payload: bytes | str | Any) -> Any:
     if isinstance(payload, bytes | str):
-        return json.loads(payload)
+        return load_json(payload)
     return payload
+
+
+def _clean_fingerprint(fingerprint: str) -> str:
+    return clean_text(fingerprint, limit=MAX_FINGERPRINT_CHARS)
+
+
+def matches_filters(labels: Mapping[str, str], filters: Mapping[str, str]) -> bool:
+    """True when the labels carry every `label_filters` value (an empty filter takes all)."""
+    return all(labels.get(name) == value for name, value in filters.items())
+
+
+def apply_filters(batch: ParsedBatch, filters: Mapping[str, str]) -> ParsedBatch:
+    """The batch without the alerts `label_filters` excludes (counted in `filtered`)."""
+    if not filters:
+        return batch
+    kept = [alert for alert in batch.alerts if matches_filters(alert.labels, filters)]
+    dropped = len(batch.alerts) - len(kept)
+    return ParsedBatch(kept, batch.rejected, batch.malformed, batch.filtered + dropped)
+
+
+def _from_gettable(wire: GettableAlert) -> Alert:
+    labels = clean_labels(wire.labels)
+    state = wire.status
+    return Alert(
+        fingerprint=_clean_fingerprint(wire.fingerprint),
+        name=_check_name(labels),
+        labels=labels,
+        annotations=clean_annotations(wire.annotations),
+        starts_at=_aware(wire.starts_at),
+        ends_at=_zero_to_none(wire.ends_at),
+        firing=True,
+        suppressed=state.state == "suppressed" or bool(state.silenced_by or state.inhibited_by),
+        source=AlertSource.POLL,
+        generator_url=clean_text(wire.generator_url, limit=MAX_URL_CHARS),
+    )
+
+
+def _fast_gettable(payload: bytes | str | Any) -> ParsedBatch | None:
+    """The whole list validated in one call; None when any alert fails (then one by one)."""
+    try:
+        if isinstance(payload, bytes | str):
+            wires = _GETTABLE_LIST.validate_json(payload)
+        else:
+            wires = _GETTABLE_LIST.validate_python(payload)
+        return ParsedBatch(alerts=[_from_gettable(wire) for wire in wires])
+    except ValueError:
+        return None
 
 
 def parse_gettable_alerts(payload: bytes | str | Any) -> ParsedBatch:
     """Validate a `GET /api/v2/alerts` response (JSON text or already-decoded list)."""
+    fast = _fast_gettable(payload)
+    if fast is not None:
+        return fast
     batch = ParsedBatch()
     try:
         items = _load(payload)
-    except ValueError as exc:
-        batch.rejected.append(RejectedAlert(f"not JSON: {exc}", _excerpt(payload), AlertSource.POLL))
+    except MalformedInput as exc:
+        batch.malformed = f"not JSON: {exc}"
+        batch.rejected.append(RejectedAlert(batch.malformed, _excerpt(payload), AlertSource.POLL))
         return batch
     if not isinstance(items, list):
-        batch.rejected.append(RejectedAlert("expected a list of alerts", _excerpt(items), AlertSource.POLL))
+        batch.malformed = "expected a list of alerts"
+        batch.rejected.append(RejectedAlert(batch.malformed, _excerpt(items), AlertSource.POLL))
         return batch
     for raw in items:
         try:
-            wire = _GETTABLE.validate_python(raw)
-            name = _check_name(wire.labels)
+            batch.alerts.append(_from_gettable(_GETTABLE.validate_python(raw)))
         except ValidationError as exc:
             batch.rejected.append(RejectedAlert(_reason(exc), _excerpt(raw), AlertSource.POLL))
-            continue
         except ValueError as exc:
             batch.rejected.append(RejectedAlert(str(exc), _excerpt(raw), AlertSource.POLL))
-            continue
-        state = wire.status
-        batch.alerts.append(
-            Alert(
-                fingerprint=wire.fingerprint,
-                name=name,
-                labels=wire.labels,
-                annotations=wire.annotations,
-                starts_at=_aware(wire.starts_at),
-                ends_at=_zero_to_none(wire.ends_at),
-                firing=True,
-                suppressed=state.state == "suppressed" or bool(state.silenced_by or state.inhibited_by),
-                source=AlertSource.POLL,
-                generator_url=wire.generator_url,
-            )
-        )
     return batch
+
+
+def _from_webhook(wire: WebhookAlert) -> Alert:
+    labels = clean_labels(wire.labels)
+    return Alert(
+        fingerprint=_clean_fingerprint(wire.fingerprint) or labels_fingerprint(labels),
+        name=_check_name(labels),
+        labels=labels,
+        annotations=clean_annotations(wire.annotations),
+        starts_at=_aware(wire.starts_at),
+        ends_at=_zero_to_none(wire.ends_at),
+        firing=wire.status == "firing",
+        suppressed=False,
+        source=AlertSource.WEBHOOK,
+        generator_url=clean_text(wire.generator_url, limit=MAX_URL_CHARS),
+    )
+
+
+def _unsupported_version(version: str) -> str:
+    shown = clean_text(version, limit=20)
+    return f"webhook payload: unsupported version {shown!r} (expected '4')"
+
+
+def _fast_webhook(payload: bytes | str | Any) -> ParsedBatch | None:
+    """The whole payload validated in one call; None when anything fails (then one by one)."""
+    try:
+        if isinstance(payload, bytes | str):
+            whole = _WEBHOOK.validate_json(payload)
+        else:
+            whole = _WEBHOOK.validate_python(payload)
+        if whole.version != "4":
+            return None
+        return ParsedBatch(alerts=[_from_webhook(wire) for wire in whole.alerts])
+    except ValueError:
+        return None
 
 
 def parse_webhook(payload: bytes | str | Any) -> ParsedBatch:
     """Validate an Alertmanager webhook payload (version "4"); each alert stands on its own."""
+    fast = _fast_webhook(payload)
+    if fast is not None:
+        return fast
     batch = ParsedBatch()
     try:
         envelope = _ENVELOPE.validate_python(_load(payload))
     except ValueError as exc:
         reason = _reason(exc) if isinstance(exc, ValidationError) else f"not JSON: {exc}"
-        batch.rejected.append(RejectedAlert(f"webhook payload: {reason}", _excerpt(payload), AlertSource.WEBHOOK))
+        batch.malformed = f"webhook payload: {reason}"
+        batch.rejected.append(RejectedAlert(batch.malformed, _excerpt(payload), AlertSource.WEBHOOK))
         return batch
     if envelope.version != "4":
-        reason = f"webhook payload: unsupported version {envelope.version!r} (expected '4')"
-        batch.rejected.append(RejectedAlert(reason, _excerpt(payload), AlertSource.WEBHOOK))
+        batch.malformed = _unsupported_version(envelope.version)
+        batch.rejected.append(RejectedAlert(batch.malformed, _excerpt(payload), AlertSource.WEBHOOK))
         return batch
-    for raw in envelope.alerts:
-        try:
-            wire = _WEBHOOK_ALERT.validate_python(raw)
-            name = _check_name(wire.labels)
-        except ValidationError as exc:
-            batch.rejected.append(RejectedAlert(_reason(exc), _excerpt(raw), AlertSource.WEBHOOK))
-            continue
-        except ValueError as exc:
-            batch.rejected.append(RejectedAlert(str(exc), _excerpt(raw), AlertSource.WEBHOOK))
-            continue
-        batch.alerts.append(
-            Alert(
-                fingerprint=wire.fingerprint or labels_fingerprint(wire.labels),
-                name=name,
-                labels=wire.labels,
-                annotations=wire.annotations,
-                starts_at=_aware(wire.starts_at),
-                ends_at=_zero_to_none(wire.ends_at),
-                firing=wire.status == "firing",
-                suppressed=False,
-                source=AlertSource.WEBHOOK,
-                generator_url=wire.generator_url,
-            )
-        )
+    batch.rejected.extend(_each_webhook_alert(envelope.alerts, batch.alerts))
     return batch
+
+
+def _each_webhook_alert(raws: Iterable[Any], into: list[Alert]) -> list[RejectedAlert]:
+    rejected: list[RejectedAlert] = []
+    for raw in raws:
+        try:
+            into.append(_from_webhook(_WEBHOOK_ALERT.validate_python(raw)))
+        except ValidationError as exc:
+            rejected.append(RejectedAlert(_reason(exc), _excerpt(raw), AlertSource.WEBHOOK))
+        except ValueError as exc:
+            rejected.append(RejectedAlert(str(exc), _excerpt(raw), AlertSource.WEBHOOK))
+    return rejected

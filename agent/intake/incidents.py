@@ -52,6 +52,9 @@ class CloseReason(StrEnum):
     """Every alert of the incident resolved (or left a complete poll)."""
     VERIFIED = "verified"
     """The agent's action was verified to have taken effect."""
+    EVICTED = "evicted"
+    """Decided with nothing left in hand (escalated, denied, ignored), and its slot was needed
+    for a new target while the open-incident cap was reached."""
 
 
 class IgnoreReason(StrEnum):
@@ -137,6 +140,9 @@ class Intake:
         self._by_fingerprint: dict[str, str] = {}
         self._closed: OrderedDict[str, Incident] = OrderedDict()
         self._settling: OrderedDict[str, datetime] = OrderedDict()
+        self._parked: OrderedDict[str, None] = OrderedDict()
+        """Open incidents decided with nothing in hand, oldest first: evicted before a new
+        target is refused, so a flood cannot hold every slot (fair capacity)."""
         self.dropped_alerts = 0
         """Alerts counted but not kept (incident cap or per-incident bound)."""
 
@@ -214,7 +220,23 @@ class Intake:
             self._settling.popitem(last=False)
         return incident
 
+    def park(self, incident_id: str) -> None:
+        """Mark an open incident as decided with nothing in hand (its slot may be reclaimed)."""
+        if incident_id in self._open:
+            self._parked[incident_id] = None
+            self._parked.move_to_end(incident_id)
+
     # --- internals -------------------------------------------------------------------
+
+    def _make_room(self, now: datetime) -> bool:
+        """Evict the oldest parked incident; False when every open incident is still in hand."""
+        while self._parked:
+            incident_id, _ = self._parked.popitem(last=False)
+            incident = self._open.get(incident_id)
+            if incident is not None:
+                self._close(incident, CloseReason.EVICTED, now)
+                return True
+        return False
 
     def _ignore_reason(self, alert: Alert, now: datetime) -> IgnoreReason | None:
         if alert.name in self.limits.heartbeat_alerts:
@@ -243,7 +265,7 @@ class Intake:
         key, target = group_key(alert)
         incident_key = self._by_group.get(key)
         if incident_key is None:
-            if len(self._open) >= self.limits.max_open_incidents:
+            if len(self._open) >= self.limits.max_open_incidents and not self._make_room(now):
                 self.dropped_alerts += 1
                 result.ignored.append(IgnoredAlert(alert, IgnoreReason.CAPACITY))
                 return
@@ -281,6 +303,7 @@ class Intake:
 
     def _close(self, incident: Incident, reason: CloseReason, now: datetime) -> None:
         del self._open[incident.id]
+        self._parked.pop(incident.id, None)
         self._by_group.pop(incident.group_key, None)
         for fingerprint in incident.alerts:
             self._by_fingerprint.pop(fingerprint, None)

@@ -100,12 +100,43 @@ def test_plan_on_a_missing_file_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "cannot read" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"[" * 100_000, "nested deeper than"),
+        (b"\xff\xfe[]", "not UTF-8"),
+        (b"[{]", "not valid JSON"),
+    ],
+)
+def test_plan_on_a_hostile_file_is_one_line_and_no_traceback(tmp_path: Path, content: bytes, says: str) -> None:
+    hostile = tmp_path / "alerts.json"
+    hostile.write_bytes(content)
+    result = runner.invoke(app, ["plan", "--alert", str(hostile), "--json"])
+    assert result.exit_code == 2, result.output
+    assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_approvals_list_on_an_empty_store_says_no_requests(tmp_path: Path) -> None:
+    assert invoke("db", "upgrade", "--data-dir", str(tmp_path)).exit_code == 0
     result = invoke("approvals", "list", "--data-dir", str(tmp_path))
     assert result.exit_code == 0 and "no requests" in result.stdout
 
 
+@pytest.mark.parametrize(
+    "command", [("approvals", "list"), ("audit", "verify"), ("audit", "export"), ("approvals", "approve", "x")]
+)
+def test_read_only_commands_refuse_to_create_a_store(tmp_path: Path, command: tuple[str, ...]) -> None:
+    missing = tmp_path / "not-there"
+    extra = ("--as", "oncall") if command[-1] == "x" else ()
+    result = invoke(*command, *extra, "--data-dir", str(missing))
+    assert result.exit_code == 2
+    assert "no store" in result.stderr
+    assert not missing.exists()
+
+
 def test_approving_an_unknown_request_fails_without_a_traceback(tmp_path: Path) -> None:
+    assert invoke("db", "upgrade", "--data-dir", str(tmp_path)).exit_code == 0
     result = invoke("approvals", "approve", "missing-id", "--as", "requester", "--data-dir", str(tmp_path))
     assert result.exit_code == 1
     assert "Traceback" not in result.stdout + result.stderr
@@ -169,3 +200,35 @@ def test_plan_denies_a_node_not_ready_alert_for_a_node_the_cluster_reports_ready
     assert obj["verdict"] == "deny"
     assert any("alert_premise" in r and "it is ready" in r for r in obj["reasons"]), obj["reasons"]
     assert not sim.cluster.store.get("Node", None, "node-1")["spec"].get("unschedulable")
+
+
+@pytest.mark.parametrize("kubeconfig", ["missing", "broken"])
+def test_plan_with_an_unusable_kubeconfig_is_one_line(tmp_path: Path, kubeconfig: str) -> None:
+    alerts = tmp_path / "alerts.json"
+    alerts.write_text("[]", encoding="utf-8")
+    path = tmp_path / "kubeconfig"
+    if kubeconfig == "broken":
+        path.write_text("garbage: [", encoding="utf-8")
+    result = runner.invoke(app, ["plan", "--alert", str(alerts), "--kubeconfig", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"scutum: cannot use {path}") and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [(b"a: " + b"[" * 100_000, "nested too deep"), (b"http:\n  port: \xff\n", "not UTF-8")],
+)
+def test_a_hostile_settings_file_is_one_line(tmp_path: Path, content: bytes, says: str) -> None:
+    config = tmp_path / "scutum.yaml"
+    config.write_bytes(content)
+    result = runner.invoke(app, ["config", "show", "--config", str(config)])
+    assert result.exit_code == 2 and says in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_verifying_a_hostile_export_is_one_line(tmp_path: Path) -> None:
+    export = tmp_path / "chain.jsonl"
+    export.write_bytes(b"[" * 100_000 + b"\n")
+    result = runner.invoke(app, ["audit", "verify", "--input", str(export)])
+    assert result.exit_code == 1 and "nested too deep" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)

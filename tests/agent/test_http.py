@@ -1,9 +1,10 @@
 """The HTTP endpoints through starlette's test client: health, readiness, metrics, the
-Alertmanager webhook (leader only, bounded size) and Slack's HTTP mode."""
+Alertmanager webhook (leader only, bounded size) and Slack's HTTP mode. Hostile bodies are
+in test_http_hostile.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from starlette.testclient import TestClient
 
 from agent.app import Agent
 from agent.audit import AuditKind
-from agent.http import MAX_WEBHOOK_BYTES, SlackHandler, build_http_app
+from agent.http import MAX_WEBHOOK_BYTES, build_http_app
+from approvals.slack_interactions import SlackAnswer
 from simcluster.harness import RunningSim
 from tests.agent.test_executor import sim_agent
 
@@ -40,13 +42,26 @@ def switches() -> Switches:
     return Switches()
 
 
-def client_for(agent: Agent, switches: Switches, slack: SlackHandler | None = None) -> TestClient:
+class RecordingSlack:
+    """A Slack acceptor that records what reached it and answers as told."""
+
+    def __init__(self, status: int = 401, text: str = "bad signature") -> None:
+        self.seen: list[tuple[dict[str, str], bytes, datetime]] = []
+        self.answer = SlackAnswer(status, text)
+
+    def accept(self, headers: Mapping[str, str], raw_body: bytes, now: datetime) -> SlackAnswer:
+        self.seen.append((dict(headers), raw_body, now))
+        return self.answer
+
+
+def client_for(agent: Agent, switches: Switches, slack: RecordingSlack | None = None) -> TestClient:
     app = build_http_app(
         pipeline=agent.pipeline,
         metrics_text=agent.metrics.render,
         is_leader=lambda: switches.leader,
         is_ready=lambda: switches.ready,
         clock=agent.clock,
+        refusals=agent.refusals,
         slack=slack,
     )
     return TestClient(app)
@@ -107,17 +122,20 @@ def test_webhook_on_a_standby_is_refused_with_503_and_not_read(
     assert audit_kinds(agent) == []
 
 
-def test_webhook_payload_too_large_is_refused_with_413(client: TestClient, agent: Agent) -> None:
+def test_webhook_payload_too_large_is_refused_with_413_and_recorded(client: TestClient, agent: Agent) -> None:
     response = client.post("/alertmanager", content=b" " * (MAX_WEBHOOK_BYTES + 1))
 
     assert response.status_code == 413
-    assert audit_kinds(agent) == []
+    [record] = list(agent.store.audit.records())
+    assert record.kind == AuditKind.ALERT.value and record.payload["refused"] is True
+    assert record.payload["status"] == "413"
 
 
-def test_malformed_webhook_is_answered_and_recorded(client: TestClient, agent: Agent) -> None:
+def test_a_webhook_without_its_envelope_is_a_400_and_recorded(client: TestClient, agent: Agent) -> None:
     response = client.post("/alertmanager", content=b'{"alerts": [{"status": "firing"}]}')
 
-    assert response.status_code == 200 and response.json() == {"incidents": []}
+    assert response.status_code == 400
+    assert "webhook payload" in response.json()["error"]
     assert AuditKind.ALERT.value in audit_kinds(agent)
 
 
@@ -126,18 +144,14 @@ def test_slack_events_without_http_mode_are_not_found(client: TestClient) -> Non
 
 
 def test_slack_events_reach_the_handler_with_headers_and_body(agent: Agent, switches: Switches) -> None:
-    seen: list[tuple[dict[str, str], bytes, datetime]] = []
+    slack = RecordingSlack()
 
-    def handler(headers: dict[str, str], body: bytes, now: datetime) -> tuple[int, str]:
-        seen.append((headers, body, now))
-        return 401, "bad signature"
-
-    response = client_for(agent, switches, slack=handler).post(
+    response = client_for(agent, switches, slack=slack).post(
         "/slack/events", content=b"payload=x", headers={"X-Slack-Signature": "v0=abc"}
     )
 
     assert response.status_code == 401 and response.text == "bad signature"
-    ((headers, body, now),) = seen
+    ((headers, body, now),) = slack.seen
     assert headers["x-slack-signature"] == "v0=abc" and body == b"payload=x" and now == agent.clock()
 
 
@@ -156,34 +170,33 @@ def test_a_disabled_webhook_answers_404_and_reads_nothing(agent: Agent, switches
     assert audit_kinds(agent) == []
 
 
-def _guarded(agent: Agent, rejected: list[str]) -> TestClient:
+def _guarded(agent: Agent) -> TestClient:
     app = build_http_app(
         pipeline=agent.pipeline,
         metrics_text=agent.metrics.render,
         is_leader=lambda: True,
         is_ready=lambda: True,
         clock=agent.clock,
+        refusals=agent.refusals,
         webhook_token="s3cret-token",
-        on_rejected=rejected.append,
     )
     return TestClient(app)
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic s3cret-token", "Bearer"])
 def test_a_webhook_without_the_token_is_refused_and_reported(agent: Agent, header: str | None) -> None:
-    rejected: list[str] = []
     headers = {"Authorization": header} if header else {}
-    response = _guarded(agent, rejected).post("/alertmanager", content=WEBHOOK.read_bytes(), headers=headers)
+    response = _guarded(agent).post("/alertmanager", content=WEBHOOK.read_bytes(), headers=headers)
     assert response.status_code == 401
-    assert len(rejected) == 1
-    assert audit_kinds(agent) == []  # nothing of the body was read or decided
+    [record] = list(agent.store.audit.records())  # the refusal; nothing of the body was decided
+    assert record.payload["reason"] == "missing or wrong bearer token"
 
 
 def test_a_webhook_with_the_token_is_decided(agent: Agent) -> None:
-    rejected: list[str] = []
-    client = _guarded(agent, rejected)
+    client = _guarded(agent)
     response = client.post(
         "/alertmanager", content=WEBHOOK.read_bytes(), headers={"Authorization": "Bearer s3cret-token"}
     )
-    assert response.status_code == 200 and rejected == []
+    assert response.status_code == 200
     assert response.json()["incidents"]
+    assert not [r for r in agent.store.audit.records() if r.payload.get("refused")]

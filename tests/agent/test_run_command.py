@@ -78,9 +78,12 @@ def test_run_serves_decides_webhook_alerts_and_stops_on_sigterm(
     assert "scutum_leader 1.0" in wait_for(f"{base}/metrics").text
 
     response = httpx.post(f"{base}/alertmanager", content=WEBHOOK.read_bytes(), timeout=10.0)
-    assert response.status_code == 200
-    assert len(response.json()["incidents"]) == 1
-    assert "scutum_incidents_total 1.0" in httpx.get(f"{base}/metrics", timeout=5.0).text
+    assert response.status_code == 202  # accepted at once, decided behind the queue
+    assert response.json()["accepted"] == 2  # two alerts about one target: one incident
+    deadline = time.monotonic() + 30
+    while "scutum_incidents_total 1.0" not in httpx.get(f"{base}/metrics", timeout=5.0).text:
+        assert time.monotonic() < deadline, "the queued alert was never decided"
+        time.sleep(0.2)
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
@@ -95,3 +98,22 @@ def test_run_serves_decides_webhook_alerts_and_stops_on_sigterm(
         text=True,
     )
     assert verify.returncode == 0, verify.stderr
+
+
+def test_run_exits_non_zero_when_its_port_is_taken(sim: RunningSim, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        config = tmp_path / "config.yaml"
+        config.write_text(yaml.safe_dump({"kube": {"url": sim.url}, "http": {"port": port}}), encoding="utf-8")
+        result = subprocess.run(
+            [str(SCUTUM), "run", "--config", str(config), "--data-dir", str(tmp_path / "data")],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

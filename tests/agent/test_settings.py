@@ -103,6 +103,20 @@ def test_wrong_type_names_field_and_source(tmp_path: Path) -> None:
         load_settings(env={"SCUTUM_HTTP__PORT": "99999"})
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("SCUTUM_ALERTMANAGER__URL", "not a url"),
+        ("SCUTUM_ALERTMANAGER__URL", "ftp://alertmanager:9093"),
+        ("SCUTUM_KUBE__URL", "https://"),
+        ("SCUTUM_PLANNER__LLM__BASE_URL", "localhost:8000"),
+    ],
+)
+def test_urls_are_validated_when_settings_load(key: str, value: str) -> None:
+    with pytest.raises(SettingsError, match="is not an http\\(s\\) URL with a host"):
+        load_settings(env={key: value})
+
+
 def test_unknown_scutum_variable_names_it_and_suggests_closest() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(env={"SCUTUM_DATABSE__URL": "postgresql+psycopg://db/scutum"})

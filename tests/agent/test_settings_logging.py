@@ -94,3 +94,15 @@ def test_debug_lets_the_library_chatter_through() -> None:
     configure_logging(LoggingSettings(level="debug"), stream=out, isatty=False)
     logging.getLogger("apscheduler.executors").info("job ran")
     assert json.loads(out.getvalue())["event"] == "job ran"
+
+
+def test_untrusted_text_cannot_write_terminal_escapes_or_forge_lines() -> None:
+    out = io.StringIO()
+    configure_logging(LoggingSettings(json_lines=JsonLogs.FALSE), stream=out, isatty=False)
+
+    get_logger().warning("alert_rejected", reason="x\x1b[2J\nlevel=info event=forged\u202e" + "y" * 10_000)
+
+    text = out.getvalue()
+    assert "\x1b" not in text and "\u202e" not in text
+    assert text.count("\n") == 1  # one event, one line
+    assert len(text) < 2_500

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from approvals.authz import CachedGroupDirectory
+from approvals.authz import ApproverPolicy, CachedGroupDirectory
 from approvals.cli_channel import approve as cli_approve
 from approvals.memory import InMemoryApprovalRepository
 from approvals.model import ApprovalState
@@ -33,6 +33,7 @@ class SlackWorld:
 
     def click(self, action_id: str, request_id: str, *, user: str, age: float = 1.0) -> tuple[int, str]:
         body = click_body(action_id, request_id, user=user)
+        self.world.clock.advance(1)  # every click is a new, separately signed request (no replay)
         ts = int(self.world.clock().timestamp() - age)
         return self.http.handle_interaction(sign(body, ts), body, self.world.clock())
 
@@ -59,7 +60,9 @@ def wire_slack(world: World, slack_settings: SlackSettings, fake_slack: FakeSlac
         undos.append((request_id, user))
         return "Undo requested: it is scored like any proposal and may need approval."
 
-    handler = ClickHandler(world.queue, channel, on_undo=on_undo)
+    handler = ClickHandler(
+        world.queue, channel, on_undo=on_undo, policy=ApproverPolicy(world.settings), audit=world.audit
+    )
     http = SlackInteractions(slack_settings, handler, audit=world.audit)
     return SlackWorld(world, fake_slack, channel, http, sleeps, undos)
 

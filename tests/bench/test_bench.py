@@ -129,3 +129,13 @@ def test_a_pass_rewrites_only_its_own_sections() -> None:
     assert once.count("## Cluster size") == 1 and "1,000 Deployments" in once
     assert "rollback_workload: 4 + 4 + 2" in once
     assert "x10 records: time x10.0, peak RSS x1.01" in once
+
+
+def test_a_small_flood_still_decides_every_genuine_incident_and_renders() -> None:
+    from bench import flood
+
+    result = flood.run(flood=1000, genuine=3)
+    assert result.genuine_decided == 3
+    assert result.flood_alerts_accepted == 1000 and result.slack_non_2xx == 0
+    assert result.agent_peak_rss_mb > 0 and result.healthz_probes > 0
+    assert "3 of 3" in flood.render(result)

@@ -1,0 +1,67 @@
+"""Untrusted text made safe to keep and show: one function for every layer.
+
+Alert labels and annotations, model output and Slack fields are data from outside. Before
+they are stored, logged, rendered or sent anywhere they pass through `clean_text`: control
+characters (NUL included), bidirectional overrides, zero-width and other format characters
+and lone surrogates are removed, and the length is capped. It lives in the bottom layer so
+intake, risk, approvals and the agent all use the same definition.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+
+ELLIPSIS = "…"
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Control, format (bidi overrides, zero-width), surrogate, private-use, unassigned, and the
+Unicode line/paragraph separators."""
+_KEPT_CONTROLS = frozenset("\n\t")
+
+MAX_LABEL_NAME_CHARS = 128
+"""Longest label or annotation name kept; longer names are cut."""
+MAX_LABEL_VALUE_CHARS = 1024
+"""Longest label value kept; longer values are cut and end with an ellipsis."""
+MAX_ANNOTATION_CHARS = 4096
+"""Longest annotation value kept (descriptions may be paragraphs)."""
+MAX_LABELS = 64
+"""Most labels (or annotations) kept per alert; the rest are dropped, in sorted-name order."""
+
+
+def clean_text(text: str, *, limit: int, multiline: bool = False) -> str:
+    """`text` without control, format and bidi characters, at most `limit` characters.
+
+    With `multiline`, newlines and tabs are kept; otherwise they become spaces. Cut text
+    ends with an ellipsis so a reader can tell it was cut.
+    """
+    if text.isascii() and text.isprintable() and len(text) <= limit:
+        return text  # the common case, without a per-character walk
+    kept: list[str] = []
+    for char in text:
+        if char in _KEPT_CONTROLS:
+            kept.append(char if multiline else " ")
+        elif unicodedata.category(char) not in _DROPPED_CATEGORIES:
+            kept.append(char)
+        if len(kept) > limit:
+            break
+    cleaned = "".join(kept)
+    if len(cleaned) > limit:
+        cleaned = cleaned[: max(0, limit - 1)] + ELLIPSIS
+    return cleaned
+
+
+def clean_labels(labels: Mapping[str, str], *, value_limit: int = MAX_LABEL_VALUE_CHARS) -> dict[str, str]:
+    """Labels (or annotations) with names and values cleaned and capped, at most `MAX_LABELS`."""
+    multiline = value_limit > MAX_LABEL_VALUE_CHARS
+    cleaned: dict[str, str] = {}
+    names = list(labels) if len(labels) <= MAX_LABELS else sorted(labels)[:MAX_LABELS]
+    for name in names:
+        key = clean_text(name, limit=MAX_LABEL_NAME_CHARS)
+        if key:
+            cleaned[key] = clean_text(labels[name], limit=value_limit, multiline=multiline)
+    return cleaned
+
+
+def clean_annotations(annotations: Mapping[str, str]) -> dict[str, str]:
+    """Annotations: like labels, but longer values and line breaks are kept."""
+    return clean_labels(annotations, value_limit=MAX_ANNOTATION_CHARS)
