@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from actions.kube import KubeError
+from actions.kube import Kube, KubeError
 from actions.registry import UnknownActionError, catalog, params_schema
 from agent.app import (
     Agent,
@@ -30,7 +30,7 @@ from agent.http import HttpServer, build_http_app
 from agent.intake import Intake
 from agent.logs import configure_logging
 from agent.planning.select import build_planner
-from agent.settings import LoggingSettings
+from agent.settings import LoggingSettings, Settings
 from approvals import cli_channel
 from approvals.authz import ApproverPolicy
 from approvals.model import ApprovalState
@@ -79,10 +79,19 @@ def plan(
         Path | None, typer.Option("--kubeconfig", help="Cluster to read (default: settings).")
     ] = None,
     config: ConfigOption = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Judge with the daemon's store in this directory (its snapshots and action history), "
+            "as the daemon would.",
+            file_okay=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """One-shot: alerts → proposal → risk → verdict against a cluster. Executes nothing."""
-    settings = settings_from(config)
+    settings = settings_from(config, data_dir)
     if kubeconfig is not None:
         settings = settings.model_copy(
             update={"kube": settings.kube.model_copy(update={"kubeconfig": kubeconfig, "url": None})}
@@ -94,14 +103,7 @@ def plan(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     now = _snapshot_time(payload)
     kube = kube_from(settings)
-    evaluator = Evaluator(
-        build_planner(settings.planner, reader=kube),
-        kube,
-        NoHistory(),
-        settings.risk,
-        effective_policy(settings),
-        limits=action_limits(settings),
-    )
+    evaluator = _plan_evaluator(settings, kube, with_store=data_dir is not None)
     result = Intake().ingest_poll(payload, now=now)
     objects: list[dict[str, Any]] = []
     try:
@@ -119,6 +121,21 @@ def plan(
             typer.echo(_plan_line(obj))
     if result.rejected:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _plan_evaluator(settings: Settings, kube: Kube, *, with_store: bool) -> Evaluator:
+    """The daemon's decision path; with the store, also its snapshots and its action history."""
+    store = open_store(settings) if with_store else None
+    snapshots = store.snapshots if store is not None else None
+    return Evaluator(
+        build_planner(settings.planner, reader=kube, history=snapshots),
+        kube,
+        store.history if store is not None else NoHistory(),
+        settings.risk,
+        effective_policy(settings),
+        snapshots=snapshots,
+        limits=action_limits(settings),
+    )
 
 
 def _snapshot_time(payload: bytes) -> datetime:
