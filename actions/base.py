@@ -131,6 +131,8 @@ class RiskHints:
     """A PodDisruptionBudget with no headroom blocks or slows it."""
     reversibility: Reversibility | None = None
     """Overrides the profile's class for this invocation (a cordon without evictions is reversible)."""
+    reads_hpa: bool = False
+    """An HPA owning the replica count matters to it: the probes read it (scale, set_resources)."""
 
 
 @dataclass(frozen=True)

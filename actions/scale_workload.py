@@ -205,4 +205,6 @@ class ScaleWorkload(Action[ScaleParams]):
         return Invocation(self.name, {**base, "replicas": outcome.before["replicas"]})
 
     def risk_hints(self, params: ScaleParams) -> RiskHints:
-        return RiskHints(Disruption.REPLICA_CHANGE, "scales", target_replicas=params.replicas, respects_pdb=False)
+        return RiskHints(
+            Disruption.REPLICA_CHANGE, "scales", target_replicas=params.replicas, respects_pdb=False, reads_hpa=True
+        )

@@ -177,4 +177,4 @@ class SetResources(Action[SetResourcesParams]):
         return Invocation(self.name, {**base, "container": params.container, **previous})
 
     def risk_hints(self, params: SetResourcesParams) -> RiskHints:
-        return RiskHints(Disruption.ROLLING_REPLACEMENT, "recreates")
+        return RiskHints(Disruption.ROLLING_REPLACEMENT, "recreates", reads_hpa=True)

@@ -96,10 +96,19 @@ def plan(
         Path | None, typer.Option("--kubeconfig", help="Cluster to read (default: settings).")
     ] = None,
     config: ConfigOption = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Judge with the daemon's store in this directory (its snapshots and action history), "
+            "as the daemon would.",
+            file_okay=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """One-shot: alerts → proposal → risk → verdict against a cluster. Executes nothing."""
-    settings = settings_from(config)
+    settings = settings_from(config, data_dir)
     if kubeconfig is not None:
         settings = settings.model_copy(
             update={"kube": settings.kube.model_copy(update={"kubeconfig": kubeconfig, "url": None})}
@@ -107,14 +116,7 @@ def plan(
     payload = _read_alert_file(alert)
     now = _snapshot_time(payload)
     kube = _kube_or_exit(settings)
-    evaluator = Evaluator(
-        build_planner(settings.planner, reader=kube),
-        kube,
-        NoHistory(),
-        settings.risk,
-        effective_policy(settings),
-        limits=action_limits(settings),
-    )
+    evaluator = _plan_evaluator(settings, kube, with_store=data_dir is not None)
     result = Intake().ingest_poll(payload, now=now)
     objects: list[dict[str, Any]] = []
     try:
@@ -156,6 +158,21 @@ def _read_alert_file(path: Path) -> Any:
     except MalformedInput as exc:
         typer.echo(f"scutum: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _plan_evaluator(settings: Settings, kube: Kube, *, with_store: bool) -> Evaluator:
+    """The daemon's decision path; with the store, also its snapshots and its action history."""
+    store = existing_store(settings) if with_store else None
+    snapshots = store.snapshots if store is not None else None
+    return Evaluator(
+        build_planner(settings.planner, reader=kube, history=snapshots),
+        kube,
+        store.history if store is not None else NoHistory(),
+        settings.risk,
+        effective_policy(settings),
+        snapshots=snapshots,
+        limits=action_limits(settings),
+    )
 
 
 def _snapshot_time(alerts: Any) -> datetime:

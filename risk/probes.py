@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from actions.base import ActionName, SnapshotSource
+from actions.base import SnapshotSource
 from actions.registry import get_action
 from actions.revisions import history_kind, known_good_snapshot, revisions_of, template_digest
 from actions.selectors import selector_query
@@ -204,7 +204,7 @@ def _probe_workload(
     }
     template_labels = dict(((obj.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {})
     parts["pdb"] = _pdb(reader.list("PodDisruptionBudget", ns), template_labels, now=now)
-    if proposal.action in (ActionName.SCALE_WORKLOAD, ActionName.SET_RESOURCES):
+    if get_action(proposal.action).risk_hints(proposal.params).reads_hpa:
         parts["hpa"] = _hpa(reader.list("HorizontalPodAutoscaler", ns), proposal.target.kind, name, now=now)
     return parts
 

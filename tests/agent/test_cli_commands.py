@@ -232,3 +232,36 @@ def test_verifying_a_hostile_export_is_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["audit", "verify", "--input", str(export)])
     assert result.exit_code == 1 and "nested too deep" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_plan_with_the_daemons_store_decides_as_the_daemon_would(sim: RunningSim, tmp_path: Path) -> None:
+    sim.cluster.settle(passes=10, seconds=2.0)  # an estate that served for an hour before the bad rollout
+    alert_file = tmp_path / "alerts.json"
+    alert_file.write_text(json.dumps(_bad_rollout_alerts(sim)))
+    data = str(tmp_path / "data")
+    plan = ("plan", "--alert", str(alert_file), "--json", "--kubeconfig", str(sim.kubeconfig_path))
+
+    def rollback_verdict(*extra: str) -> tuple[str, list[str]]:
+        result = invoke(*plan, *extra)
+        assert result.exit_code == 0, result.stderr
+        found = [o for o in json.loads(result.stdout) if (o["proposal"] or {}).get("action") == "rollback_workload"]
+        assert found, result.stdout
+        return found[0]["verdict"], found[0]["reasons"]
+
+    assert rollback_verdict("--data-dir", data)[0] == rollback_verdict()[0] != "deny"
+    invoke("pause", "--reason", "drill", "--as", "oncall", "--data-dir", data)
+    verdict, reasons = rollback_verdict("--data-dir", data)
+    assert verdict == "deny" and any("kill switch" in r for r in reasons), reasons
+
+
+def test_plan_denies_a_rollback_of_a_workload_created_minutes_before_its_incident(
+    sim: RunningSim, tmp_path: Path
+) -> None:
+    alert_file = tmp_path / "alerts.json"
+    alert_file.write_text(
+        json.dumps(_bad_rollout_alerts(sim))
+    )  # frontend's first revision is 20 s older than the bad one
+    result = invoke("plan", "--alert", str(alert_file), "--json", "--kubeconfig", str(sim.kubeconfig_path))
+    rollbacks = [o for o in json.loads(result.stdout) if (o["proposal"] or {}).get("action") == "rollback_workload"]
+    assert rollbacks and all(o["verdict"] == "deny" for o in rollbacks)
+    assert all(any("nothing to roll back to" in r for r in o["reasons"]) for o in rollbacks)

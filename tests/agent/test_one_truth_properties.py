@@ -18,9 +18,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actions.base import ActionLimits, ActionName
+from actions.base import ActionContext, ActionLimits, ActionName, ActionRefused
 from actions.quantity import parse_quantity
-from actions.registry import parse_invocation
+from actions.registry import get_action, parse_invocation
 from agent.evaluate import Evaluator, NoHistory, Outcome
 from agent.intake import Incident, Intake
 from agent.planning.base import PlanResult
@@ -280,3 +280,36 @@ def test_nothing_outside_a_cap_is_executed_or_approved(world: World, proposal: P
     if not caps_hold(proposal, world):
         assert planned.outcome is Outcome.DENY, planned.reasons
         assert any("within" in c.name for c in planned.decision.failed_preconditions), planned.reasons
+
+
+class WriteRecorder(FakeCluster):
+    """The generated cluster as an action's adapter: reads answer, every write is recorded."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__(*world.cluster.objects.values())
+        self.writes: list[str] = []
+
+    def patch(self, kind: str, name: str, *args: Any, **kwargs: Any) -> Obj:
+        self.writes.append(f"patch {kind}/{name}")
+        return self.get(kind, name, args[1] if len(args) > 1 else kwargs.get("namespace"))
+
+    def replace(self, kind: str, name: str, *args: Any, **kwargs: Any) -> Obj:
+        self.writes.append(f"replace {kind}/{name}")
+        return dict(args[0])
+
+    def evict(self, name: str, namespace: str, **kwargs: Any) -> None:
+        self.writes.append(f"evict {namespace}/{name}")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(world=worlds(with_targets=True), proposal=proposals(among=CAPPED))
+def test_an_action_called_directly_never_writes_outside_a_cap(world: World, proposal: Proposal) -> None:
+    kube = WriteRecorder(world)
+    context = ActionContext(kube=kube, clock=lambda: NOW, limits=LIMITS, sleep=lambda seconds: None)  # type: ignore[arg-type]
+    action = get_action(proposal.action)
+    try:
+        action.execute(context, proposal.params)
+    except ActionRefused:
+        assert not kube.writes, kube.writes
+        return
+    assert caps_hold(proposal, world) or not kube.writes, (proposal, kube.writes)
