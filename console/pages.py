@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from actions.registry import catalog
+from actions.base import ActionName
 from agent.audit import export_line
 from agent.settings import redacted
 from agent.store import IncidentStatus
@@ -54,7 +54,7 @@ def incidents(console: Console) -> Handler:
             first_page=cursor is None,
             namespaces=browse.namespaces(),
             verdicts=VERDICTS,
-            actions=[entry["name"] for entry in catalog()],
+            actions=[name.value for name in ActionName],
             statuses=[s.value for s in IncidentStatus],
             auto_refresh=cursor is None,
         )
@@ -159,7 +159,7 @@ def reports(console: Console) -> Handler:
         return console.render(
             request,
             "reports.html",
-            registry=[registry_entry(entry) for entry in catalog()],
+            registry=console.registry,
             settings_text=settings_text,
             control=console.deps.kill_switch.state(),
         )
