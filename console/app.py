@@ -130,7 +130,7 @@ class Console:
     def approvals_page(self, request: Request, notice: str = "", status: int = 200) -> HTMLResponse:
         """The approvals page, with a notice about the vote just cast when there is one."""
         pending = self.deps.store.browse.pending_approvals()
-        return self.render(request, "approvals.html", status=status, pending=pending, notice=notice, auto_refresh=True)
+        return self.render(request, "approvals.html", status=status, pending=pending, notice=notice)
 
     def audit_refusal(self, what: str, *, user: str | None, reason: str, details: dict[str, Any]) -> None:
         """Record a refused console request; anonymous ones at most once a minute, counted."""
