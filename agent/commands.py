@@ -317,13 +317,15 @@ def demo(
     console_port: Annotated[
         int, typer.Option("--console-port", help="Serve the web console on this port of 127.0.0.1 (0: none).")
     ] = 8080,
+    hold: Annotated[bool, typer.Option("--hold", help="Keep the web console up after the demo, until Ctrl-C.")] = False,
 ) -> None:
     """Simulated cluster + alerts + agent + console approvals: scripted incidents end to end."""
     from agent.demo import run_demo
 
     configure_logging(LoggingSettings(level="error"))
     web = _console_factory(ctx) if console_port else None
-    raise typer.Exit(run_demo(data_dir=data_dir, yes=yes, echo=typer.echo, console=web, console_port=console_port))
+    code = run_demo(data_dir=data_dir, yes=yes, echo=typer.echo, console=web, console_port=console_port, hold=hold)
+    raise typer.Exit(code)
 
 
 def _console_factory(ctx: typer.Context) -> ConsoleFactory | None:

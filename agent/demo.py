@@ -8,6 +8,7 @@ timeline: alert → proposal → risk → verdict → approval → action → ve
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,9 +96,11 @@ def run_demo(
     ask: Ask | None = None,
     console: ConsoleFactory | None = None,
     console_port: int = 8080,
+    hold: bool = False,
 ) -> int:
     """Play every scenario; 0 when all were handled. With `console`, the web console (read-only:
-    no authenticating proxy) is served on 127.0.0.1:`console_port` while the demo runs."""
+    no authenticating proxy) is served on 127.0.0.1:`console_port` while the demo runs, and with
+    `hold` afterwards too, until Ctrl-C."""
     workdir = Path(tempfile.mkdtemp(prefix="scutum-demo-"))
     data = data_dir or workdir / "data"
     clock = SystemClock(speed=SPEED)
@@ -124,12 +127,22 @@ def run_demo(
             echo(line)
         report = agent.audit.verify()
         echo(f"\n{report.describe()}  (check it yourself: scutum audit verify --data-dir {data})")
+        if web is not None and hold:
+            echo(f"\nthe web console stays up at http://127.0.0.1:{console_port}/console/ until Ctrl-C")
+            _until_interrupted()
         return 0 if all(r.handled for r in results) and report.ok else 1
     finally:
         if web is not None:
             web.stop()
         agent.stop()
         sim.stop()
+
+
+def _until_interrupted() -> None:
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        return
 
 
 def _settle(sim: RunningSim, *, timeout: float = 15.0) -> None:

@@ -1,7 +1,7 @@
 """`make bench`: the benchmarks, one after the other; the sections of docs/benchmarks.md they
 produce are regenerated (the others are left as they were).
 
-    python -m bench [--only micro suite storm cluster history drift flood] [--storm-sizes ...] [--cluster-sizes ...]
+    python -m bench [--only micro suite storm cluster history drift flood console] [--storm-sizes ...] [--cluster-sizes ...]
                     [--audit-lengths ...] [--approvals N] [--database-url URL]
 
 `make bench BENCH_ARGS="..."` passes the options. The defaults run everything at the sizes the
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench import (
     cluster_size,
+    console_bench,
     coverage,
     drift,
     flood,
@@ -31,7 +32,7 @@ from bench import (
 from bench.scenarios import SCENARIOS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-PARTS = ("micro", "suite", "storm", "cluster", "history", "drift", "flood")
+PARTS = ("micro", "suite", "storm", "cluster", "history", "drift", "flood", "console")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,6 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     if "flood" in args.only:
         print("\nflood")
         sections["flood"] = flood.render(flood.run(), command="python -m bench --only flood").strip("\n").splitlines()
+    if "console" in args.only:
+        print("\nconsole pages")
+        sections["console"] = console_bench.render(console_bench.main([]), incidents=10_000)
     DOC.write_text(report_scale.replace_sections(page, sections))
     print(f"\nrewrote {', '.join(sections) or 'no'} sections of {DOC.name}")
 

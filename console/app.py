@@ -21,15 +21,16 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from actions.registry import catalog
 from agent.audit import AuditKind, AuditLog, VerifyReport
 from agent.control import KillSwitch
 from agent.settings import Settings
 from agent.store import Store
 from approvals.authz import ApproverPolicy
-from approvals.model import ApprovalState
 from approvals.queue import ApprovalQueue
 from console import forms, pages
 from console.auth import CsrfTokens, Viewer, identity_from
+from console.pages import registry_entry
 from console.present import band, countdown
 
 HERE = Path(__file__).parent
@@ -78,6 +79,8 @@ class Console:
         self.csrf = CsrfTokens(key)
         self.policy = ApproverPolicy(deps.settings.approvals)
         self.verified = VerifyCache()
+        self.registry = [registry_entry(entry) for entry in catalog()]
+        """The nine actions as the reports page shows them (static: built once)."""
         self._refusals: dict[str, tuple[datetime, int]] = {}
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -126,8 +129,8 @@ class Console:
 
     def approvals_page(self, request: Request, notice: str = "", status: int = 200) -> HTMLResponse:
         """The approvals page, with a notice about the vote just cast when there is one."""
-        pending = list(self.deps.approvals.repository.list(state=ApprovalState.PENDING))
-        return self.render(request, "approvals.html", status=status, pending=pending, notice=notice, auto_refresh=True)
+        pending = self.deps.store.browse.pending_approvals()
+        return self.render(request, "approvals.html", status=status, pending=pending, notice=notice)
 
     def audit_refusal(self, what: str, *, user: str | None, reason: str, details: dict[str, Any]) -> None:
         """Record a refused console request; anonymous ones at most once a minute, counted."""

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from actions.registry import catalog
+from actions.base import ActionName
 from agent.audit import export_line
 from agent.settings import redacted
 from agent.store import IncidentStatus
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 Handler = Callable[[Request], Response]
 VERDICTS = (*DECIDED_VERDICTS, "escalate", "ignore")
 MAX_FILTER_CHARS = 253
+MAX_SEQ = 2**62
+"""Audit sequence numbers above this are not looked up (the databases' integers end at 2**63)."""
+MAX_SEQ_DIGITS = 18
 
 
 def _param(request: Request, name: str) -> str | None:
@@ -54,7 +57,7 @@ def incidents(console: Console) -> Handler:
             first_page=cursor is None,
             namespaces=browse.namespaces(),
             verdicts=VERDICTS,
-            actions=[entry["name"] for entry in catalog()],
+            actions=[name.value for name in ActionName],
             statuses=[s.value for s in IncidentStatus],
             auto_refresh=cursor is None,
         )
@@ -102,7 +105,7 @@ def evidence(console: Console) -> Handler:
     """The chain's head, the last verification, and a page of records, newest first."""
 
     def handler(request: Request) -> Response:
-        before_text = request.query_params.get("before", "")
+        before_text = request.query_params.get("before", "")[:MAX_SEQ_DIGITS]
         before = int(before_text) if before_text.isdigit() else None
         records = console.deps.store.browse.audit_page(before=before, limit=console.settings.page_size)
         return console.render(
@@ -121,7 +124,8 @@ def record(console: Console) -> Handler:
     """One audit record; prompts only for signed-in users (and only when the settings allow)."""
 
     def handler(request: Request) -> Response:
-        found = console.deps.store.browse.audit_record(int(request.path_params["seq"]))
+        seq = int(request.path_params["seq"])
+        found = console.deps.store.browse.audit_record(seq) if seq < MAX_SEQ else None
         if found is None:
             return console.render(request, "message.html", status=404, title="Not found", text="No such record.")
         show = console.viewer(request).signed_in and console.settings.show_prompts
@@ -159,7 +163,7 @@ def reports(console: Console) -> Handler:
         return console.render(
             request,
             "reports.html",
-            registry=[registry_entry(entry) for entry in catalog()],
+            registry=console.registry,
             settings_text=settings_text,
             control=console.deps.kill_switch.state(),
         )

@@ -11,24 +11,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
+from actions.base import ActionName
 from agent.store.approval_requests import _request, _votes_of
 from agent.store.audit_rows import _record
-from agent.store.database import Database, utc
+from agent.store.database import Database, utc, utc_or_none
 from agent.store.executions import _execution
 from agent.store.incidents import _decision, _incident, _proposal
 from agent.store.records import AuditRecord, DecisionRecord, Execution, Incident, ProposalRecord
 from agent.store.tables import (
     ApprovalRequestRow,
+    ApprovalVoteRow,
     AuditRow,
     DecisionRow,
     ExecutionRow,
     IncidentRow,
     ProposalRow,
 )
-from approvals.model import ApprovalRequest
+from approvals.model import ApprovalRequest, ApprovalState, Target, Vote, VoteChannel, VoteDecision
 
 DECIDED_VERDICTS = ("execute", "approve", "deny")
 """Verdicts stored with a proposal's decision; `escalate` and `ignore` live in the incident's status."""
@@ -150,6 +152,32 @@ class BrowseRepository:
                 audit=[_record(a) for a in audit],
             )
 
+    def pending_approvals(self) -> list[ApprovalRequest]:
+        """Pending approval requests with their votes, oldest first, in two queries."""
+        with self._db.session() as session:
+            rows = session.exec(
+                select(ApprovalRequestRow)
+                .where(ApprovalRequestRow.state == ApprovalState.PENDING.value)
+                .order_by(col(ApprovalRequestRow.created_at), col(ApprovalRequestRow.id))
+            ).all()
+            votes: dict[str, list[Vote]] = {}
+            ids = [r.id for r in rows]
+            if ids:
+                vote_rows = session.exec(
+                    select(ApprovalVoteRow)
+                    .where(col(ApprovalVoteRow.request_id).in_(ids))
+                    .order_by(col(ApprovalVoteRow.id))
+                )
+                for v in vote_rows:
+                    vote = Vote(
+                        approver=v.approver,
+                        decision=VoteDecision(v.decision),
+                        channel=VoteChannel(v.channel),
+                        at=utc(v.at),
+                    )
+                    votes.setdefault(v.request_id, []).append(vote)
+            return [_request_of(r, votes.get(r.id, [])) for r in rows]
+
     def audit_page(self, *, before: int | None = None, limit: int = 50) -> list[AuditRecord]:
         """Audit records newest first, those with seq below `before` when given."""
         query = select(AuditRow)
@@ -166,30 +194,54 @@ class BrowseRepository:
             return _record(row) if row else None
 
 
+def _request_of(row: ApprovalRequestRow, votes: list[Vote]) -> ApprovalRequest:
+    return ApprovalRequest(
+        id=row.id,
+        incident_id=row.incident_id,
+        incident_summary=row.incident_summary,
+        action=ActionName(row.action),
+        params=dict(row.params),
+        target=Target(kind=row.target_kind, name=row.target_name, namespace=row.target_namespace),
+        risk=dict(row.risk),
+        threshold=row.threshold,
+        required_approvals=row.required_approvals,
+        requested_by=row.requested_by,
+        state=ApprovalState(row.state),
+        created_at=utc(row.created_at),
+        deadline=utc(row.deadline),
+        updated_at=utc_or_none(row.updated_at),
+        slack_channel=row.slack_channel,
+        slack_ts=row.slack_ts,
+        result=row.result,
+        undo_available=row.undo_available,
+        votes=tuple(votes),
+    )
+
+
 def _conditions(filters: IncidentFilter) -> list[Any]:
     conditions: list[Any] = []
     if filters.namespace:
         conditions.append(IncidentRow.namespace == filters.namespace)
     if filters.status:
         conditions.append(IncidentRow.status == filters.status)
+    # IN (uncorrelated subquery), evaluated once, on `id || ''`: an expression no index serves, so
+    # the planner walks the newest-first index and stops after one page instead of fetching and
+    # sorting every match.
+    unindexed_id = col(IncidentRow.id).concat("")
     if filters.action:
-        conditions.append(
-            exists().where(
-                col(ProposalRow.incident_id) == col(IncidentRow.id), col(ProposalRow.action) == filters.action
-            )
-        )
+        acted = select(ProposalRow.incident_id).where(col(ProposalRow.action) == filters.action)
+        conditions.append(unindexed_id.in_(acted))
     if filters.verdict in DECIDED_VERDICTS:
-        conditions.append(
-            exists().where(
-                col(ProposalRow.incident_id) == col(IncidentRow.id),
-                col(DecisionRow.proposal_id) == col(ProposalRow.id),
-                col(DecisionRow.verdict) == filters.verdict,
-            )
+        decided = (
+            select(ProposalRow.incident_id)
+            .join(DecisionRow, col(DecisionRow.proposal_id) == col(ProposalRow.id))
+            .where(col(DecisionRow.verdict) == filters.verdict)
         )
+        conditions.append(unindexed_id.in_(decided))
     elif filters.verdict in ("escalate", "ignore"):
         status = "escalated" if filters.verdict == "escalate" else "ignored"
         conditions.append(IncidentRow.status == status)
-        conditions.append(~exists().where(col(ProposalRow.incident_id) == col(IncidentRow.id)))
+        conditions.append(unindexed_id.not_in(select(ProposalRow.incident_id)))
     return conditions
 
 

@@ -27,7 +27,7 @@ class IncidentRow(SQLModel, table=True):
     __tablename__ = "incidents"
     __table_args__ = (
         Index("ix_incidents_started_at_id", "started_at", "id"),
-        Index("ix_incidents_namespace_started_at", "namespace", "started_at"),
+        Index("ix_incidents_namespace_started_at", "namespace", "started_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -46,7 +46,7 @@ class ProposalRow(SQLModel, table=True):
     """A typed action proposed for an incident."""
 
     __tablename__ = "proposals"
-    __table_args__ = (Index("ix_proposals_action", "action"),)
+    __table_args__ = (Index("ix_proposals_action", "action", "incident_id"),)
 
     id: str = Field(primary_key=True, max_length=64)
     incident_id: str = Field(foreign_key="incidents.id", index=True, max_length=64)
@@ -64,6 +64,7 @@ class DecisionRow(SQLModel, table=True):
     """The policy's verdict on a proposal with the risk decomposition."""
 
     __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_verdict", "verdict", "proposal_id"),)
 
     id: str = Field(primary_key=True, max_length=64)
     proposal_id: str = Field(foreign_key="proposals.id", index=True, max_length=64)

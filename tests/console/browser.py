@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from agent.settings import ci_required
@@ -37,7 +38,7 @@ def require_chromium() -> tuple[Path, Path]:
 
 
 @contextmanager
-def headless_chromium(*, width: int = 1280, height: int = 900) -> Iterator[WebDriver]:
+def headless_chromium(*, width: int = 1280, height: int = 900) -> Iterator[webdriver.Chrome]:
     """A headless chromium session, closed afterwards."""
     browser, driver_path = require_chromium()
     options = webdriver.ChromeOptions()
@@ -45,6 +46,7 @@ def headless_chromium(*, width: int = 1280, height: int = 900) -> Iterator[WebDr
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"):
         options.add_argument(flag)
     options.add_argument(f"--window-size={width},{height}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations land here
     driver = webdriver.Chrome(service=Service(executable_path=str(driver_path)), options=options)
     driver.set_page_load_timeout(30)
     try:
@@ -70,3 +72,13 @@ def wait_until(condition: Callable[[], bool], *, timeout: float = 20.0, what: st
             pass
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def click(driver: WebDriver, selector: str) -> None:
+    """Click the element `selector` names, again if a self-reloading page replaced it meanwhile."""
+
+    def attempt() -> bool:
+        driver.find_element(By.CSS_SELECTOR, selector).click()
+        return True
+
+    wait_until(attempt, what=f"a clickable {selector}")

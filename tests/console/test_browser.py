@@ -6,34 +6,34 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 
 from approvals.model import ApprovalState, VoteChannel
-from tests.console.browser import headless_chromium, send_identity, wait_until
+from tests.console.browser import click, headless_chromium, send_identity, wait_until
 from tests.console.world import ALLOWED, HOSTILE_LABEL, HOSTILE_NAME, IDENTITY_HEADER, NOT_ALLOWED, ConsoleWorld
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def browser() -> Iterator[WebDriver]:
+def browser() -> Iterator[Chrome]:
     with headless_chromium() as driver:
         yield driver
 
 
-def _rows(driver: WebDriver) -> list[str]:
+def _rows(driver: Chrome) -> list[str]:
     return [str(r.get_attribute("data-id")) for r in driver.find_elements(By.CSS_SELECTOR, "tr.incident-row")]
 
 
-def test_incidents_appear_and_one_reads_its_decomposition(browser: WebDriver, world: ConsoleWorld) -> None:
+def test_incidents_appear_and_one_reads_its_decomposition(browser: Chrome, world: ConsoleWorld) -> None:
     browser.get(world.url + "/")
     assert _rows(browser) == []
     handled = world.incident_needing_approval()
     incident_id = handled.evaluation.incident.id
     wait_until(lambda: incident_id in _rows(browser), what="the new incident to appear by auto-refresh")
 
-    browser.find_element(By.CSS_SELECTOR, f'tr[data-id="{incident_id}"] a').click()
+    click(browser, f'tr[data-id="{incident_id}"] a')
     wait_until(lambda: bool(browser.find_elements(By.ID, "risk-reasons")), what="the incident page")
     risk = handled.evaluation.risk
     assert risk is not None
@@ -47,13 +47,13 @@ def test_incidents_appear_and_one_reads_its_decomposition(browser: WebDriver, wo
     assert "Verdict: approve" in steps and "Approval requested" in steps
 
 
-def _vote_on(browser: WebDriver, world: ConsoleWorld, request_id: str) -> str:
-    browser.find_element(By.CSS_SELECTOR, f'tr[data-id="{request_id}"] button.approve').click()
+def _vote_on(browser: Chrome, world: ConsoleWorld, request_id: str) -> str:
+    click(browser, f'tr[data-id="{request_id}"] button.approve')
     wait_until(lambda: bool(browser.find_elements(By.ID, "notice")), what="the vote's answer")
     return str(browser.find_element(By.ID, "notice").text)
 
 
-def test_an_allowed_user_approves_a_pending_request(browser: WebDriver, world: ConsoleWorld) -> None:
+def test_an_allowed_user_approves_a_pending_request(browser: Chrome, world: ConsoleWorld) -> None:
     request_id = str(world.incident_needing_approval().approval_id)
     send_identity(browser, {IDENTITY_HEADER: ALLOWED})
     browser.get(world.url + "/approvals")
@@ -67,7 +67,7 @@ def test_an_allowed_user_approves_a_pending_request(browser: WebDriver, world: C
     assert [(v.approver, v.channel) for v in request.votes] == [(ALLOWED, VoteChannel.CONSOLE)]
 
 
-def test_approval_is_refused_for_a_user_not_on_the_list(browser: WebDriver, world: ConsoleWorld) -> None:
+def test_approval_is_refused_for_a_user_not_on_the_list(browser: Chrome, world: ConsoleWorld) -> None:
     request_id = str(world.incident_needing_approval().approval_id)
     send_identity(browser, {IDENTITY_HEADER: NOT_ALLOWED})
     browser.get(world.url + "/approvals")
@@ -75,7 +75,7 @@ def test_approval_is_refused_for_a_user_not_on_the_list(browser: WebDriver, worl
     assert world.agent.approvals.get(request_id).state is ApprovalState.PENDING  # type: ignore[union-attr]
 
 
-def test_approval_is_refused_for_a_request_without_the_proxy_header(browser: WebDriver, world: ConsoleWorld) -> None:
+def test_approval_is_refused_for_a_request_without_the_proxy_header(browser: Chrome, world: ConsoleWorld) -> None:
     request_id = str(world.incident_needing_approval().approval_id)
     send_identity(browser, {IDENTITY_HEADER: ALLOWED})
     browser.get(world.url + "/approvals")
@@ -86,7 +86,7 @@ def test_approval_is_refused_for_a_request_without_the_proxy_header(browser: Web
     assert not browser.find_elements(By.CSS_SELECTOR, "button.approve")  # read-only without the header
 
 
-def test_no_script_runs_from_an_alerts_text(browser: WebDriver, world: ConsoleWorld) -> None:
+def test_no_script_runs_from_an_alerts_text(browser: Chrome, world: ConsoleWorld) -> None:
     (handled,) = world.hostile_alert()
     send_identity(browser, {IDENTITY_HEADER: ALLOWED})
     browser.get(world.url + "/")
@@ -96,3 +96,14 @@ def test_no_script_runs_from_an_alerts_text(browser: WebDriver, world: ConsoleWo
     assert HOSTILE_NAME in labels and HOSTILE_LABEL in labels  # shown as text
     assert browser.execute_script("return window.__pwned === undefined")
     assert not browser.find_elements(By.CSS_SELECTOR, "main script, main img")
+
+
+def test_no_page_breaks_its_own_content_security_policy(browser: Chrome, world: ConsoleWorld) -> None:
+    handled = world.incident_needing_approval()
+    send_identity(browser, {IDENTITY_HEADER: ALLOWED})
+    for path in ("/", f"/incidents/{handled.evaluation.incident.id}", "/approvals", "/evidence", "/reports"):
+        browser.get(world.url + path)
+        assert browser.find_element(By.TAG_NAME, "h1").text
+    logs = browser.get_log("browser")  # type: ignore[no-untyped-call]  # selenium leaves it untyped
+    messages = [str(entry.get("message", "")) for entry in logs]
+    assert not [m for m in messages if "Content Security Policy" in m or "Refused to" in m], messages

@@ -81,3 +81,9 @@ def test_the_reports_page_lists_nine_actions_and_masks_secrets(world: ConsoleWor
     assert "issue #22" in page
     assert '"hmac_key": null' in page or "**********" in page
     assert "running" in page
+
+
+def test_out_of_range_record_numbers_are_not_found_not_errors(world: ConsoleWorld) -> None:
+    assert _get(world, "/evidence/records/99999999999999999999999").status_code == 404
+    assert _get(world, "/evidence?before=99999999999999999999999").status_code == 200
+    assert _get(world, "/incidents/" + "x" * 500).status_code == 404
