@@ -1,8 +1,8 @@
 """`make bench`: the benchmarks, one after the other; the sections of docs/benchmarks.md they
 produce are regenerated (the others are left as they were).
 
-    python -m bench [--only micro suite storm cluster history drift flood console] [--storm-sizes ...] [--cluster-sizes ...]
-                    [--audit-lengths ...] [--approvals N] [--database-url URL]
+    python -m bench [--only micro suite storm cluster history drift flood console]
+                    [--storm-sizes ...] [--cluster-sizes ...] [--audit-lengths ...] [--approvals N] [--database-url URL]
 
 `make bench BENCH_ARGS="..."` passes the options. The defaults run everything at the sizes the
 page reports, except the 50,000-Deployment cluster (add `--cluster-sizes 100 1000 10000 50000`).
