@@ -26,6 +26,7 @@ from agent.executor import Executor, ExecutorSettings
 from agent.intake import Incident, Intake
 from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
+from agent.lifecycle import IncidentLifecycle
 from agent.metrics import Metrics
 from agent.pipeline import Handled, Notices, Pipeline
 from agent.planning.select import build_planner
@@ -108,6 +109,7 @@ class Agent:
     approvals: ApprovalQueue
     executor: Executor
     pipeline: Pipeline
+    lifecycle: IncidentLifecycle
     keeper: SnapshotKeeper
     leader: LeaderElector | None
     identity: str
@@ -129,6 +131,10 @@ class Agent:
         """Read the alert source once and run what is new through the pipeline."""
         if not self.is_leader:
             return []
+        try:
+            self.lifecycle.resume_held()
+        except Exception:  # task boundary: the store may be down; the next poll retries
+            log.exception("resume_held_failed")
         url = alerts_url(self.settings, self.kube)
         params: dict[str, Any] = {"active": "true", "silenced": "false", "inhibited": "false"}
         filters = [f'{k}="{v}"' for k, v in sorted(self.settings.alertmanager.label_filters.items())]
@@ -161,6 +167,7 @@ class Agent:
         for request in approved:
             self.executor.on_approved(request)
         self.executor.resume_pending()
+        self.lifecycle.settle_all()
 
     def resync_snapshots(self) -> None:
         self.keeper.resync()
@@ -194,6 +201,7 @@ class Agent:
         if self.leader is not None:
             self.leader.start()
         self.keeper.resync()
+        self.lifecycle.rebuild()
         if self.leader is None:
             self.executor.reconcile()  # with leader election, winning the lease reconciles
         if schedule:
@@ -283,13 +291,19 @@ def build_agent(
         on_approved=on_approved,
     )
 
+    intake = Intake()
+    lifecycle = IncidentLifecycle(store, intake, clock=clock)
+
     def on_leadership(leading: bool) -> None:
         metrics.leader.set(1 if leading else 0)
         if leading:  # a new leader settles what a lost one left claimed (on a worker thread)
             executors[0].reconcile_later()
+            try:
+                lifecycle.rebuild()  # and continues the incidents the store holds open
+            except Exception:  # the election thread must not die; start() and the next win retry
+                log.exception("incident_rebuild_failed")
 
     leader = _leader(settings, kube, identity, clock=clock, on_change=on_leadership)
-    intake = Intake()
     executor = Executor(
         store=store,
         audit=audit,
@@ -301,7 +315,7 @@ def build_agent(
         identity=identity,
         is_leader=(lambda: leader.is_leader) if leader is not None else (lambda: True),
         is_paused=kill_switch.is_paused,
-        on_verified=lambda incident_id: _mark_verified(intake, incident_id, clock),
+        on_verified=lifecycle.verified,
         settings=ExecutorSettings(
             revalidation_margin=settings.approvals.revalidation_margin,
             verify_timeout_seconds=verify_timeout_seconds,
@@ -314,6 +328,7 @@ def build_agent(
         metrics.leader.set(1)  # a single replica always leads
     pipeline = Pipeline(
         intake=intake,
+        lifecycle=lifecycle,
         evaluator=evaluator,
         store=store,
         audit=audit,
@@ -345,6 +360,7 @@ def build_agent(
         approvals=approvals,
         executor=executor,
         pipeline=pipeline,
+        lifecycle=lifecycle,
         keeper=keeper,
         leader=leader,
         identity=identity,
@@ -398,10 +414,6 @@ def effective_policy(settings: Settings) -> PolicySettings:
             "managed_namespaces": tuple(settings.agent.managed_namespaces) or settings.policy.managed_namespaces,
         }
     )
-
-
-def _mark_verified(intake: Intake, incident_id: str, clock: Callable[[], datetime]) -> None:
-    intake.mark_verified(incident_id, now=clock())
 
 
 def _escalation_notice(slack: SlackChannel | None) -> Callable[[Incident, str], None]:

@@ -17,6 +17,7 @@ from agent.store.control_state import ControlRepository
 from agent.store.database import Database, build_engine
 from agent.store.executions import ExecutionRepository
 from agent.store.history import StoreActionHistory
+from agent.store.incident_work import IncidentWork, IncidentWorkReader
 from agent.store.incidents import IncidentRepository
 from agent.store.records import (
     AuditHead,
@@ -25,6 +26,7 @@ from agent.store.records import (
     DecisionRecord,
     Execution,
     ExecutionState,
+    IllegalTransition,
     Incident,
     IncidentStatus,
     ProposalRecord,
@@ -39,8 +41,10 @@ __all__ = [
     "DecisionRecord",
     "Execution",
     "ExecutionState",
+    "IllegalTransition",
     "Incident",
     "IncidentStatus",
+    "IncidentWork",
     "ProposalRecord",
     "Snapshot",
     "Store",
@@ -69,6 +73,8 @@ class Store:
         """Audit chain storage (use agent.audit.AuditLog to write and verify)."""
         self.approvals = SqlApprovalRepository(db)
         """Approval requests and votes (an `approvals.model.ApprovalRepository`)."""
+        self.work = IncidentWorkReader(db)
+        """What each incident has in hand (its requests and executions)."""
         self.history = StoreActionHistory(self.executions, self.incidents, self.control)
         """Recent actions, open incidents, kill switch (a `risk.sources.ActionHistory`)."""
 
