@@ -35,7 +35,7 @@ from agent.store import Store
 from agent.undo import request_undo
 from approvals.authz import ApproverPolicy, CachedGroupDirectory
 from approvals.model import ApprovalRequest, ApprovalState
-from approvals.queue import ApprovalNotifier, ApprovalQueue
+from approvals.queue import ApprovalEvent, ApprovalNotifier, ApprovalQueue
 from approvals.slack import SlackChannel
 from approvals.slack_interactions import ClickHandler, SlackInteractions
 from risk.cache import ClusterCache
@@ -76,16 +76,19 @@ def kube_from(settings: Settings) -> Kube:
 
 
 _APPROVAL_KINDS = {
-    "approval_requested": AuditKind.APPROVAL_REQUESTED,
-    "approval_expired": AuditKind.APPROVAL_EXPIRED,
+    ApprovalEvent.REQUESTED.value: AuditKind.APPROVAL_REQUESTED,
+    ApprovalEvent.EXPIRED.value: AuditKind.APPROVAL_EXPIRED,
     "slack_request_rejected": AuditKind.SLACK_REQUEST_REJECTED,
 }
 
 
-def approvals_audit(audit: AuditLog) -> Callable[[str, dict[str, Any]], None]:
-    """The approvals layer's audit sink: its events become chain records."""
+def approvals_audit(audit: AuditLog, metrics: Metrics | None = None) -> Callable[[str, dict[str, Any]], None]:
+    """The approvals layer's audit sink: its events become chain records (and an approval's
+    wait, the approval-latency metric)."""
 
     def sink(event: str, details: dict[str, Any]) -> None:
+        if metrics is not None and event == ApprovalEvent.APPROVED and "waited_seconds" in details:
+            metrics.approval_latency.observe(float(details["waited_seconds"]))
         kind = _APPROVAL_KINDS.get(event, AuditKind.APPROVAL_VOTE)
         actor = str(details.get("approver") or details.get("user") or "scutum")
         audit.append(kind, actor=actor, incident_id=details.get("incident_id"), payload={"event": event, **details})
@@ -120,6 +123,8 @@ class Agent:
     """One client for the alert source, kept alive across polls."""
     started: bool = False
     """True once the cache has listed everything and the jobs run (what /readyz reports)."""
+    leading: bool = False
+    """Whether this replica led at the last look (`take_over` acts when it starts leading)."""
 
     @property
     def is_leader(self) -> bool:
@@ -127,9 +132,24 @@ class Agent:
 
     # --- jobs --------------------------------------------------------------------------
 
+    def take_over(self) -> bool:
+        """When this replica has just become the leader: settle what a lost leader left claimed
+        (on a worker thread) and continue the incidents the store holds open. True if it leads."""
+        leading = self.is_leader
+        if leading and not self.leading:
+            self.executor.reconcile_later()
+            self.lifecycle.rebuild()
+            log.info("leadership_taken_over", identity=self.identity)
+        self.leading = leading
+        return leading
+
     def poll_once(self) -> list[Handled]:
         """Read the alert source once and run what is new through the pipeline."""
-        if not self.is_leader:
+        try:
+            if not self.take_over():
+                return []
+        except Exception:  # task boundary: the store may be down; the next poll retries
+            log.exception("take_over_failed")
             return []
         try:
             self.lifecycle.resume_held()
@@ -158,9 +178,10 @@ class Agent:
         return expired
 
     def dispatch(self) -> None:
-        """Leader only: start what another process recorded — requests approved from the CLI or
-        on a standby, and executions nobody has claimed. The store's claims keep each to one run."""
-        if not self.is_leader:
+        """Leader only: start what the store holds — every approved request (from Slack, the CLI
+        or a standby: the queue calls nobody), executions nobody has claimed — and settle
+        incidents whose work finished. The store's claims keep each to one run."""
+        if not self.take_over():
             return
         approved = self.approvals.repository.list(state=ApprovalState.APPROVED)
         self.executor.forget_dispatched({request.id for request in approved})
@@ -204,6 +225,7 @@ class Agent:
         self.lifecycle.rebuild()
         if self.leader is None:
             self.executor.reconcile()  # with leader election, winning the lease reconciles
+            self.leading = True
         if schedule:
             interval = self.settings.alertmanager.poll_interval_seconds
             if poll:
@@ -272,12 +294,6 @@ def build_agent(
     planner = build_planner(settings.planner, reader=reader, history=store.snapshots)
     policy = effective_policy(settings)
     evaluator = Evaluator(planner, reader, store.history, settings.risk, policy, snapshots=store.snapshots, live=kube)
-    executors: list[Executor] = []  # the queue and the executor need each other: bind late
-
-    def on_approved(request: ApprovalRequest) -> None:
-        metrics.approval_latency.observe(max(0.0, (clock() - request.created_at).total_seconds()))
-        executors[0].on_approved(request)
-
     slack = _slack_channel(settings, store, audit)
     groups = None
     if slack is not None:
@@ -286,24 +302,13 @@ def build_agent(
         store.approvals,
         settings.approvals,
         policy=ApproverPolicy(settings.approvals, groups=groups),
-        audit=approvals_audit(audit),
+        audit=approvals_audit(audit, metrics),
         notifier=notifier or slack,
-        on_approved=on_approved,
     )
-
     intake = Intake()
     lifecycle = IncidentLifecycle(store, intake, clock=clock)
-
-    def on_leadership(leading: bool) -> None:
-        metrics.leader.set(1 if leading else 0)
-        if leading:  # a new leader settles what a lost one left claimed (on a worker thread)
-            executors[0].reconcile_later()
-            try:
-                lifecycle.rebuild()  # and continues the incidents the store holds open
-            except Exception:  # the election thread must not die; start() and the next win retry
-                log.exception("incident_rebuild_failed")
-
-    leader = _leader(settings, kube, identity, clock=clock, on_change=on_leadership)
+    # Winning the lease only sets the gauge; the next poll or dispatch takes over (`take_over`).
+    leader = _leader(settings, kube, identity, clock=clock, on_change=lambda leading: metrics.leader.set(int(leading)))
     executor = Executor(
         store=store,
         audit=audit,
@@ -323,7 +328,6 @@ def build_agent(
         ),  # (the executor's timing is a test and demo knob, not an operator setting yet)
         sleep=sleep,
     )
-    executors.append(executor)
     if leader is None:
         metrics.leader.set(1)  # a single replica always leads
     pipeline = Pipeline(
@@ -365,10 +369,27 @@ def build_agent(
         leader=leader,
         identity=identity,
         slack=slack,
+        clicks=_click_handler(approvals, slack, store=store, evaluator=evaluator, clock=clock),
     )
-    if slack is not None:
-        agent.clicks = ClickHandler(approvals, slack, on_undo=agent.undo)
     return agent
+
+
+def _click_handler(
+    approvals: ApprovalQueue,
+    slack: SlackChannel | None,
+    *,
+    store: Store,
+    evaluator: Evaluator,
+    clock: Callable[[], datetime],
+) -> ClickHandler | None:
+    """Slack's button handler (Approve, Reject, Undo) when Slack is on."""
+    if slack is None:
+        return None
+
+    def undo(request_id: str, user: str) -> str:
+        return request_undo(request_id, user, approvals=approvals, store=store, evaluator=evaluator, now=clock())
+
+    return ClickHandler(approvals, slack, on_undo=undo)
 
 
 def _slack_channel(settings: Settings, store: Store, audit: AuditLog) -> SlackChannel | None:

@@ -173,6 +173,7 @@ def test_approved_action_is_asked_again_when_its_risk_rose(settled: RunningSim, 
     agent.executor.remember(request.id, proposal, None, proposal_id="p-1")
 
     vote = cli_channel.approve(agent.approvals, request.id, as_user=APPROVER, now=agent.clock())
+    agent.dispatch()  # the leader picks the approved request up from the store
     agent.executor.wait(timeout=30)
 
     assert vote.result == "approved"

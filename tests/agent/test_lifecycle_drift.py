@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,7 +61,7 @@ def poll(agent: Agent, sim: RunningSim) -> list[Outcome]:
 
 
 def test_verified_fixes_close_their_incidents_in_the_store_and_leave_no_pressure(agent: Agent, sim: RunningSim) -> None:
-    decided: list[list[tuple[Outcome, float | None]]] = []
+    decided: list[list[tuple[Outcome, float]]] = []
     for _ in range(ROUNDS):
         sim.cluster.inject("scale_to_zero", namespace="shop", deployment="catalog")
         for _ in range(60):
@@ -68,14 +69,17 @@ def test_verified_fixes_close_their_incidents_in_the_store_and_leave_no_pressure
             if sim.cluster.firing_alerts():
                 break
         handled = agent.pipeline.ingest_poll(json.dumps(sim.cluster.firing_alerts()))
-        decided.append([(h.evaluation.outcome, h.evaluation.risk and h.evaluation.risk.total) for h in handled])
+        decided.append(
+            [(h.evaluation.outcome, h.evaluation.risk.total if h.evaluation.risk else -1.0) for h in handled]
+        )
         agent.executor.wait(timeout=60)
         for _ in range(20):  # the fix holds: the alerts resolve
             sim.cluster.tick(15)
             poll(agent, sim)
         sim.cluster.tick(3700)  # past the cooldown and the hourly budget
         assert poll(agent, sim) == []
-    assert decided == [[(Outcome.EXECUTE, pytest.approx(FIRST_SCORE))]] * ROUNDS
+    expected: list[list[tuple[Outcome, Any]]] = [[(Outcome.EXECUTE, pytest.approx(FIRST_SCORE))]] * ROUNDS
+    assert decided == expected
     assert agent.store.incidents.active() == []
     assert agent.store.history.open_incidents() == 0
     assert len(agent.store.incidents.in_status(IncidentStatus.VERIFIED)) == ROUNDS
