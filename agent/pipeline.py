@@ -300,7 +300,6 @@ class Pipeline:
                 threshold=execute_max,
                 now=now,
             )
-            self._executor.remember(request.id, proposal, incident, proposal_id=record)
             handled.approval_id = request.id
             self._handling(incident)
         elif evaluation.facts is not None and evaluation.facts.environment.kill_switch:

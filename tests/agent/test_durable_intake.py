@@ -18,9 +18,10 @@ from agent.audit import AuditKind
 from agent.evaluate import Outcome
 from agent.planning.targets import ObjectRef
 from agent.store import IncidentStatus
+from approvals import cli_channel
 from approvals.model import ApprovalState
 from simcluster.harness import RunningSim
-from tests.agent.test_executor import sim_agent
+from tests.agent.test_executor import APPROVER, sim_agent
 
 REQUIRE_APPROVAL = {"execute_max": 0.3, "deny_min": 0.95}
 """Default threshold: a rollback of frontend needs a person."""
@@ -185,3 +186,31 @@ def test_resolved_alerts_resolve_an_incident_that_needed_nothing(
 
     stored = agent.store.incidents.get(handled.evaluation.incident.id)
     assert stored is not None and stored.status is IncidentStatus.RESOLVED
+
+
+def test_a_request_approved_after_a_restart_is_rescored_with_its_stored_proposal_and_alerts(
+    settled: RunningSim, tmp_path: Path, agents: list[Agent]
+) -> None:
+    data = tmp_path / "data"
+    first = sim_agent(settled, data, policy=REQUIRE_APPROVAL)
+    agents.append(first)
+    fire(settled, "bad_image_rollout", namespace="shop", deployment="frontend")
+    poll(first, settled)
+    (request,) = pending(first)
+    first.stop()
+    agents.remove(first)
+
+    restarted = sim_agent(settled, data, policy=REQUIRE_APPROVAL)
+    agents.append(restarted)
+    restarted.start(schedule=False)
+    assert cli_channel.approve(restarted.approvals, request, as_user=APPROVER, now=restarted.clock()).exit_code == 0
+    restarted.dispatch()
+    restarted.executor.wait(timeout=60)
+
+    revalidation = [r.payload for r in restarted.store.audit.records() if r.payload.get("revalidation")]
+    assert revalidation, "the approved request was re-validated before acting"
+    reasons = json.dumps(revalidation[-1]["components"]["state_validity"])
+    assert "cannot tell whether the alert still fires" not in reasons
+    (execution,) = restarted.store.executions.recent(restarted.clock().replace(year=2000))
+    stored = restarted.store.incidents.proposals(execution.incident_id or "")
+    assert execution.proposal_id in {p.id for p in stored}

@@ -170,7 +170,6 @@ def test_approved_action_is_asked_again_when_its_risk_rose(settled: RunningSim, 
     request = agent.approvals.request(
         proposal, seen_by_approver, incident_id="inc-1", incident_summary="test", threshold=0.3, now=agent.clock()
     )
-    agent.executor.remember(request.id, proposal, None, proposal_id="p-1")
 
     vote = cli_channel.approve(agent.approvals, request.id, as_user=APPROVER, now=agent.clock())
     agent.dispatch()  # the leader picks the approved request up from the store
