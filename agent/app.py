@@ -144,12 +144,15 @@ class Agent:
         return leading
 
     def poll_once(self) -> list[Handled]:
-        """Read the alert source once and run what is new through the pipeline."""
+        """Read the alert source once and run what is new through the pipeline; the result is
+        reported to the store (`scutum status`)."""
         try:
-            if not self.take_over():
-                return []
+            leading = self.take_over()
         except Exception:  # task boundary: the store may be down; the next poll retries
             log.exception("take_over_failed")
+            return []
+        if not leading:
+            self._report(leading=False)
             return []
         try:
             self.lifecycle.resume_held()
@@ -166,8 +169,21 @@ class Agent:
         except httpx.HTTPError as exc:
             self.metrics.poll_errors.inc()
             log.warning("alert_poll_failed", url=url, error=str(exc))
+            self._report(leading=True, poll_ok=False, detail=f"alert source: {exc}")
             return []
-        return self.pipeline.ingest_poll(response.content)
+        handled = self.pipeline.ingest_poll(response.content)
+        undecided = len(self.pipeline.intake.undecided())
+        detail = f"{len(handled)} decided" + (f", {undecided} waiting to be decided again" if undecided else "")
+        self._report(leading=True, poll_ok=undecided == 0, detail=detail)
+        return handled
+
+    def _report(self, *, leading: bool, poll_ok: bool | None = None, detail: str = "") -> None:
+        try:
+            self.store.replicas.report(
+                self.identity, leading=leading, at=self.clock(), poll_ok=poll_ok, poll_detail=detail
+            )
+        except Exception:  # task boundary: the store is down; the next poll reports again
+            log.exception("replica_report_failed", identity=self.identity)
 
     def sweep_approvals(self) -> list[ApprovalRequest]:
         """Expire requests past their deadline (each escalates through the notifier)."""

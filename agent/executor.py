@@ -398,6 +398,8 @@ class Executor:
             self._in_flight.add(execution_id)
         future = self._pool.submit(self.run, execution_id)
         future.add_done_callback(lambda _: self._done(execution_id))
+        # Bounded: finished runs are forgotten (a run that raised is kept for `wait` to report).
+        self.futures = [f for f in self.futures if not f.done() or f.exception() is not None]
         self.futures.append(future)
 
     def _done(self, execution_id: str) -> None:

@@ -32,6 +32,7 @@ from agent.store.records import (
     ProposalRecord,
     Snapshot,
 )
+from agent.store.replicas import ReplicaReport, ReplicaRepository
 from agent.store.snapshots import SnapshotRepository
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "IncidentStatus",
     "IncidentWork",
     "ProposalRecord",
+    "ReplicaReport",
     "Snapshot",
     "Store",
 ]
@@ -73,6 +75,8 @@ class Store:
         """Audit chain storage (use agent.audit.AuditLog to write and verify)."""
         self.approvals = SqlApprovalRepository(db)
         """Approval requests and votes (an `approvals.model.ApprovalRepository`)."""
+        self.replicas = ReplicaRepository(db)
+        """Each replica's last report (leadership, last poll)."""
         self.work = IncidentWorkReader(db)
         """What each incident has in hand (its requests and executions)."""
         self.history = StoreActionHistory(self.executions, self.incidents, self.control)

@@ -183,3 +183,16 @@ class AuditHeadRow(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(default="", max_length=64)
+
+
+class ReplicaRow(SQLModel, table=True):
+    """What each replica last reported: whether it led, and how its last poll went."""
+
+    __tablename__ = "replicas"
+
+    identity: str = Field(primary_key=True, max_length=256)
+    leading: bool = False
+    polled_at: datetime | None = _when(nullable=True)
+    poll_ok: bool = False
+    poll_detail: str = Field(default="", max_length=2000)
+    updated_at: datetime = _when()
