@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from agent.intake import parse_gettable_alerts
-from bench import report, storm
+from bench import report, soak, storm
 from bench.scenarios import SCENARIOS, Expect, by_name
 from bench.storm import StormResult, alert_stream
 from bench.suite import ScenarioResult, run_scenario
@@ -82,3 +82,11 @@ def test_report_shows_rates_commands_ratios_and_references() -> None:
     assert "1,000 → 10,000: alerts x10, pipeline time x10.0" in page
     assert "AIOpsLab" in page and "ITBench" in page
     assert "ncalls" in page
+
+
+def test_soak_keeps_deciding_alike_across_restarts_and_leaves_nothing_open() -> None:
+    result = soak.run(8, 4, echo=lambda line: None)
+    assert result.restarts == 1 and result.undecided == 0
+    assert result.auto_executed_first_100 == result.auto_executed_last_100 == 8
+    assert result.open_incidents_end == 0 and result.firing_alerts_end == 0
+    assert "| auto-executed, last 100 | 8 |" in soak.render(result)
