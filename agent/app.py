@@ -30,6 +30,7 @@ from agent.intake import Incident, Intake
 from agent.intake.alerts import apply_filters, parse_gettable_alerts
 from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
+from agent.lifecycle import IncidentLifecycle
 from agent.metrics import Metrics
 from agent.notice_budget import NoticeBudget
 from agent.paging import Page, Pager, PageReason
@@ -50,7 +51,7 @@ from approvals.channels import AllChannels
 from approvals.mattermost import MattermostActions, MattermostChannel
 from approvals.model import ApprovalRequest, ApprovalState
 from approvals.oncall import CachedOnCall, OnCallDirectory, OpsgenieOnCall, PagerDutyOnCall
-from approvals.queue import ApprovalNotifier, ApprovalQueue
+from approvals.queue import ApprovalEvent, ApprovalNotifier, ApprovalQueue
 from approvals.settings import OnCallSource
 from approvals.slack import SlackChannel
 from approvals.slack_interactions import ClickHandler, SlackInteractions
@@ -104,18 +105,21 @@ def kube_from(settings: Settings) -> Kube:
 
 
 _APPROVAL_KINDS = {
-    "approval_requested": AuditKind.APPROVAL_REQUESTED,
-    "approval_expired": AuditKind.APPROVAL_EXPIRED,
+    ApprovalEvent.REQUESTED.value: AuditKind.APPROVAL_REQUESTED,
+    ApprovalEvent.EXPIRED.value: AuditKind.APPROVAL_EXPIRED,
     "slack_request_rejected": AuditKind.SLACK_REQUEST_REJECTED,
     "mattermost_request_rejected": AuditKind.CHANNEL_REQUEST_REJECTED,
     "mattermost_call_failed": AuditKind.ERROR,
 }
 
 
-def approvals_audit(audit: AuditLog) -> Callable[[str, dict[str, Any]], None]:
-    """The approvals layer's audit sink: its events become chain records."""
+def approvals_audit(audit: AuditLog, metrics: Metrics | None = None) -> Callable[[str, dict[str, Any]], None]:
+    """The approvals layer's audit sink: its events become chain records (and an approval's
+    wait, the approval-latency metric)."""
 
     def sink(event: str, details: dict[str, Any]) -> None:
+        if metrics is not None and event == ApprovalEvent.APPROVED and "waited_seconds" in details:
+            metrics.approval_latency.observe(float(details["waited_seconds"]))
         kind = _APPROVAL_KINDS.get(event, AuditKind.APPROVAL_VOTE)
         actor = str(details.get("approver") or details.get("user") or "scutum")
         audit.append(kind, actor=actor, incident_id=details.get("incident_id"), payload={"event": event, **details})
@@ -139,6 +143,7 @@ class Agent:
     approvals: ApprovalQueue
     executor: Executor
     pipeline: Pipeline
+    lifecycle: IncidentLifecycle
     keeper: SnapshotKeeper
     leader: LeaderElector | None
     identity: str
@@ -160,6 +165,8 @@ class Agent:
     """One client for the alert source, kept alive across polls."""
     started: bool = False
     """True once the cache has listed everything and the jobs run (what /readyz reports)."""
+    leading: bool = False
+    """Whether this replica led at the last look (`take_over` acts when it starts leading)."""
 
     @property
     def is_leader(self) -> bool:
@@ -167,10 +174,32 @@ class Agent:
 
     # --- jobs --------------------------------------------------------------------------
 
+    def take_over(self) -> bool:
+        """When this replica has just become the leader: settle what a lost leader left claimed
+        (on a worker thread) and continue the incidents the store holds open. True if it leads."""
+        leading = self.is_leader
+        if leading and not self.leading:
+            self.executor.reconcile_later()
+            self.lifecycle.rebuild()
+            log.info("leadership_taken_over", identity=self.identity)
+        self.leading = leading
+        return leading
+
     def poll_once(self) -> list[Handled]:
-        """Read the alert source once and run what is new through the pipeline."""
-        if not self.is_leader:
+        """Read the alert source once and run what is new through the pipeline; the result is
+        reported to the store (`scutum status`)."""
+        try:
+            leading = self.take_over()
+        except Exception:  # task boundary: the store may be down; the next poll retries
+            log.exception("take_over_failed")
             return []
+        if not leading:
+            self._report(leading=False)
+            return []
+        try:
+            self.lifecycle.resume_held()
+        except Exception:  # task boundary: the store may be down; the next poll retries
+            log.exception("resume_held_failed")
         url = alerts_url(self.settings, self.kube)
         params: dict[str, Any] = {"active": "true", "silenced": "false", "inhibited": "false"}
         label_filters = self.settings.alertmanager.label_filters
@@ -183,10 +212,23 @@ class Agent:
         except httpx.HTTPError as exc:
             self.metrics.poll_errors.inc()
             log.warning("alert_poll_failed", url=url, error=str(exc))
+            self._report(leading=True, poll_ok=False, detail=f"alert source: {exc}")
             return []
         # The filter is applied here too: a source that ignores the query parameter must not widen intake.
         batch = apply_filters(parse_gettable_alerts(response.content), label_filters)
-        return self.pipeline.ingest_parsed(batch, complete=True)
+        handled = self.pipeline.ingest_parsed(batch, complete=True)
+        undecided = len(self.pipeline.intake.undecided())
+        detail = f"{len(handled)} decided" + (f", {undecided} waiting to be decided again" if undecided else "")
+        self._report(leading=True, poll_ok=undecided == 0, detail=detail)
+        return handled
+
+    def _report(self, *, leading: bool, poll_ok: bool | None = None, detail: str = "") -> None:
+        try:
+            self.store.replicas.report(
+                self.identity, leading=leading, at=self.clock(), poll_ok=poll_ok, poll_detail=detail
+            )
+        except Exception:  # task boundary: the store is down; the next poll reports again
+            log.exception("replica_report_failed", identity=self.identity)
 
     def sweep_approvals(self) -> list[ApprovalRequest]:
         """Expire requests past their deadline (each escalates through the notifier)."""
@@ -201,15 +243,17 @@ class Agent:
         return expired
 
     def dispatch(self) -> None:
-        """Leader only: start what another process recorded — requests approved from the CLI or
-        on a standby, and executions nobody has claimed. The store's claims keep each to one run."""
-        if not self.is_leader:
+        """Leader only: start what the store holds — every approved request (from Slack, the CLI
+        or a standby: the queue calls nobody), executions nobody has claimed — and settle
+        incidents whose work finished. The store's claims keep each to one run."""
+        if not self.take_over():
             return
         approved = self.approvals.repository.list(state=ApprovalState.APPROVED)
         self.executor.forget_dispatched({request.id for request in approved})
         for request in approved:
             self.executor.on_approved(request)
         self.executor.resume_pending()
+        self.lifecycle.settle_all()
 
     def publish_checkpoint(self, *, force: bool = False) -> None:
         """Leader only: sign the chain's head and publish it to the witnesses."""
@@ -267,8 +311,10 @@ class Agent:
         self.keeper.resync()
         if self.checkpointer is not None:
             start_checkpointing(self.settings, self.store, self.audit)
+        self.lifecycle.rebuild()
         if self.leader is None:
             self.executor.reconcile()  # with leader election, winning the lease reconciles
+            self.leading = True
         if schedule:
             interval = self.settings.alertmanager.poll_interval_seconds
             if poll:
@@ -368,12 +414,6 @@ def build_agent(
         limits=limits,
         grants=store.autonomy,
     )
-    executors: list[Executor] = []  # the queue and the executor need each other: bind late
-
-    def on_approved(request: ApprovalRequest) -> None:
-        metrics.approval_latency.observe(max(0.0, (clock() - request.created_at).total_seconds()))
-        executors[0].on_approved(request)
-
     slack = _slack_channel(settings, store, audit)
     pager = _pager(settings, audit, metrics, sleep=sleep)
     mattermost = _mattermost_channel(settings, store, audit)
@@ -384,18 +424,13 @@ def build_agent(
         store.approvals,
         settings.approvals,
         policy=ApproverPolicy(settings.approvals, groups=groups, on_call=_on_call(settings, clock)),
-        audit=approvals_audit(audit),
+        audit=approvals_audit(audit, metrics),
         notifier=notifier or _notifier(slack, mattermost),
-        on_approved=on_approved,
     )
-
-    def on_leadership(leading: bool) -> None:
-        metrics.leader.set(1 if leading else 0)
-        if leading:  # a new leader settles what a lost one left claimed (on a worker thread)
-            executors[0].reconcile_later()
-
-    leader = _leader(settings, kube, identity, clock=clock, on_change=on_leadership)
     intake = Intake()
+    lifecycle = IncidentLifecycle(store, intake, clock=clock)
+    # Winning the lease only sets the gauge; the next poll or dispatch takes over (`take_over`).
+    leader = _leader(settings, kube, identity, clock=clock, on_change=lambda leading: metrics.leader.set(int(leading)))
     executor = Executor(
         store=store,
         audit=audit,
@@ -407,7 +442,7 @@ def build_agent(
         identity=identity,
         is_leader=(lambda: leader.is_leader) if leader is not None else (lambda: True),
         is_paused=kill_switch.is_paused,
-        on_verified=lambda incident_id: _mark_verified(intake, incident_id, clock),
+        on_verified=lifecycle.verified,
         settings=ExecutorSettings(
             revalidation_margin=settings.approvals.revalidation_margin,
             verify_timeout_seconds=verify_timeout_seconds,
@@ -415,11 +450,11 @@ def build_agent(
         ),  # (the executor's timing is a test and demo knob, not an operator setting yet)
         sleep=sleep,
     )
-    executors.append(executor)
     if leader is None:
         metrics.leader.set(1)  # a single replica always leads
     pipeline = Pipeline(
         intake=intake,
+        lifecycle=lifecycle,
         evaluator=evaluator,
         store=store,
         audit=audit,
@@ -452,6 +487,7 @@ def build_agent(
         approvals=approvals,
         executor=executor,
         pipeline=pipeline,
+        lifecycle=lifecycle,
         keeper=keeper,
         leader=leader,
         identity=identity,
@@ -473,16 +509,37 @@ def build_agent(
             else None
         ),
         checkpointer=build_checkpointer(settings, store, kube, clock=clock, metrics=metrics),
-    )
-    if slack is not None:
-        agent.clicks = ClickHandler(
+        clicks=_click_handler(
             approvals,
             slack,
-            on_undo=agent.undo,
+            store=store,
+            evaluator=evaluator,
+            clock=clock,
             policy=ApproverPolicy(settings.approvals, groups=groups),
             audit=approvals_audit(audit),
-        )
+        ),
+    )
     return agent
+
+
+def _click_handler(
+    approvals: ApprovalQueue,
+    slack: SlackChannel | None,
+    *,
+    store: Store,
+    evaluator: Evaluator,
+    clock: Callable[[], datetime],
+    policy: ApproverPolicy,
+    audit: Callable[[str, dict[str, Any]], None],
+) -> ClickHandler | None:
+    """Slack's button handler (Approve, Reject, Undo, the last with an approver's authority) when Slack is on."""
+    if slack is None:
+        return None
+
+    def undo(request_id: str, user: str) -> str:
+        return request_undo(request_id, user, approvals=approvals, store=store, evaluator=evaluator, now=clock())
+
+    return ClickHandler(approvals, slack, on_undo=undo, policy=policy, audit=audit)
 
 
 def _slack_channel(settings: Settings, store: Store, audit: AuditLog) -> SlackChannel | None:
@@ -535,10 +592,6 @@ def action_limits(settings: Settings) -> ActionLimits:
     one value for the executor's context, the daemon's evaluator and `scutum plan`."""
     protected = tuple(sorted(effective_policy(settings).protected))
     return replace(settings.actions.limits(), protected_namespaces=protected)
-
-
-def _mark_verified(intake: Intake, incident_id: str, clock: Callable[[], datetime]) -> None:
-    intake.mark_verified(incident_id, now=clock())
 
 
 def _on_call(settings: Settings, clock: Callable[[], datetime]) -> OnCallDirectory | None:

@@ -31,6 +31,7 @@ from agent.checkpoints import (
 )
 from agent.control import KillSwitch
 from agent.settings import Settings, SettingsError, load_settings, redacted
+from agent.status import read_status
 from agent.store import Store
 from agent.store.records import AuditRecord
 
@@ -270,16 +271,26 @@ def _switch(config: Path | None, data_dir: Path | None, *, as_user: str, pause_r
     store = open_store(settings)
     switch = KillSwitch(store, audit_log(settings, store))
     try:
-        if pause_reason is None:
-            switch.resume(by=as_user)
-        else:
-            switch.pause(reason=pause_reason, by=as_user)
+        switched = switch.resume(by=as_user) if pause_reason is None else switch.pause(reason=pause_reason, by=as_user)
     except ValueError as exc:
         typer.echo(f"scutum: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     finally:
         store.close()
-    typer.echo(f"paused by {as_user}: {pause_reason}" if pause_reason is not None else f"resumed by {as_user}")
+    typer.echo(switched.message())
+
+
+@app.command("status")
+def status(config: ConfigOption = None, data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
+    """The kill switch (who, why, since when), the leader, pending approvals, open incidents
+    and each replica's last poll, read from the store."""
+    settings = settings_from(config, data_dir)
+    store = open_store(settings)
+    try:
+        report = read_status(store)
+    finally:
+        store.close()
+    typer.echo(json.dumps(report.as_json(), indent=2) if as_json else "\n".join(report.lines()))
 
 
 def main() -> None:

@@ -4,10 +4,28 @@ in the store and written to the audit chain."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agent.audit import AuditKind, AuditLog
 from agent.store import ControlState, Store
+
+
+@dataclass(frozen=True)
+class Switched:
+    """The kill switch after a pause or resume, and whether that call changed it."""
+
+    state: ControlState
+    changed: bool
+
+    def message(self) -> str:
+        """What to tell the person who flipped it (or tried to)."""
+        state = self.state
+        since = state.changed_at.isoformat(timespec="seconds") if state.changed_at else "unknown"
+        if state.paused:
+            verb = "paused" if self.changed else "already paused"
+            return f"{verb} by {state.changed_by} since {since}: {state.reason}"
+        return f"resumed by {state.changed_by}" if self.changed else "not paused: nothing to resume"
 
 
 class KillSwitch:
@@ -26,15 +44,22 @@ class KillSwitch:
         """True while actions are stopped."""
         return self.state().paused
 
-    def pause(self, *, reason: str, by: str) -> ControlState:
-        """Stop all actions; `reason` is required so the next person knows why."""
+    def pause(self, *, reason: str, by: str) -> Switched:
+        """Stop all actions; `reason` is required so the next person knows why. Pausing while
+        paused changes nothing (who paused first, and why, stays on record)."""
         if not reason.strip():
             raise ValueError("a reason is required to pause")
-        return self._set(paused=True, reason=reason, by=by)
+        current = self.state()
+        if current.paused:
+            return Switched(current, changed=False)
+        return Switched(self._set(paused=True, reason=reason, by=by), changed=True)
 
-    def resume(self, *, by: str, reason: str = "") -> ControlState:
-        """Allow actions again."""
-        return self._set(paused=False, reason=reason, by=by)
+    def resume(self, *, by: str, reason: str = "") -> Switched:
+        """Allow actions again (the agent then decides again what it held while paused)."""
+        current = self.state()
+        if not current.paused:
+            return Switched(current, changed=False)
+        return Switched(self._set(paused=False, reason=reason, by=by), changed=True)
 
     def _set(self, *, paused: bool, reason: str, by: str) -> ControlState:
         if not by.strip():

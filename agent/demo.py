@@ -261,6 +261,7 @@ def _follow(
             return None
         if handled.execution_id is None and approval_id is None:
             return None
+        agent.dispatch()  # the leader's job: it runs what was approved
         agent.executor.wait(timeout=180)
         execution = _execution_for(agent, incident_id)
         if execution is None:

@@ -25,6 +25,7 @@ from agent.evaluate import Evaluator
 from agent.intake import Incident
 from agent.metrics import Metrics
 from agent.outcomes import invocation_json, outcome_from, outcome_json
+from agent.proposals import StoredProposals
 from agent.store import Execution, ExecutionState, Store
 from approvals.model import ApprovalRequest
 from approvals.queue import ApprovalQueue, needs_reapproval
@@ -94,7 +95,10 @@ class Executor:
         self._settings = settings or ExecutorSettings()
         self._sleep = sleep
         self._pool = ThreadPoolExecutor(max_workers=self._settings.workers, thread_name_prefix="executor")
+        self._proposals = StoredProposals(store)
         self._pending: dict[str, _Pending] = {}
+        """Executions submitted by this process and not started yet (bounded by the pool's
+        queue); anything else is rebuilt from the store (`StoredProposals`)."""
         self._dispatched: set[str] = set()
         """Approval requests this process has turned into executions."""
         self._in_flight: set[str] = set()
@@ -119,13 +123,9 @@ class Executor:
         self._submit(execution.id)
         return execution.id
 
-    def remember(self, approval_id: str, proposal: Proposal, incident: Incident | None, *, proposal_id: str) -> None:
-        """Keep what an approval request is about, so its approval can run it."""
-        self._pending[approval_id] = _Pending(proposal, incident, proposal_id, approval_id)
-
     def on_approved(self, request: ApprovalRequest) -> None:
-        """The approval queue's callback (and the leader's dispatch of requests approved
-        elsewhere): an approved request becomes an execution, once per process. A standby leaves
+        """The leader's dispatch of an approved request (wherever it was approved): it becomes
+        an execution, once per process, its proposal read back from the store. A standby leaves
         it to the leader, whose dispatch job finds it in the store."""
         if not self._is_leader():
             return
@@ -133,19 +133,15 @@ class Executor:
             if request.id in self._dispatched:
                 return
             self._dispatched.add(request.id)
-        pending = self._pending.pop(request.id, None)
-        if pending is None:
-            action, params = parse_invocation(request.action.value, request.params)
-            target = action.target(params)
-            pending = _Pending(
-                Proposal(request.action, params, target, request.created_at, requested_by=request.requested_by),
-                None,
-                None,
-                request.id,
-                incident_id=request.incident_id,
-            )
-        pending.approval_id = request.id
-        pending.approved_risk = request.risk_total
+        stored = self._proposals.for_request(request)
+        pending = _Pending(
+            stored.proposal,
+            stored.incident,
+            stored.proposal_id,
+            request.id,
+            approved_risk=request.risk_total,
+            incident_id=request.incident_id,
+        )
         execution = self._store.executions.create(
             action=pending.proposal.action.value,
             params=pending.proposal.params.model_dump(mode="json"),
@@ -187,7 +183,10 @@ class Executor:
         pending = self._pending.pop(execution_id, None)
         execution = self._store.executions.get(execution_id)
         assert execution is not None  # we just claimed it
-        proposal = pending.proposal if pending else self._proposal_from(execution)
+        if pending is None:  # recorded by another process, or before a restart: read it back
+            stored = self._proposals.for_execution(execution)
+            pending = _Pending(stored.proposal, stored.incident, stored.proposal_id, incident_id=execution.incident_id)
+        proposal = pending.proposal
         approval_id = pending.approval_id if pending else None
         if approval_id and not self._approvals.mark_executing(approval_id, now=self._clock()):
             self._finish(execution, succeeded=False, outcome={"refused": "approval no longer approved"}, refused=True)
@@ -277,12 +276,8 @@ class Executor:
             reason = f"risk rose from {approved_risk:.2f} to {risk.total:.2f} since approval" + (
                 " and a veto now applies" if vetoed else ""
             )
-            if not vetoed:
-                fresh = self._approvals.reask(approval_id, risk, now=now, reason=reason)
-                if fresh is not None and pending is not None:
-                    self._pending[fresh.id] = _Pending(
-                        pending.proposal, pending.incident, pending.proposal_id, fresh.id
-                    )
+            if not vetoed:  # the fresh request's approval reads its proposal back from the store
+                self._approvals.reask(approval_id, risk, now=now, reason=reason)
             return reason
         return None
 
@@ -405,6 +400,8 @@ class Executor:
             self._in_flight.add(execution_id)
         future = self._pool.submit(self.run, execution_id)
         future.add_done_callback(lambda _: self._done(execution_id))
+        # Bounded: finished runs are forgotten (a run that raised is kept for `wait` to report).
+        self.futures = [f for f in self.futures if not f.done() or f.exception() is not None]
         self.futures.append(future)
 
     def _done(self, execution_id: str) -> None:

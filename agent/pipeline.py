@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
@@ -20,6 +21,7 @@ from agent.audit import AuditEntry, AuditKind, AuditLog
 from agent.evaluate import Evaluation, Evaluator, Outcome, incident_json, target_text
 from agent.executor import Executor
 from agent.intake import Alert, IgnoreReason, Incident, Intake, IntakeResult, ParsedBatch
+from agent.lifecycle import IncidentLifecycle
 from agent.metrics import Metrics
 from agent.store import ExecutionState, IncidentStatus, Store
 from approvals.model import ApprovalState
@@ -98,6 +100,7 @@ class Pipeline:
         self,
         *,
         intake: Intake,
+        lifecycle: IncidentLifecycle,
         evaluator: Evaluator,
         store: Store,
         audit: AuditLog,
@@ -110,6 +113,7 @@ class Pipeline:
         on_handled: Callable[[Handled], None] | None = None,
     ) -> None:
         self.intake = intake
+        self.lifecycle = lifecycle
         self.evaluator = evaluator
         self._store = store
         self._audit = audit
@@ -129,13 +133,20 @@ class Pipeline:
         """A full `GET /api/v2/alerts` answer: alerts missing from it have resolved."""
         with self._lock:
             now = self._clock()
-            return self.handle(self.intake.ingest_poll(payload, now=now), now=now)
+            return self.handle(self._with_undecided(self.intake.ingest_poll(payload, now=now)), now=now)
 
     def ingest_webhook(self, payload: bytes | str | object) -> list[Handled]:
         """An Alertmanager webhook notification."""
         with self._lock:
             now = self._clock()
-            return self.handle(self.intake.ingest_webhook(payload, now=now), now=now)
+            return self.handle(self._with_undecided(self.intake.ingest_webhook(payload, now=now)), now=now)
+
+    def _with_undecided(self, result: IntakeResult) -> IntakeResult:
+        """Add the open incidents whose decision was never committed: an alert counts as seen
+        only once its decision is in the store, so one that failed is decided on the next batch."""
+        fresh = {incident.id for incident in result.new}
+        result.new.extend(i for i in self.intake.undecided() if i.id not in fresh)
+        return result
 
     def ingest_parsed(self, batch: ParsedBatch, *, complete: bool = False) -> list[Handled]:
         """Alerts already parsed, bounded and filtered at the edge (the decision queue's job).
@@ -148,29 +159,29 @@ class Pipeline:
             return self.handle(result, now=now)
 
     def handle(self, result: IntakeResult, *, now: datetime) -> list[Handled]:
-        """Record what intake rejected and resolved, and decide each new incident."""
+        """Record what intake rejected and resolved, and decide each new incident. A step that
+        fails (the database is down) is logged and left to the next batch, never the loop's end."""
         for rejected in result.rejected:
             self._metrics.alerts.labels(outcome="rejected").inc()
-            self._audit.append(
-                AuditKind.ALERT,
-                actor=ACTOR,
-                payload={"rejected": True, "reason": rejected.reason, "excerpt": rejected.excerpt},
-            )
             log.warning("alert_rejected", reason=rejected.reason)
+            payload = {"rejected": True, "reason": rejected.reason, "excerpt": rejected.excerpt}
+            self._guarded(
+                "alert_rejected", None, partial(self._audit.append, AuditKind.ALERT, actor=ACTOR, payload=payload)
+            )
         self._metrics.alerts.labels(outcome="ignored").inc(len(result.ignored))
         self._record_dropped(result)
         for incident in result.resolved:
-            if self._store.incidents.get(incident.id) is not None:
-                self._store.incidents.set_status(incident.id, IncidentStatus.RESOLVED)
-            self._audit.append(AuditKind.INCIDENT, actor=ACTOR, incident_id=incident.id, payload={"event": "resolved"})
-            self._notices.resolved(incident)
+            self._guarded("incident_resolve", incident.id, partial(self._resolved, incident))
         handled = []
         for incident in result.new:
             try:
+                if self._rejoined(incident):
+                    continue
                 handled.append(self.decide(incident, now=now))
             except Exception as exc:  # task boundary: one incident must not stop the loop
                 log.exception("incident_failed", incident=incident.id)
-                self._audit.append(AuditKind.ERROR, actor=ACTOR, incident_id=incident.id, payload={"error": repr(exc)})
+                error = {"error": repr(exc), "released": True}
+                self._guarded("incident_failed_record", incident.id, partial(self._failed, incident.id, error))
         return handled
 
     def _record_dropped(self, result: IntakeResult) -> None:
@@ -184,6 +195,40 @@ class Pipeline:
         self._audit.append(AuditKind.ALERT, actor=ACTOR, payload=payload)
         log.warning("alerts_dropped_at_capacity", dropped=len(dropped))
 
+    def _failed(self, incident_id: str, error: dict[str, Any]) -> None:
+        """A decision that failed is released (decided again on the next batch) and recorded."""
+        self._audit.append(AuditKind.ERROR, actor=ACTOR, incident_id=incident_id, payload=error)
+
+    def _guarded(self, step: str, incident_id: str | None, run: Callable[[], object]) -> None:
+        try:
+            run()
+        except Exception:  # task boundary: the next batch tries again
+            log.exception("pipeline_step_failed", step=step, incident=incident_id)
+
+    def _resolved(self, incident: Incident) -> None:
+        status = self.lifecycle.alerts_resolved(incident.id)
+        event = {"event": "resolved", "status": status.value if status else None}
+        self._audit.append(AuditKind.INCIDENT, actor=ACTOR, incident_id=incident.id, payload=event)
+        self._notices.resolved(incident)
+
+    def _rejoined(self, incident: Incident) -> bool:
+        """An incident seen again (after a restart, a failover or an empty answer from
+        Alertmanager) whose approval or action is still in hand is joined, never decided twice."""
+        stored = self._store.incidents.get(incident.id)
+        if stored is None or stored.status is not IncidentStatus.HANDLING:
+            return False
+        if self.lifecycle.settle(incident.id) is not IncidentStatus.HANDLING:
+            return False
+        self.intake.mark_decided(incident.id)
+        self._audit.append(
+            AuditKind.DECISION,
+            actor=ACTOR,
+            incident_id=incident.id,
+            payload={"rejoined": incident.id, "reason": "its approval or action is still in hand"},
+        )
+        log.info("incident_rejoined", incident=incident.id)
+        return True
+
     # --- one incident ------------------------------------------------------------------
 
     def decide(self, incident: Incident, *, now: datetime) -> Handled:
@@ -193,9 +238,10 @@ class Pipeline:
         self._metrics.incidents.inc()
         primary = incident.primary
         if self._store.incidents.get(incident.id) is not None:
-            # The same alerts came back after the incident was closed (a fix that did not hold):
-            # decide again under the same id; cooldowns and budgets see the earlier action.
-            self._store.incidents.set_status(incident.id, IncidentStatus.OPEN)
+            # The same alerts came back after the incident was closed (a fix that did not hold),
+            # or its decision was released: decide again under the same id; cooldowns and
+            # budgets see the earlier action.
+            self._store.incidents.transition(incident.id, IncidentStatus.OPEN)
         else:
             self._store.incidents.open(
                 primary.fingerprint,
@@ -215,6 +261,7 @@ class Pipeline:
             handled = self._route(evaluation, now=now)
         self._metrics.verdicts.labels(verdict=evaluation.outcome.value).inc()
         bound.info("incident_decided", verdict=evaluation.outcome.value, shadow=evaluation.shadow)
+        self.intake.mark_decided(incident.id)
         if handled.execution_id is None and handled.approval_id is None:
             self.intake.park(incident.id)  # nothing in hand: its slot may go to a new target
         if self._on_handled:
@@ -255,8 +302,12 @@ class Pipeline:
         record = self._record_proposal(evaluation, proposal, evaluation.risk)
         if evaluation.shadow:
             return handled
-        owner = self.in_hand(proposal.target, now=now)
-        if owner is not None and owner != incident.id:
+        owner = self.in_hand(proposal.target, now=now, asking=incident.id)
+        if owner == incident.id:  # its own approval or action is still in hand: never a second
+            self._handling(incident)
+            handled.joined = owner
+            return handled
+        if owner is not None:
             handled.joined = owner
             self._set_status(incident, IncidentStatus.JOINED)
             self._audit.append(
@@ -267,15 +318,26 @@ class Pipeline:
             )
             return handled
         if evaluation.outcome is Outcome.EXECUTE:
-            self._set_status(incident, IncidentStatus.HANDLING)
+            # The execution is recorded first, then the incident is HANDLING: the store never
+            # shows an incident in hand with nothing started (the settler would escalate it).
 
             def submit() -> None:
                 handled.execution_id = self._executor.submit_new(proposal, incident, proposal_id=record)
+                self._handling(incident)
 
             self._store.after_commit(submit)
         elif evaluation.outcome is Outcome.APPROVE:
-            self._set_status(incident, IncidentStatus.HANDLING)
-            self._store.after_commit(lambda: self._request_approval(evaluation, proposal, record, handled, now=now))
+
+            def ask() -> None:
+                self._request_approval(evaluation, proposal, record, handled, now=now)
+                self._handling(incident)
+
+            self._store.after_commit(ask)
+        elif evaluation.facts is not None and evaluation.facts.environment.kill_switch:
+            self._set_status(incident, IncidentStatus.HELD)
+            self._escalate(
+                incident, "held while the kill switch is on (decided again on resume): " + "; ".join(evaluation.reasons)
+            )
         else:
             self._set_status(incident, IncidentStatus.ESCALATED)
             self._escalate(incident, "denied by policy: " + "; ".join(evaluation.reasons), denied=True)
@@ -295,7 +357,6 @@ class Pipeline:
             threshold=execute_max,
             now=now,
         )
-        self._executor.remember(request.id, proposal, incident, proposal_id=record)
         handled.approval_id = request.id
 
     def _record_proposal(self, evaluation: Evaluation, proposal: Proposal, risk: RiskScore) -> str:
@@ -321,11 +382,17 @@ class Pipeline:
         return record.id
 
     def _set_status(self, incident: Incident, status: IncidentStatus) -> None:
-        self._store.incidents.set_status(incident.id, status)
+        self._store.incidents.transition(incident.id, status)
 
-    def in_hand(self, target: TargetRef, *, now: datetime) -> str | None:
+    def _handling(self, incident: Incident) -> None:
+        """In hand; settled at once if its action already finished (a fast verification)."""
+        self._set_status(incident, IncidentStatus.HANDLING)
+        self.lifecycle.settle(incident.id)
+
+    def in_hand(self, target: TargetRef, *, now: datetime, asking: str | None = None) -> str | None:
         """The incident whose action on `target` awaits approval, is under way, or succeeded
-        within the cooldown, if any: more alerts about the same target join it.
+        within the cooldown, if any: more alerts about the same target join it. A success of
+        the `asking` incident itself, or of one already closed, does not: the fix did not hold.
 
         Read from the store, so it holds across restarts and replicas.
         """
@@ -344,9 +411,19 @@ class Pipeline:
             if execution.state in (ExecutionState.PENDING, ExecutionState.CLAIMED, ExecutionState.RUNNING):
                 return execution.incident_id or execution.id
             finished = execution.finished_at or execution.created_at
-            if execution.state is ExecutionState.SUCCEEDED and now - finished <= cooldown:
+            recent_success = execution.state is ExecutionState.SUCCEEDED and now - finished <= cooldown
+            if recent_success and execution.incident_id != asking and self._still_open(execution.incident_id):
                 return execution.incident_id or execution.id
         return None
+
+    def _still_open(self, incident_id: str | None) -> bool:
+        """Whether a fixed incident still holds its target: not once it is closed (verified or
+        resolved). A re-fire then is decided on its own (the cooldown veto sends it to humans),
+        not silently joined to an incident that is over."""
+        if incident_id is None:
+            return True
+        stored = self._store.incidents.get(incident_id)
+        return stored is None or stored.status not in (IncidentStatus.VERIFIED, IncidentStatus.RESOLVED)
 
     def _escalate(self, incident: Incident, reason: str, *, denied: bool = False) -> None:
         self._audit.append(AuditKind.ESCALATION, actor=ACTOR, incident_id=incident.id, payload={"reason": reason})

@@ -7,7 +7,7 @@ produce exactly one winner, and every transition is reported to the injected aud
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -23,28 +23,31 @@ from approvals.model import (
     VoteDecision,
 )
 from approvals.settings import ApprovalSettings
+from approvals.transitions import (
+    EVENT_OF,
+    TRANSITIONS,
+    ApprovalEvent,
+    IllegalApprovalTransition,
+    can_transition,
+    sources_of,
+)
 from risk.model import Proposal, RiskScore
+
+__all__ = [
+    "EVENT_OF",
+    "TRANSITIONS",
+    "ApprovalEvent",
+    "ApprovalQueue",
+    "IllegalApprovalTransition",
+    "can_transition",
+    "needs_reapproval",
+    "sources_of",
+]
 
 AuditSink = Callable[[str, dict[str, Any]], None]
 """Receives (event name, JSON-able details); the agent wires it to the audit chain."""
 
 S = ApprovalState
-TRANSITIONS: Mapping[ApprovalState, frozenset[ApprovalState]] = {
-    S.PENDING: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED}),
-    S.APPROVED: frozenset({S.EXECUTING, S.SUPERSEDED}),
-    S.EXECUTING: frozenset({S.SUCCEEDED, S.FAILED, S.SUPERSEDED}),
-    S.REJECTED: frozenset(),
-    S.EXPIRED: frozenset(),
-    S.SUCCEEDED: frozenset(),
-    S.FAILED: frozenset(),
-    S.SUPERSEDED: frozenset(),
-}
-"""The only moves the state machine allows."""
-
-
-def can_transition(from_state: ApprovalState, to_state: ApprovalState) -> bool:
-    """Whether the state machine allows moving from one state to the other."""
-    return to_state in TRANSITIONS[from_state]
 
 
 def is_past_deadline(request: ApprovalRequest, now: datetime) -> bool:
@@ -72,7 +75,8 @@ class ApprovalNotifier(Protocol):
 
 @dataclass(frozen=True)
 class Approved:
-    """This vote completed the approval; the caller's `on_approved` has been called once."""
+    """This vote completed the approval; the leader's dispatch picks the request up from the
+    store and runs it (once: the executor claims it by moving it to EXECUTING)."""
 
     request: ApprovalRequest
 
@@ -143,9 +147,9 @@ class _SilentNotifier:
 class ApprovalQueue:
     """Creates requests, counts votes, expires, and records execution, over a repository.
 
-    `on_approved` is called exactly once per approved request, by the vote that won; it runs
-    inside the Slack click handler (which must answer within 3 s), so it should hand the request
-    to the executor and return, not execute it.
+    It calls nobody back: an approved request waits in the store until the leader's dispatch
+    picks it up, so a click (which must be answered within 3 s) never runs an action, and a
+    request approved on a standby or from the CLI runs the same way.
     """
 
     def __init__(
@@ -156,17 +160,19 @@ class ApprovalQueue:
         policy: ApproverPolicy,
         audit: AuditSink,
         notifier: ApprovalNotifier | None = None,
-        on_approved: Callable[[ApprovalRequest], None] | None = None,
         new_id: Callable[[], str] = _new_id,
     ) -> None:
         self._repo = repository
         self._settings = settings
         self._policy = policy
         self._audit = audit
-        self.notifier: ApprovalNotifier = notifier or _SilentNotifier()
-        """Settable after construction, because the Slack channel itself needs the queue."""
-        self._on_approved = on_approved
+        self._notifier: ApprovalNotifier = notifier or _SilentNotifier()
         self._new_id = new_id
+
+    @property
+    def notifier(self) -> ApprovalNotifier:
+        """Where requests are shown (fixed at construction)."""
+        return self._notifier
 
     @property
     def repository(self) -> ApprovalRepository:
@@ -208,7 +214,7 @@ class ApprovalQueue:
     def _create(self, request: ApprovalRequest) -> ApprovalRequest:
         self._repo.create(request)
         self._emit(
-            "approval_requested",
+            ApprovalEvent.REQUESTED,
             request,
             risk=request.risk,
             threshold=request.threshold,
@@ -216,7 +222,7 @@ class ApprovalQueue:
             deadline=request.deadline.isoformat(),
             requested_by=request.requested_by,
         )
-        self.notifier.publish(request)
+        self._notifier.publish(request)
         return self._repo.get(request.id) or request
 
     def vote(
@@ -233,7 +239,9 @@ class ApprovalQueue:
         if decision is VoteDecision.APPROVE and approver in request.approvers():
             return NeedsAnotherApprover(request, len(request.approvers()), request.required_approvals, repeated=True)
         self._repo.add_vote(request_id, Vote(approver=approver, decision=decision, at=now, channel=channel))
-        self._emit("approval_vote_recorded", request, approver=approver, decision=decision.value, channel=channel.value)
+        self._emit(
+            ApprovalEvent.VOTE_RECORDED, request, approver=approver, decision=decision.value, channel=channel.value
+        )
         if decision is VoteDecision.REJECT:
             return self._finish_reject(request, now)
         return self._count_approvals(request, now)
@@ -253,7 +261,7 @@ class ApprovalQueue:
         if refusal is None:
             return None
         self._emit(
-            "approval_vote_refused",
+            ApprovalEvent.VOTE_REFUSED,
             request,
             approver=approver,
             decision=decision.value,
@@ -263,27 +271,20 @@ class ApprovalQueue:
         return NotAllowed(refusal.reason, request)
 
     def _finish_reject(self, request: ApprovalRequest, now: datetime) -> VoteResult:
-        if not self._repo.transition(request.id, {S.PENDING}, S.REJECTED, at=now):
+        if not self._move(request.id, S.REJECTED, now=now, rejected_by=self._reload(request).rejecters()):
             return AlreadyDecided(self._reload(request))
-        rejected = self._reload(request)
-        self._emit("approval_rejected", rejected, rejected_by=rejected.rejecters())
-        self.notifier.publish(rejected)
-        return Rejected(rejected)
+        return Rejected(self._reload(request))
 
     def _count_approvals(self, request: ApprovalRequest, now: datetime) -> VoteResult:
         current = self._reload(request)
         approvers = current.approvers()
         if len(approvers) < current.required_approvals:
-            self.notifier.publish(current)
+            self._notifier.publish(current)
             return NeedsAnotherApprover(current, len(approvers), current.required_approvals)
-        if not self._repo.transition(request.id, {S.PENDING}, S.APPROVED, at=now):
+        waited = max(0.0, (now - current.created_at).total_seconds())
+        if not self._move(request.id, S.APPROVED, now=now, approved_by=approvers, waited_seconds=waited):
             return AlreadyDecided(self._reload(request))
-        approved = self._reload(request)
-        self._emit("approval_approved", approved, approved_by=approved.approvers())
-        self.notifier.publish(approved)
-        if self._on_approved is not None:
-            self._on_approved(approved)
-        return Approved(approved)
+        return Approved(self._reload(request))
 
     def expire_due(self, now: datetime) -> list[ApprovalRequest]:
         """Expire every pending request past its deadline; returns the ones this call expired."""
@@ -294,53 +295,31 @@ class ApprovalQueue:
         return expired
 
     def _expire(self, request: ApprovalRequest, now: datetime) -> bool:
-        if not self._repo.transition(request.id, {S.PENDING}, S.EXPIRED, at=now):
-            return False
-        expired = self._reload(request)
-        self._emit(
-            "approval_expired",
-            expired,
-            deadline=expired.deadline.isoformat(),
+        return self._move(
+            request.id,
+            S.EXPIRED,
+            now=now,
+            deadline=request.deadline.isoformat(),
             escalated_to=self._settings.escalation_mention,
         )
-        self.notifier.publish(expired)
-        return True
 
     def mark_executing(self, request_id: str, *, now: datetime) -> bool:
         """Claim an approved request for execution; True for exactly one caller."""
-        return self._move(request_id, {S.APPROVED}, S.EXECUTING, now=now, event="approval_executing")
+        return self._move(request_id, S.EXECUTING, now=now)
 
     def mark_succeeded(self, request_id: str, *, now: datetime, result: str, undo_available: bool = False) -> bool:
         """Record a verified success; the thread gets the result and, when possible, Undo."""
-        return self._move(
-            request_id,
-            {S.EXECUTING},
-            S.SUCCEEDED,
-            now=now,
-            event="approval_succeeded",
-            result=result,
-            undo_available=undo_available,
-        )
+        return self._move(request_id, S.SUCCEEDED, now=now, result=result, undo_available=undo_available)
 
     def mark_failed(self, request_id: str, *, now: datetime, result: str, undo_available: bool = False) -> bool:
         """Record a failed execution with what went wrong."""
-        return self._move(
-            request_id,
-            {S.EXECUTING},
-            S.FAILED,
-            now=now,
-            event="approval_failed",
-            result=result,
-            undo_available=undo_available,
-        )
+        return self._move(request_id, S.FAILED, now=now, result=result, undo_available=undo_available)
 
     def reask(self, request_id: str, risk: RiskScore, *, now: datetime, reason: str) -> ApprovalRequest | None:
         """Re-validation failed: supersede the approved request and ask again with the new risk.
         Returns the new pending request, or None when the old one was not approved/claimed."""
         old = self._repo.get(request_id)
-        if old is None or not self._move(
-            request_id, {S.APPROVED, S.EXECUTING}, S.SUPERSEDED, now=now, event="approval_superseded", result=reason
-        ):
+        if old is None or not self._move(request_id, S.SUPERSEDED, now=now, result=reason):
             return None
         fresh = old.model_copy(
             update={
@@ -363,32 +342,36 @@ class ApprovalQueue:
     def _move(
         self,
         request_id: str,
-        from_states: set[ApprovalState],
         to_state: ApprovalState,
         *,
         now: datetime,
-        event: str,
         result: str | None = None,
         undo_available: bool | None = None,
+        **details: Any,
     ) -> bool:
+        """Every transition: a compare-and-set from the states `TRANSITIONS` allows into
+        `to_state`, then its event and the message update. False when another caller moved the
+        request first (or it is in a state from which `to_state` is not allowed)."""
         won = self._repo.transition(
-            request_id, from_states, to_state, at=now, result=result, undo_available=undo_available
+            request_id, sources_of(to_state), to_state, at=now, result=result, undo_available=undo_available
         )
         if not won:
             return False
         moved = self._repo.get(request_id)
         if moved is None:
             return True
-        self._emit(event, moved, result=result)
-        self.notifier.publish(moved)
+        if result is not None:
+            details["result"] = result
+        self._emit(EVENT_OF[to_state], moved, **details)
+        self._notifier.publish(moved)
         if to_state in (S.SUCCEEDED, S.FAILED):
-            self.notifier.publish_result(moved)
+            self._notifier.publish_result(moved)
         return True
 
     def _reload(self, request: ApprovalRequest) -> ApprovalRequest:
         return self._repo.get(request.id) or request
 
-    def _emit(self, event: str, request: ApprovalRequest, **details: Any) -> None:
+    def _emit(self, event: ApprovalEvent, request: ApprovalRequest, **details: Any) -> None:
         payload: dict[str, Any] = {
             "request_id": request.id,
             "incident_id": request.incident_id,

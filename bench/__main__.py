@@ -1,7 +1,7 @@
 """`make bench`: the benchmarks, one after the other; the sections of docs/benchmarks.md they
 produce are regenerated (the others are left as they were).
 
-    python -m bench [--only micro suite storm cluster history drift flood console]
+    python -m bench [--only micro suite storm cluster history drift flood console soak]
                     [--storm-sizes ...] [--cluster-sizes ...] [--audit-lengths ...] [--approvals N] [--database-url URL]
 
 `make bench BENCH_ARGS="..."` passes the options. The defaults run everything at the sizes the
@@ -26,13 +26,14 @@ from bench import (
     report_scale,
     risk_bench,
     sim_api_bench,
+    soak,
     storm,
     suite,
 )
 from bench.scenarios import SCENARIOS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-PARTS = ("micro", "suite", "storm", "cluster", "history", "drift", "flood", "console")
+PARTS = ("micro", "suite", "storm", "cluster", "history", "drift", "flood", "console", "soak")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     if "console" in args.only:
         print("\nconsole pages")
         sections["console"] = console_bench.render(console_bench.main([]), incidents=10_000)
+    if "soak" in args.only:
+        print("\nsoak")
+        sections["soak"] = soak.render(soak.run(1000, 100)).strip("\n").splitlines()
     DOC.write_text(report_scale.replace_sections(page, sections))
     print(f"\nrewrote {', '.join(sections) or 'no'} sections of {DOC.name}")
 

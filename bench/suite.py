@@ -131,6 +131,7 @@ class Run:
                     self.result.verdicts.append(handled.evaluation.outcome.value)
             self._note_alerts()
             self._approve_pending()
+            self.agent.dispatch()  # the daemon's dispatch job: approved requests become executions
             if self.scenario.expect is Expect.FIX and self._done():
                 return
 

@@ -10,6 +10,7 @@ incident keeps at most a bounded number of alerts, so an alert storm cannot grow
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -87,6 +88,9 @@ class Incident:
     state: IncidentState = IncidentState.OPEN
     closed_at: datetime | None = None
     close_reason: CloseReason | None = None
+    decided: bool = False
+    """True once its decision is committed to the store; until then every batch offers it
+    again as new (a decision that failed, e.g. while the database was down, is retried)."""
 
     @property
     def alert_names(self) -> tuple[str, ...]:
@@ -131,10 +135,13 @@ def incident_id(key: str, alert: Alert) -> str:
 
 
 class Intake:
-    """Turns batches of alerts into incidents; not thread-safe (one caller feeds it)."""
+    """Turns batches of alerts into incidents. A lock keeps its maps consistent between the
+    feeding thread and the executor's verification callback; memory is a cache of the store's
+    incidents (`restore` rebuilds it)."""
 
     def __init__(self, limits: IntakeLimits | None = None) -> None:
         self.limits = limits or IntakeLimits()
+        self._lock = threading.RLock()
         self._open: dict[str, Incident] = {}
         self._by_group: dict[str, str] = {}
         self._by_fingerprint: dict[str, str] = {}
@@ -187,6 +194,51 @@ class Intake:
         `complete=True` says the batch is everything Alertmanager holds (a poll): an open
         incident's alert absent from it has resolved.
         """
+        with self._lock:
+            return self._ingest(alerts, now=now, complete=complete)
+
+    def undecided(self) -> list[Incident]:
+        """Open incidents whose decision is not committed yet (it failed, e.g. while the
+        database was down, or they were released to be decided again)."""
+        with self._lock:
+            return [incident for incident in self._open.values() if not incident.decided]
+
+    def mark_decided(self, incident_id: str) -> None:
+        """The incident's decision is committed: later batches only update it."""
+        with self._lock:
+            incident = self._open.get(incident_id)
+            if incident is not None:
+                incident.decided = True
+
+    def release(self, incident_id: str) -> bool:
+        """Offer an open incident to be decided again (its decision failed, or it was held while
+        paused); False when it is not open here."""
+        with self._lock:
+            incident = self._open.get(incident_id)
+            if incident is None:
+                return False
+            incident.decided = False
+            return True
+
+    def restore(self, incidents: Iterable[Incident]) -> list[Incident]:
+        """Take back incidents the store holds open (at start, on winning leadership): their
+        alerts then update them instead of opening duplicates. Returns the ones added."""
+        added: list[Incident] = []
+        with self._lock:
+            for incident in incidents:
+                if incident.id in self._open or len(self._open) >= self.limits.max_open_incidents:
+                    continue
+                if incident.group_key in self._by_group:
+                    continue
+                self._open[incident.id] = incident
+                self._closed.pop(incident.id, None)
+                self._by_group[incident.group_key] = incident.id
+                for fingerprint in incident.alerts:
+                    self._by_fingerprint.setdefault(fingerprint, incident.id)
+                added.append(incident)
+        return added
+
+    def _ingest(self, alerts: Iterable[Alert], *, now: datetime, complete: bool) -> IntakeResult:
         result = IntakeResult()
         seen: set[str] = set()
         touched: set[str] = set()
@@ -207,6 +259,10 @@ class Intake:
 
     def mark_verified(self, incident_id: str, *, now: datetime) -> Incident | None:
         """Close an incident because its fix was verified; None if it is not open."""
+        with self._lock:
+            return self._mark_verified(incident_id, now=now)
+
+    def _mark_verified(self, incident_id: str, *, now: datetime) -> Incident | None:
         incident = self._open.get(incident_id)
         if incident is None:
             return None

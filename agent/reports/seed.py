@@ -57,10 +57,14 @@ def _write(store: Store, audit: AuditLog, clock: SeedClock, d: PastDecision) -> 
         )
     if d.action is not None:
         _proposal(store, clock, d)
-    store.incidents.set_status(d.incident_id, IncidentStatus.ESCALATED if d.action is None else IncidentStatus.HANDLING)
+    store.incidents.transition(d.incident_id, IncidentStatus.ESCALATED if d.action is None else IncidentStatus.HANDLING)
+    if d.action is not None:  # a HANDLING incident leaves only through its action's end
+        verified = d.ending in (Ending.VERIFIED, Ending.UNDONE, Ending.OVERRIDDEN)
+        store.incidents.transition(d.incident_id, IncidentStatus.VERIFIED if verified else IncidentStatus.ESCALATED)
     if d.resolved_after_seconds is not None:
         clock.at = d.at + timedelta(seconds=d.resolved_after_seconds)
-        store.incidents.set_status(d.incident_id, IncidentStatus.RESOLVED)
+        if store.incidents.get(d.incident_id).status is not IncidentStatus.VERIFIED:  # type: ignore[union-attr]
+            store.incidents.transition(d.incident_id, IncidentStatus.RESOLVED)
 
 
 def _kind(action: str) -> str:

@@ -22,6 +22,7 @@ from agent.store.control_state import ControlRepository
 from agent.store.database import Database, build_engine
 from agent.store.executions import ExecutionRepository
 from agent.store.history import StoreActionHistory
+from agent.store.incident_work import IncidentWork, IncidentWorkReader
 from agent.store.incidents import IncidentRepository
 from agent.store.outcome_rows import DecisionRows, OutcomeRows
 from agent.store.records import (
@@ -31,11 +32,13 @@ from agent.store.records import (
     DecisionRecord,
     Execution,
     ExecutionState,
+    IllegalTransition,
     Incident,
     IncidentStatus,
     ProposalRecord,
     Snapshot,
 )
+from agent.store.replicas import ReplicaReport, ReplicaRepository
 from agent.store.snapshots import SnapshotRepository
 
 __all__ = [
@@ -46,9 +49,12 @@ __all__ = [
     "DecisionRows",
     "Execution",
     "ExecutionState",
+    "IllegalTransition",
     "Incident",
     "IncidentStatus",
+    "IncidentWork",
     "ProposalRecord",
+    "ReplicaReport",
     "Snapshot",
     "Store",
 ]
@@ -80,6 +86,10 @@ class Store:
         """Approval requests and votes (an `approvals.model.ApprovalRepository`)."""
         self.channel_messages = ChannelMessageRepository(db)
         """Where requests are shown on chats other than Slack (an `approvals.model.MessageRefs`)."""
+        self.replicas = ReplicaRepository(db)
+        """Each replica's last report (leadership, last poll)."""
+        self.work = IncidentWorkReader(db)
+        """What each incident has in hand (its requests and executions)."""
         self.history = StoreActionHistory(self.executions, self.incidents, self.control)
         """Recent actions, open incidents, kill switch (a `risk.sources.ActionHistory`)."""
         self.autonomy = AutonomyGrantRepository(db)

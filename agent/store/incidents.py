@@ -7,13 +7,24 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from agent.store.database import Database, utc, utc_or_none
-from agent.store.records import DecisionRecord, Incident, IncidentStatus, ProposalRecord
+from agent.store.records import (
+    ACTIVE_INCIDENT_STATES,
+    INCIDENT_TRANSITIONS,
+    UNRESOLVED_INCIDENT_STATES,
+    DecisionRecord,
+    IllegalTransition,
+    Incident,
+    IncidentStatus,
+    ProposalRecord,
+)
 from agent.store.tables import DecisionRow, IncidentRow, ProposalRow
 
-ACTIVE = (IncidentStatus.OPEN, IncidentStatus.HANDLING)
+ACTIVE = tuple(sorted(ACTIVE_INCIDENT_STATES))
+CLOSED_INCIDENT_STATES = frozenset({IncidentStatus.VERIFIED, IncidentStatus.RESOLVED})
 
 
 class IncidentRepository:
@@ -75,22 +86,59 @@ class IncidentRepository:
                 query = query.where(IncidentRow.namespace == namespace)
             return [_incident(r) for r in session.exec(query.order_by(col(IncidentRow.started_at)))]
 
-    def set_status(
-        self, incident_id: str, status: IncidentStatus, *, alerts: Sequence[dict[str, Any]] | None = None
-    ) -> None:
-        """Move an incident to `status` (and replace its alerts when given)."""
+    def unresolved(self, *, limit: int) -> list[Incident]:
+        """Incidents whose alerts may still fire (newest `limit`, returned oldest first)."""
+        with self._db.session() as session:
+            query = select(IncidentRow).where(
+                col(IncidentRow.status).in_([s.value for s in UNRESOLVED_INCIDENT_STATES])
+            )
+            rows = session.exec(query.order_by(col(IncidentRow.updated_at).desc()).limit(limit))
+            return sorted((_incident(r) for r in rows), key=lambda i: i.started_at)
+
+    def in_status(self, status: IncidentStatus, *, limit: int = 1000) -> list[Incident]:
+        """Incidents in one status, oldest first (at most `limit`)."""
+        with self._db.session() as session:
+            query = select(IncidentRow).where(IncidentRow.status == status.value)
+            rows = session.exec(query.order_by(col(IncidentRow.started_at)).limit(limit))
+            return [_incident(r) for r in rows]
+
+    def count_by_status(self) -> dict[IncidentStatus, int]:
+        """How many incidents are in each status (for `scutum status`)."""
+        with self._db.session() as session:
+            query = select(IncidentRow.status, func.count()).group_by(col(IncidentRow.status))
+            return {IncidentStatus(status): int(n) for status, n in session.exec(query)}
+
+    def transition(
+        self,
+        incident_id: str,
+        to: IncidentStatus,
+        *,
+        allowed_from: frozenset[IncidentStatus] | None = None,
+        alerts: Sequence[dict[str, Any]] | None = None,
+    ) -> Incident:
+        """Move an incident to `to` in one transaction, by `INCIDENT_TRANSITIONS`.
+
+        Staying in the same status is a no-op; any other move the table does not allow (or
+        that `allowed_from` narrows away) raises `IllegalTransition`; an unknown id, KeyError.
+        """
         now = self._clock()
         with self._db.session(write_lock=True) as session:
-            row = session.get(IncidentRow, incident_id)
+            row = session.get(IncidentRow, incident_id, with_for_update=self._db.is_postgres)
             if row is None:
                 raise KeyError(incident_id)
-            row.status = status
+            current = IncidentStatus(row.status)
+            if current is to:
+                return _incident(row)
+            if to not in INCIDENT_TRANSITIONS[current] or (allowed_from is not None and current not in allowed_from):
+                raise IllegalTransition(f"incident {incident_id}: {current.value} -> {to.value}")
+            row.status = to
             row.updated_at = now
-            if status == IncidentStatus.RESOLVED:
-                row.resolved_at = now
+            row.resolved_at = now if to in CLOSED_INCIDENT_STATES else None
             if alerts is not None:
                 row.alerts = list(alerts)
             session.add(row)
+            session.flush()
+            return _incident(row)
 
     def add_proposal(
         self,

@@ -9,15 +9,49 @@ from typing import Any
 
 
 class IncidentStatus(StrEnum):
-    """Where an incident is in its life."""
+    """Where an incident is in its life (the moves between them: `INCIDENT_TRANSITIONS`)."""
 
     OPEN = "open"
+    """Seen, not decided yet (or released to be decided again)."""
     HANDLING = "handling"
+    """An action for it awaits approval or is under way."""
+    VERIFIED = "verified"
+    """Its action was verified to have taken effect."""
     RESOLVED = "resolved"
+    """Its alerts resolved."""
     ESCALATED = "escalated"
+    """Handed to humans: nothing fits, policy denied, or its action failed or was refused."""
     IGNORED = "ignored"
     JOINED = "joined"
     """Its target was already being fixed (or just fixed) for another incident."""
+    HELD = "held"
+    """Decided while the kill switch was on: decided again on resume if still firing."""
+
+
+_I = IncidentStatus
+INCIDENT_TRANSITIONS: dict[IncidentStatus, frozenset[IncidentStatus]] = {
+    _I.OPEN: frozenset({_I.HANDLING, _I.ESCALATED, _I.IGNORED, _I.JOINED, _I.HELD, _I.RESOLVED}),
+    _I.HANDLING: frozenset({_I.VERIFIED, _I.ESCALATED}),
+    _I.VERIFIED: frozenset({_I.OPEN}),
+    _I.RESOLVED: frozenset({_I.OPEN}),
+    _I.ESCALATED: frozenset({_I.OPEN, _I.RESOLVED}),
+    _I.IGNORED: frozenset({_I.OPEN, _I.RESOLVED}),
+    _I.JOINED: frozenset({_I.OPEN, _I.RESOLVED}),
+    _I.HELD: frozenset({_I.OPEN, _I.RESOLVED}),
+}
+"""The only moves an incident makes (`IncidentRepository.transition` enforces it). A HANDLING
+incident leaves only through its action's end (verified, or escalated when it failed, was
+refused, rejected or expired); its alerts resolving does not drop the action in hand."""
+
+ACTIVE_INCIDENT_STATES = frozenset({IncidentStatus.OPEN, IncidentStatus.HANDLING})
+"""Incidents the agent still has to decide or is acting on: what operational pressure counts."""
+
+UNRESOLVED_INCIDENT_STATES = frozenset({_I.OPEN, _I.HANDLING, _I.ESCALATED, _I.IGNORED, _I.JOINED, _I.HELD})
+"""Incidents whose alerts may still fire: rebuilt into memory at start and on winning leadership."""
+
+
+class IllegalTransition(ValueError):
+    """A state machine was asked for a move its table does not allow."""
 
 
 class ExecutionState(StrEnum):

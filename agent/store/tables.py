@@ -229,3 +229,16 @@ class AutonomyGrantRow(SQLModel, table=True):
     reason: str = Field(default="", max_length=2000)
     evidence: list[str] = _json()
     changed_at: datetime = _when()
+
+
+class ReplicaRow(SQLModel, table=True):
+    """What each replica last reported: whether it led, and how its last poll went."""
+
+    __tablename__ = "replicas"
+
+    identity: str = Field(primary_key=True, max_length=256)
+    leading: bool = False
+    polled_at: datetime | None = _when(nullable=True)
+    poll_ok: bool = False
+    poll_detail: str = Field(default="", max_length=2000)
+    updated_at: datetime = _when()

@@ -143,13 +143,18 @@ def test_approving_an_unknown_request_fails_without_a_traceback(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
-    "command", [["pause", "--reason", "incident review", "--as", "oncall"], ["resume", "--as", "oncall"]]
+    ("commands", "recorded"),
+    [
+        ([["pause", "--reason", "incident review", "--as", "oncall"]], 1),
+        ([["pause", "--reason", "incident review", "--as", "oncall"], ["resume", "--as", "oncall"]], 2),
+        ([["resume", "--as", "oncall"]], 0),  # not paused: nothing changed, nothing to record
+    ],
 )
-def test_the_kill_switch_commands_are_recorded(tmp_path: Path, command: list[str]) -> None:
-    result = invoke(*command, "--data-dir", str(tmp_path))
-    assert result.exit_code == 0
+def test_the_kill_switch_commands_are_recorded(tmp_path: Path, commands: list[list[str]], recorded: int) -> None:
+    for command in commands:
+        assert invoke(*command, "--data-dir", str(tmp_path)).exit_code == 0
     verify = invoke("audit", "verify", "--data-dir", str(tmp_path), "--json")
-    assert json.loads(verify.stdout)["count"] == 1
+    assert json.loads(verify.stdout)["count"] == recorded
 
 
 def test_an_exported_chain_verifies_offline_and_an_edited_copy_does_not(tmp_path: Path) -> None:

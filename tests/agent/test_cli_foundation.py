@@ -94,8 +94,8 @@ def test_pause_refuses_a_blank_reason(tmp_path: Path) -> None:
 
 
 def test_audit_verify_exits_0_then_1_naming_the_edited_record(tmp_path: Path) -> None:
-    for n in range(3):
-        _run("pause", "--reason", f"r{n}", "--as", "oncall", "--data-dir", str(tmp_path))
+    for command in (["pause", "--reason", "r0"], ["resume"], ["pause", "--reason", "r2"]):
+        _run(*command, "--as", "oncall", "--data-dir", str(tmp_path))
     code, out, _ = _run("audit", "verify", "--data-dir", str(tmp_path))
     assert code == 0
     assert "intact: 3 records" in out

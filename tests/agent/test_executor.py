@@ -170,9 +170,9 @@ def test_approved_action_is_asked_again_when_its_risk_rose(settled: RunningSim, 
     request = agent.approvals.request(
         proposal, seen_by_approver, incident_id="inc-1", incident_summary="test", threshold=0.3, now=agent.clock()
     )
-    agent.executor.remember(request.id, proposal, None, proposal_id="p-1")
 
     vote = cli_channel.approve(agent.approvals, request.id, as_user=APPROVER, now=agent.clock())
+    agent.dispatch()  # the leader picks the approved request up from the store
     agent.executor.wait(timeout=30)
 
     assert vote.result == "approved"
@@ -196,10 +196,10 @@ def test_an_approved_action_whose_precondition_fails_is_refused_with_its_reason(
     request = agent.approvals.request(
         proposal, risk, incident_id="inc-1", incident_summary="test", threshold=0.3, now=agent.clock()
     )
-    agent.executor.remember(request.id, proposal, None, proposal_id="p-1")
     settled.cluster.store.delete("Deployment", "shop", "catalog")  # gone between approval and execution
 
     cli_channel.approve(agent.approvals, request.id, as_user=APPROVER, now=agent.clock())
+    agent.dispatch()  # the leader picks the approved request up from the store
     agent.executor.wait(timeout=30)
 
     execution = only_execution(agent)
@@ -223,9 +223,9 @@ def test_approved_hpa_bounds_above_the_cap_are_refused_at_execution(settled: Run
     request = agent.approvals.request(
         proposal, seen_by_approver, incident_id="inc-1", incident_summary="test", threshold=0.3, now=agent.clock()
     )
-    agent.executor.remember(request.id, proposal, None, proposal_id="p-1")
 
     cli_channel.approve(agent.approvals, request.id, as_user=APPROVER, now=agent.clock())
+    agent.dispatch()  # the leader picks the approved request up from the store
     agent.executor.wait(timeout=30)
 
     execution = only_execution(agent)

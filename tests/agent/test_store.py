@@ -39,7 +39,7 @@ def test_active_incident_found_by_fingerprint_until_resolved(store: Store, clock
     assert [i.id for i in store.incidents.active("shop")] == [incident.id]
 
     clock.advance(60)
-    store.incidents.set_status(incident.id, IncidentStatus.RESOLVED)
+    store.incidents.transition(incident.id, IncidentStatus.RESOLVED)
 
     assert store.incidents.active_by_fingerprint("fp-2") is None
     resolved = store.incidents.get(incident.id)

@@ -127,7 +127,7 @@ def test_action_history_counts_claimed_runs_incidents_and_kill_switch(store: Sto
     store.executions.claim_execution(ran.id, "replica-a")
     store.incidents.open("fp", alerts=[], started_at=clock.now)
     resolved = store.incidents.open("fp2", alerts=[], started_at=clock.now)
-    store.incidents.set_status(resolved.id, IncidentStatus.RESOLVED)
+    store.incidents.transition(resolved.id, IncidentStatus.RESOLVED)
     since = clock.now - timedelta(hours=1)
 
     assert store.history.action_times(since=since, target=target) == [clock.now]

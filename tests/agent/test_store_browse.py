@@ -19,7 +19,7 @@ def _incident(store: Store, n: int, *, namespace: str, action: str | None, verdi
         namespace=namespace,
     )
     if action is None:
-        store.incidents.set_status(incident.id, IncidentStatus.ESCALATED)
+        store.incidents.transition(incident.id, IncidentStatus.ESCALATED)
         return incident.id
     proposal = store.incidents.add_proposal(
         incident.id, action=action, params={}, target_kind="Deployment", target_name="web", target_namespace=namespace

@@ -63,6 +63,7 @@ def test_undo_becomes_a_new_request_its_requester_cannot_approve(sim: RunningSim
     request_id = handled[0].approval_id
     assert request_id is not None
     assert cli_channel.approve(agent.approvals, request_id, as_user="oncall", now=agent.clock()).exit_code == 0
+    agent.dispatch()  # the leader picks the approved request up from the store
     agent.executor.wait(timeout=60)
     assert sim.cluster.store.get("CronJob", "batch", "nightly-report")["spec"].get("suspend") is True
 

@@ -15,8 +15,8 @@ import pytest
 from actions.base import ActionName, NamespacedParams, TargetRef
 from approvals.authz import ApproverPolicy, GroupDirectory
 from approvals.memory import InMemoryApprovalRepository
-from approvals.model import ApprovalRepository, ApprovalRequest
-from approvals.queue import ApprovalQueue
+from approvals.model import ApprovalRepository, ApprovalRequest, ApprovalState
+from approvals.queue import ApprovalNotifier, ApprovalQueue
 from approvals.settings import ApprovalSettings, SlackSettings
 from risk.model import Component, ComponentScore, Proposal, RiskScore
 from tests.approvals.fake_slack import FakeSlack
@@ -93,22 +93,36 @@ class World:
         self.clock = clock
         self.audit = audit
         self.repo: ApprovalRepository = repo or InMemoryApprovalRepository()
-        self.runs: list[str] = []
+        self._runs: list[str] = []
         self.auto_execute = True
         """When False, tests drive the executor's claim by hand."""
-        ids = iter(f"req{i}" for i in range(1, 1000))
-        self.queue = ApprovalQueue(
+        self._ids = iter(f"req{i}" for i in range(1, 1000))
+        self._groups = groups
+        self.queue = self.build_queue()
+
+    def build_queue(self, notifier: ApprovalNotifier | None = None) -> ApprovalQueue:
+        """The queue over this world's repository (built again to show requests somewhere)."""
+        return ApprovalQueue(
             self.repo,
-            settings,
-            policy=ApproverPolicy(settings, groups=groups),
-            audit=audit,
-            on_approved=self._execute,
-            new_id=lambda: next(ids),
+            self.settings,
+            policy=ApproverPolicy(self.settings, groups=self._groups),
+            audit=self.audit,
+            notifier=notifier,
+            new_id=lambda: next(self._ids),
         )
 
+    @property
+    def runs(self) -> list[str]:
+        """What ran: the leader's dispatch picks approved requests up from the store (here, on
+        each look) and claims each by moving it to EXECUTING, so each runs at most once."""
+        if self.auto_execute:
+            for request in self.repo.list(state=ApprovalState.APPROVED):
+                self._execute(request)
+        return list(self._runs)
+
     def _execute(self, request: ApprovalRequest) -> None:
-        if self.auto_execute and self.queue.mark_executing(request.id, now=self.clock()):
-            self.runs.append(request.id)
+        if self.queue.mark_executing(request.id, now=self.clock()):
+            self._runs.append(request.id)
             self.queue.mark_succeeded(request.id, now=self.clock(), result="rollout complete", undo_available=False)
 
     def ask(self, total: float = 0.6, *, requested_by: str | None = None) -> ApprovalRequest:

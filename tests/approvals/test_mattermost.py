@@ -60,16 +60,19 @@ class MattermostWorld:
         )
         self.refs = Refs()
         self.channel = MattermostChannel(self.settings, refs=self.refs, audit=audit)
-        self.approved: list[str] = []
         self.queue = ApprovalQueue(
             InMemoryApprovalRepository(),
             self.approvals,
             policy=ApproverPolicy(self.approvals),
             audit=audit,
             notifier=self.channel,
-            on_approved=lambda request: self.approved.append(request.id),
         )
         self.actions = MattermostActions(self.settings, self.approvals, vote=self.queue.vote, audit=audit)
+
+    @property
+    def approved(self) -> list[str]:
+        """Requests the queue holds approved (the leader's dispatch would run them)."""
+        return [r.id for r in self.queue.repository.list(state=ApprovalState.APPROVED)]
 
     def ask(self, total: float = 0.6) -> str:
         request = self.queue.request(

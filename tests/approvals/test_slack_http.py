@@ -54,7 +54,7 @@ def wire_slack(world: World, slack_settings: SlackSettings, fake_slack: FakeSlac
         escalation_mention=world.settings.escalation_mention,
         sleep=sleeps.append,
     )
-    world.queue.notifier = channel
+    world.queue = world.build_queue(channel)
 
     def on_undo(request_id: str, user: str) -> str:
         undos.append((request_id, user))

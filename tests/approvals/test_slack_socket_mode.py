@@ -21,7 +21,7 @@ def test_socket_mode_click_approves_once_through_the_bolt_listener(
 ) -> None:
     settings = SlackSettings.model_validate(slack_settings.model_dump() | {"mode": "socket", "app_token": "xapp-test"})
     channel = SlackChannel(settings, repository=world.repo, audit=world.audit)
-    world.queue.notifier = channel
+    world.queue = world.build_queue(channel)
     clicks = ClickHandler(world.queue, channel)
     handler = socket_mode_handler(settings, clicks, channel, clock=world.clock, process_before_response=True)
     request = world.ask(0.6)

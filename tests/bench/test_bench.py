@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from agent.intake import parse_gettable_alerts
-from bench import report, report_scale, storm
+from bench import report, report_scale, soak, storm
 from bench.cluster_size import SizeResult
 from bench.history_bench import VerifyResult
 from bench.scenarios import SCENARIOS, Expect, by_name
@@ -139,3 +139,11 @@ def test_a_small_flood_still_decides_every_genuine_incident_and_renders() -> Non
     assert result.flood_alerts_accepted == 1000 and result.slack_non_2xx == 0
     assert result.agent_peak_rss_mb > 0 and result.healthz_probes > 0
     assert "3 of 3" in flood.render(result)
+
+
+def test_soak_keeps_deciding_alike_across_restarts_and_leaves_nothing_open() -> None:
+    result = soak.run(8, 4, echo=lambda line: None)
+    assert result.restarts == 1 and result.undecided == 0
+    assert result.auto_executed_first_100 == result.auto_executed_last_100 == 8
+    assert result.open_incidents_end == 0 and result.firing_alerts_end == 0
+    assert "| auto-executed, last 100 | 8 |" in soak.render(result)

@@ -70,6 +70,8 @@ def test_rollback_waits_for_approval_and_runs_once_approved(world: World) -> Non
     assert frontend_image(world).endswith(":doesnotexist")
     vote = cli_channel.approve(agent.approvals, handled.approval_id, as_user=APPROVER, now=agent.clock())
     assert vote.result == "approved"
+    assert executions(agent) == []  # the vote runs nothing itself: the leader's dispatch does
+    agent.dispatch()
     agent.executor.wait(timeout=60)
     (execution,) = executions(agent)
     assert execution.state.value == "succeeded"

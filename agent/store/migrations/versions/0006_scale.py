@@ -2,7 +2,7 @@
 kept object; an index for paging approval requests oldest first.
 
 Revision ID: i20_scale
-Revises: 0001
+Revises: i17_console_indexes
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i20_scale"
-down_revision = "0001"
+down_revision = "i17_console_indexes"
 branch_labels = None
 depends_on = None
 
