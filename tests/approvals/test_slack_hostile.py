@@ -81,6 +81,7 @@ def test_every_refused_click_leaves_a_record(sw: SlackWorld) -> None:
 def test_undo_by_someone_without_approving_authority_is_refused_and_recorded(sw: SlackWorld) -> None:
     request = sw.world.ask(0.6)
     sw.click(APPROVE_ACTION_ID, request.id, user="UALICE")
+    assert sw.world.runs == [request.id]  # the leader's dispatch ran it
 
     sw.click(UNDO_ACTION_ID, request.id, user="UMALLORY")
     sw.click(UNDO_ACTION_ID, "req-that-never-was", user="UBOB")

@@ -37,7 +37,7 @@ def test_socket_mode_clicks_are_acked_and_handed_to_the_decision_queue(
 ) -> None:
     settings = SlackSettings.model_validate(slack_settings.model_dump() | {"mode": "socket", "app_token": "xapp-test"})
     channel = SlackChannel(settings, repository=world.repo, audit=world.audit)
-    world.queue.notifier = channel
+    world.queue = world.build_queue(channel)
     queued: list[Callable[[], None]] = []
 
     def submit(job: Callable[[], None]) -> bool:
