@@ -22,6 +22,7 @@ from agent.intake import Intake
 from agent.logs import configure_logging
 from agent.planning.select import build_planner
 from agent.settings import LoggingSettings
+from agent.sim_commands import sim_inject, sim_requests
 from approvals import cli_channel
 from approvals.authz import ApproverPolicy
 from approvals.model import ApprovalState
@@ -34,6 +35,8 @@ sim_app = typer.Typer(help="The simulated cluster.", no_args_is_help=True)
 app.add_typer(actions_app, name="actions")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(sim_app, name="sim")
+sim_app.command("inject")(sim_inject)
+sim_app.command("requests")(sim_requests)
 
 
 # --- actions -------------------------------------------------------------------------------
