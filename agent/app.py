@@ -23,6 +23,7 @@ from agent.audit import AuditKind, AuditLog
 from agent.control import KillSwitch
 from agent.evaluate import Evaluator
 from agent.executor import Executor, ExecutorSettings
+from agent.failures import FailureReporter
 from agent.intake import Incident, Intake
 from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
@@ -290,6 +291,7 @@ def build_agent(
 
     leader = _leader(settings, kube, identity, clock=clock, on_change=on_leadership)
     intake = Intake()
+    failures = FailureReporter(store, audit, metrics, actor=identity, notify=_failure_notice(slack))
     executor = Executor(
         store=store,
         audit=audit,
@@ -308,6 +310,7 @@ def build_agent(
             verify_interval_seconds=min(1.0, verify_timeout_seconds / 20),
         ),  # (the executor's timing is a test and demo knob, not an operator setting yet)
         sleep=sleep,
+        failures=failures,
     )
     executors.append(executor)
     if leader is None:
@@ -402,6 +405,16 @@ def effective_policy(settings: Settings) -> PolicySettings:
 
 def _mark_verified(intake: Intake, incident_id: str, clock: Callable[[], datetime]) -> None:
     intake.mark_verified(incident_id, now=clock())
+
+
+def _failure_notice(slack: SlackChannel | None) -> Callable[[str], None]:
+    """A failed run's escalation: posted to the approvals channel when Slack is on (always logged)."""
+
+    def notify(text: str) -> None:
+        if slack is not None:
+            slack.post_notice(text)
+
+    return notify
 
 
 def _escalation_notice(slack: SlackChannel | None) -> Callable[[Incident, str], None]:

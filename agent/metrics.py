@@ -36,6 +36,13 @@ class Metrics:
         self.queue_depth = Gauge("scutum_approval_queue_depth", "Approval requests pending.", registry=r)
         self.poll_errors = Counter("scutum_poll_errors_total", "Failed Alertmanager polls.", registry=r)
         self.leader = Gauge("scutum_leader", "1 while this replica holds the lease.", registry=r)
+        self.actions_failed = Counter(
+            "scutum_actions_failed_total",
+            "Action runs that failed or were refused, by action and reason.",
+            ["action", "reason"],
+            registry=r,
+        )
+        self.store_errors = Counter("scutum_store_errors_total", "Failed store operations in jobs.", registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

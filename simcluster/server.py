@@ -71,8 +71,11 @@ class _Handler(BaseHTTPRequestHandler):
         assert info is not None
         if rule.apply:
             self.api.handle(request)
+        if rule.kind != "status":  # logged before the connection is held or dropped: no answer comes
+            self.api.faults.record(info, status=None, rule=rule, applied=rule.apply)
         status = self._fail(rule)
-        self.api.faults.record(info, status=status, rule=rule, applied=rule.apply)
+        if status is not None:
+            self.api.faults.record(info, status=status, rule=rule, applied=rule.apply)
 
     def _fail(self, rule: FaultRule) -> int | None:
         """Carry out a fault instead of the answer; the status sent, or None when none was."""

@@ -15,7 +15,7 @@ from agent.store.approval_requests import SqlApprovalRepository
 from agent.store.audit_rows import AuditRepository
 from agent.store.control_state import ControlRepository
 from agent.store.database import Database, build_engine
-from agent.store.executions import ExecutionRepository
+from agent.store.executions import ExecutionRepository, FencedOut
 from agent.store.history import StoreActionHistory
 from agent.store.incidents import IncidentRepository
 from agent.store.records import (
@@ -39,6 +39,7 @@ __all__ = [
     "DecisionRecord",
     "Execution",
     "ExecutionState",
+    "FencedOut",
     "Incident",
     "IncidentStatus",
     "ProposalRecord",
