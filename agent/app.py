@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import structlog
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from actions.base import ActionContext
@@ -24,6 +25,7 @@ from agent.control import KillSwitch
 from agent.evaluate import Evaluator
 from agent.executor import Executor, ExecutorSettings
 from agent.failures import FailureReporter
+from agent.health import HealthMonitor, PollBackoff
 from agent.intake import Incident, Intake
 from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
@@ -44,6 +46,9 @@ from risk.sources import ClusterReader
 
 log = structlog.get_logger(__name__)
 
+HEALTH_INTERVAL_SECONDS = 5.0
+"""How often the readiness checks run."""
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -53,7 +58,12 @@ def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     """Connect to the configured store (creating the embedded SQLite's directory) and migrate it."""
     if not settings.database.url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.connect(settings.database_url(), clock=clock)
+    store = Store.connect(
+        settings.database_url(),
+        clock=clock,
+        connect_timeout=settings.database.connect_timeout_seconds,
+        statement_timeout=settings.database.statement_timeout_seconds,
+    )
     store.upgrade()
     return store
 
@@ -119,6 +129,30 @@ class Agent:
     """One client for the alert source, kept alive across polls."""
     started: bool = False
     """True once the cache has listed everything and the jobs run (what /readyz reports)."""
+    health: HealthMonitor | None = None
+    """Readiness checks (store, API server, scheduler), run by the scheduler; see /readyz."""
+    poll_backoff: PollBackoff | None = None
+    """Exponential backoff with jitter after failed polls."""
+
+    def __post_init__(self) -> None:
+        interval = self.settings.alertmanager.poll_interval_seconds
+        self.poll_backoff = self.poll_backoff or PollBackoff(
+            interval, self.settings.alertmanager.poll_max_backoff_seconds
+        )
+        checks = {"started": self._check_started, "store": self.store.ping, "api_server": self._check_api}
+        checks["scheduler"] = self._check_scheduler
+        self.health = self.health or HealthMonitor(checks, max_age_seconds=max(30.0, 3 * HEALTH_INTERVAL_SECONDS))
+
+    def _check_started(self) -> None:
+        if not self.started:
+            raise RuntimeError("starting")
+
+    def _check_api(self) -> None:
+        self.kube.read("/version")
+
+    def _check_scheduler(self) -> None:
+        if not self.scheduler.running:
+            raise RuntimeError("the scheduler is not running")
 
     @property
     def is_leader(self) -> bool:
@@ -127,8 +161,11 @@ class Agent:
     # --- jobs --------------------------------------------------------------------------
 
     def poll_once(self) -> list[Handled]:
-        """Read the alert source once and run what is new through the pipeline."""
-        if not self.is_leader:
+        """Read the alert source once and run what is new through the pipeline; after failures
+        (alert source or store) the next polls back off exponentially, with jitter."""
+        backoff = self.poll_backoff
+        assert backoff is not None
+        if not self.is_leader or not backoff.due():
             return []
         url = alerts_url(self.settings, self.kube)
         params: dict[str, Any] = {"active": "true", "silenced": "false", "inhibited": "false"}
@@ -140,9 +177,17 @@ class Agent:
             response.raise_for_status()
         except httpx.HTTPError as exc:
             self.metrics.poll_errors.inc()
-            log.warning("alert_poll_failed", url=url, error=str(exc))
+            log.warning("alert_poll_failed", url=url, error=str(exc), retry_in=round(backoff.failed(), 1))
             return []
-        return self.pipeline.ingest_poll(response.content)
+        try:
+            handled = self.pipeline.ingest_poll(response.content)
+        except Exception as exc:
+            self.metrics.poll_errors.inc()
+            self.metrics.store_errors.inc()
+            log.exception("alert_poll_not_processed", error=str(exc), retry_in=round(backoff.failed(), 1))
+            return []
+        backoff.succeeded()
+        return handled
 
     def sweep_approvals(self) -> list[ApprovalRequest]:
         """Expire requests past their deadline (each escalates through the notifier)."""
@@ -216,22 +261,43 @@ class Agent:
             self.scheduler.add_job(
                 self.resync_snapshots, "interval", seconds=10, id="snapshots", max_instances=1, coalesce=True
             )
+            if self.health is not None:
+                self.scheduler.add_job(
+                    self.health.check,
+                    "interval",
+                    seconds=HEALTH_INTERVAL_SECONDS,
+                    id="health",
+                    max_instances=1,
+                    coalesce=True,
+                    next_run_time=datetime.now(UTC),
+                )
+            self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
             self.scheduler.start()
         self.started = True
         log.info("agent_started", identity=self.identity, store=self.store.url)
 
     def stop(self) -> None:
-        """Graceful shutdown: no new jobs, running actions finish, the lease is released."""
+        """Bounded shutdown: no new jobs or runs; the Lease is released at once unless a write is
+        in flight; in-flight writes get `agent.shutdown_budget_seconds`, waits and verifications
+        stop at once; what was interrupted stays claimed for the next leader to recover."""
+        self.started = False
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
-        self.executor.shutdown()
-        if self.leader is not None:
-            self.leader.stop()
+            self.scheduler.shutdown(wait=False)
+        budget = self.settings.agent.shutdown_budget_seconds
+        released_early = self.leader is not None and not self.executor.writing
+        if self.leader is not None and released_early:
+            self.leader.stop()  # a standby may take over now: nothing of ours is on the wire
+        clean = self.executor.stop(budget_seconds=budget)
+        if self.leader is not None and not released_early:
+            self.leader.stop(release=clean)  # a write still on the wire: let the Lease expire instead
         if self.cache is not None:
             self.cache.stop()
         self.http.close()
         self.store.close()
-        log.info("agent_stopped", identity=self.identity)
+        log.info("agent_stopped", identity=self.identity, clean=clean)
+
+    def _job_failed(self, event: JobExecutionEvent) -> None:
+        self.metrics.job_errors.labels(job=str(event.job_id)).inc()
 
 
 def alerts_url(settings: Settings, kube: Kube) -> str:

@@ -28,7 +28,7 @@ from agent.intake import Incident
 from agent.intent import Effect
 from agent.metrics import Metrics
 from agent.outcomes import invocation_json, outcome_json
-from agent.recovery import Recovery, RunHooks
+from agent.recovery import Abandoned, Recovery, RunHooks
 from agent.store import Execution, FencedOut, Store
 from approvals.model import ApprovalRequest
 from approvals.queue import ApprovalQueue, needs_reapproval
@@ -124,6 +124,9 @@ class Executor:
         """Executions submitted to this process's workers and not finished yet."""
         self._lock = threading.Lock()
         self.futures: list[Future[None]] = []
+        self._stopping = threading.Event()
+        self._writing = 0
+        """Runs inside their action's execute (sending dry runs and writes) right now."""
 
     # --- submission --------------------------------------------------------------------
 
@@ -187,7 +190,37 @@ class Executor:
             future.result(timeout=timeout)
 
     def shutdown(self) -> None:
+        """Stop at once and wait for the workers (tests; the daemon uses `stop`)."""
         self._pool.shutdown(wait=True, cancel_futures=False)
+
+    @property
+    def writing(self) -> bool:
+        """Whether a run is inside its action (a write may be on the wire)."""
+        with self._lock:
+            return self._writing > 0
+
+    def stop(self, *, budget_seconds: float) -> bool:
+        """Bounded shutdown: take no new run, abandon waits and verifications at their next pause
+        (the runs stay claimed for recovery), give in-flight writes up to `budget_seconds`.
+        True when every worker finished in time."""
+        self._stopping.set()
+        deadline = time.monotonic() + budget_seconds
+        clean = True
+        for future in list(self.futures):
+            try:
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                clean = False
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        return clean
+
+    def _pause(self, seconds: float) -> None:
+        """The executor's and its actions' waits; at shutdown they end the run (Abandoned)."""
+        if self._stopping.is_set():
+            raise Abandoned
+        self._sleep(seconds)
+        if self._stopping.is_set():
+            raise Abandoned
 
     # --- one run -----------------------------------------------------------------------
 
@@ -212,6 +245,9 @@ class Executor:
         self._metrics.actions_failed.labels(action=action, reason=FailureReason.CRASHED.value).inc()
 
     def _run(self, execution_id: str, bound: Any) -> None:
+        if self._stopping.is_set():
+            bound.info("execution_left_for_next_start")
+            return
         if not self._is_leader():
             bound.info("execution_left_to_leader")
             return
@@ -254,8 +290,14 @@ class Executor:
             fence=execution.fence,
             holds_lease=self._is_leader,
         )
+        with self._lock:
+            self._writing += 1
         try:
-            outcome = action.execute(replace(self._ctx, kube=self._ctx.kube.guarded(guard)), proposal.params)
+            ctx = replace(self._ctx, kube=self._ctx.kube.guarded(guard), sleep=self._pause)
+            outcome = action.execute(ctx, proposal.params)
+        except Abandoned:
+            bound.warning("execution_abandoned_at_shutdown", step="act")
+            return  # left running; the next leader judges it by its intents
         except FencedOut as exc:
             bound.warning("execution_fenced_out", error=str(exc))
             self._metrics.actions_failed.labels(action=execution.action, reason=FailureReason.FENCED.value).inc()
@@ -265,7 +307,13 @@ class Executor:
             if recovered is None:
                 return
             outcome = recovered
-        self._record_and_verify(execution, proposal, outcome, approval_id=approval_id)
+        finally:
+            with self._lock:
+                self._writing -= 1
+        try:
+            self._record_and_verify(execution, proposal, outcome, approval_id=approval_id)
+        except Abandoned:
+            bound.warning("execution_abandoned_at_shutdown", step="verify")
 
     def _after_error(self, execution: Execution, exc: Exception, *, approval_id: str | None) -> Outcome | None:
         """An action that raised: judge its writes against the cluster. Applied: an outcome to
@@ -381,7 +429,7 @@ class Executor:
                 if not verification.settled:
                     return Verification(ok=False, settled=True, detail=f"not settled in time: {verification.detail}")
                 return verification
-            self._sleep(self._settings.verify_interval_seconds)
+            self._pause(self._settings.verify_interval_seconds)
 
     def _finish(
         self,

@@ -43,6 +43,7 @@ class Metrics:
             registry=r,
         )
         self.store_errors = Counter("scutum_store_errors_total", "Failed store operations in jobs.", registry=r)
+        self.job_errors = Counter("scutum_job_errors_total", "Scheduled jobs that raised, by job.", ["job"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

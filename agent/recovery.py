@@ -33,6 +33,10 @@ from risk.model import Proposal
 log = structlog.get_logger(__name__)
 
 
+class Abandoned(Exception):
+    """Shutdown: a run stops where it is (between API calls) and is left, claimed, for recovery."""
+
+
 @dataclass(frozen=True)
 class RunHooks:
     """What recovery borrows from the executor: verify, finish, run again, rebuild a proposal."""
@@ -78,6 +82,9 @@ class Recovery:
             try:
                 if self.recover(execution, bound):
                     done.append(execution.id)
+            except Abandoned:
+                bound.warning("recovery_abandoned_at_shutdown")
+                break
             except Exception:  # noqa: BLE001 - one run that cannot be judged must not stop the others
                 bound.exception("recovery_failed")
                 self._metrics.store_errors.inc()

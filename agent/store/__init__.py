@@ -74,9 +74,17 @@ class Store:
         """Recent actions, open incidents, kill switch (a `risk.sources.ActionHistory`)."""
 
     @classmethod
-    def connect(cls, url: str, *, clock: Callable[[], datetime] = _now) -> Store:
+    def connect(
+        cls,
+        url: str,
+        *,
+        clock: Callable[[], datetime] = _now,
+        connect_timeout: int = 5,
+        statement_timeout: float = 15.0,
+    ) -> Store:
         """A store on `url` (sqlite:///FILE or postgresql+psycopg://...); no I/O until first use."""
-        return cls(Database(build_engine(url)), clock=clock)
+        engine = build_engine(url, connect_timeout=connect_timeout, statement_timeout=statement_timeout)
+        return cls(Database(engine), clock=clock)
 
     @property
     def dialect(self) -> str:
@@ -86,6 +94,11 @@ class Store:
     def upgrade(self) -> None:
         """Apply every pending migration."""
         migrate.upgrade(self._db.engine)
+
+    def ping(self) -> None:
+        """One round trip to the database (readiness); raises when it is unreachable."""
+        with self._db.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def close(self) -> None:
         """Release the connection pool."""
