@@ -235,3 +235,41 @@ def test_a_crash_during_the_dry_run_is_run_again_without_cooldown(agent: Agent, 
     assert (execution.intent or {}).get("attempts") == 2
     assert catalog(settled)["spec"]["replicas"] == 3
     assert len(real_patches(settled)) == 1
+
+
+def test_shutdown_abandons_verification_and_recovery_settles_it(agent: Agent, settled: RunningSim) -> None:
+    pausing, resume = threading.Event(), threading.Event()
+
+    def sleep(seconds: float) -> None:
+        pausing.set()
+        resume.wait(timeout=10)
+
+    stopping = Executor(
+        store=agent.store,
+        audit=agent.audit,
+        evaluator=agent.pipeline.evaluator,
+        context=ActionContext(kube=agent.kube, clock=agent.clock),
+        approvals=agent.approvals,
+        metrics=agent.metrics,
+        clock=agent.clock,
+        identity="agent-a",
+        settings=ExecutorSettings(verify_timeout_seconds=20.0, verify_interval_seconds=1.0),
+        sleep=sleep,
+    )
+    execution_id = new_execution(agent)
+    run = threading.Thread(target=stopping.run, args=(execution_id,))
+    run.start()
+    assert pausing.wait(timeout=20)  # written, now waiting for the rollout to settle
+    assert stopping.stop(budget_seconds=5.0)
+    resume.set()
+    run.join(timeout=10)
+
+    left = agent.store.executions.get(execution_id)
+    assert left is not None and left.state is ExecutionState.RUNNING and left.outcome is not None
+    assert failure_records(agent) == []
+
+    recovering = executor(agent, settled, identity="agent-b")
+    assert recovering.reconcile() == [execution_id]
+    execution = agent.store.executions.get(execution_id)
+    assert execution is not None and execution.state is ExecutionState.SUCCEEDED
+    assert len(real_patches(settled)) == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
@@ -74,6 +73,6 @@ def test_readyz_answers_503_with_the_failing_check() -> None:
         readiness=monitor.report,
         clock=lambda: None,  # type: ignore[arg-type,return-value]
     )
-    response: httpx.Response = TestClient(app).get("/readyz")
+    response = TestClient(app).get("/readyz")
     assert response.status_code == 503
     assert response.text.splitlines() == ["not ready", "store: OSError: down"]
