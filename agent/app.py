@@ -276,10 +276,11 @@ class Agent:
         self.started = True
         log.info("agent_started", identity=self.identity, store=self.store.url)
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
         """Bounded shutdown: no new jobs or runs; the Lease is released at once unless a write is
         in flight; in-flight writes get `agent.shutdown_budget_seconds`, waits and verifications
-        stop at once; what was interrupted stays claimed for the next leader to recover."""
+        stop at once; what was interrupted stays claimed for the next leader to recover. False when
+        a worker is still busy after the budget (the caller then ends the process)."""
         self.started = False
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -295,6 +296,7 @@ class Agent:
         self.http.close()
         self.store.close()
         log.info("agent_stopped", identity=self.identity, clean=clean)
+        return clean
 
     def _job_failed(self, event: JobExecutionEvent) -> None:
         self.metrics.job_errors.labels(job=str(event.job_id)).inc()

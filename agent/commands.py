@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -280,7 +282,11 @@ def run(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     if close_socket is not None:
         close_socket()
     server.stop()
-    agent.stop()
+    if not agent.stop():
+        # A worker is stuck in a call past the shutdown budget: end the process rather than
+        # wait for it; its run stays claimed and the next leader recovers it from its intents.
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def _audit_rejected_webhook(agent: Agent, peer: str) -> None:
