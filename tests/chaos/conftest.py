@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.agent.conftest import postgres_url
-from tests.chaos.harness import Chaos, chaos
+from bench.chaos_world import Chaos, chaos
 
 __all__ = ["postgres_url"]
 

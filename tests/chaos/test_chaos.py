@@ -18,7 +18,7 @@ import pytest
 
 from agent.store import ExecutionState
 from simcluster.errors import NotFound
-from tests.chaos.harness import NAMESPACE, WORKLOAD, Chaos, wait_until
+from bench.chaos_world import NAMESPACE, WORKLOAD, Chaos, wait_until
 
 pytestmark = pytest.mark.chaos
 
