@@ -64,18 +64,16 @@ class _Handler(BaseHTTPRequestHandler):
             if rule is not None:
                 time.sleep(rule.seconds or 0.0)
             response = self.api.handle(request)
-            self._answer(response)
-            if info is not None:
+            if info is not None:  # logged before the answer: a client that got it finds it logged
                 self.api.faults.record(info, status=response.status, rule=rule, applied=True)
+            self._answer(response)
             return
         assert info is not None
         if rule.apply:
             self.api.handle(request)
-        if rule.kind != "status":  # logged before the connection is held or dropped: no answer comes
-            self.api.faults.record(info, status=None, rule=rule, applied=rule.apply)
-        status = self._fail(rule)
-        if status is not None:
-            self.api.faults.record(info, status=status, rule=rule, applied=rule.apply)
+        status = rule.status if rule.kind == "status" else None  # no answer comes for reset or hang
+        self.api.faults.record(info, status=status, rule=rule, applied=rule.apply)
+        self._fail(rule)
 
     def _fail(self, rule: FaultRule) -> int | None:
         """Carry out a fault instead of the answer; the status sent, or None when none was."""
