@@ -280,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> list[FaultResult]:
         result = run_fault(fault, args.runs, postgres=args.postgres)
         results.append(result)
         print("\n".join(section([result], runs=args.runs)[-2:-1]), flush=True)
+        for trial in result.trials:
+            if trial.error:
+                print(f"  harness error: {trial.error}", flush=True)
     return results
 
 
