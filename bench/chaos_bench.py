@@ -81,7 +81,7 @@ def _kill_then_recover(world: Chaos, rule: dict[str, Any] | None, *, stop: signa
     first.wait(timeout=60)
     world.sim.server.api.faults.clear()
     world.start_agent("agent-b")
-    wait_until(lambda: _settled(world), what="recovery")
+    wait_until(lambda: _settled(world), timeout=120, what="recovery")
     return {}
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.conftest import postgres_url
 from bench.chaos_world import Chaos, chaos
+from tests.agent.conftest import postgres_url
 
 __all__ = ["postgres_url"]
 

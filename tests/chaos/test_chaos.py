@@ -17,8 +17,8 @@ import time
 import pytest
 
 from agent.store import ExecutionState
-from simcluster.errors import NotFound
 from bench.chaos_world import NAMESPACE, WORKLOAD, Chaos, wait_until
+from simcluster.errors import NotFound
 
 pytestmark = pytest.mark.chaos
 
