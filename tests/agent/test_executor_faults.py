@@ -273,3 +273,35 @@ def test_shutdown_abandons_verification_and_recovery_settles_it(agent: Agent, se
     execution = agent.store.executions.get(execution_id)
     assert execution is not None and execution.state is ExecutionState.SUCCEEDED
     assert len(real_patches(settled)) == 1
+
+
+def test_an_interrupted_write_that_cannot_be_told_is_escalated_with_both_states(
+    agent: Agent, settled: RunningSim
+) -> None:
+    execution_id = new_execution(agent)
+    assert agent.store.executions.claim_execution(execution_id, "dead")
+    agent.store.executions.mark_running(execution_id, "dead")
+    claimed = agent.store.executions.get(execution_id)
+    assert claimed is not None
+    guard = FenceGuard(
+        agent.store.executions,
+        agent.kube,
+        execution_id=execution_id,
+        owner="dead",
+        fence=claimed.fence,
+        holds_lease=lambda: True,
+    )
+    agent.kube.guarded(guard).patch("Deployment", "catalog", {"spec": {"replicas": 3}}, "shop")
+    agent.kube.patch("Deployment", "catalog", {"spec": {"replicas": 5}}, "shop")  # someone else, meanwhile
+
+    recovering = executor(agent, settled, identity="agent-b")
+    assert recovering.reconcile() == [execution_id]
+
+    execution = agent.store.executions.get(execution_id)
+    assert execution is not None and execution.state is ExecutionState.FAILED and execution.effect == "unknown"
+    (failure,) = failure_records(agent)
+    assert failure["reason"] == "unknown_effect"
+    (state,) = failure["states"]
+    assert state["intent"]["want"] == {"spec": {"replicas": 3}}
+    assert state["cluster"]["spec"]["replicas"] == 5
+    assert catalog(settled)["spec"]["replicas"] == 5  # nothing was written over the other change
