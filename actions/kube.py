@@ -4,17 +4,22 @@ It speaks the REST API generically over the official client's transport (authent
 TLS, kubeconfig handling) and hands back plain JSON dicts, so the rest of the product never
 touches generated model classes. One retry policy covers every call: connection errors,
 429 and 5xx are retried with backoff honouring Retry-After; other 4xx never are.
+
+A `WriteGuard` (see `Kube.guarded`) is asked before every try of a write or dry run, and,
+after a try whose answer was lost (connection error, timeout, 5xx), whether the write already
+took effect, so a retry never repeats a write that landed.
 """
 
 from __future__ import annotations
 
 import builtins
+import copy
 import json
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import kubernetes.client
@@ -155,6 +160,28 @@ class RetryPolicy:
     """First backoff; it doubles, with jitter, up to max_backoff_seconds."""
     max_backoff_seconds: float = 3.0
     """Longest single backoff unless the server's Retry-After asks for more (capped at max_delay)."""
+    request_timeout_seconds: float = 30.0
+    """How long one request may take before its answer counts as lost."""
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """One write (or dry run) about to be sent: what a `WriteGuard` judges."""
+
+    method: str
+    path: str
+    body: Any
+    dry_run: bool
+
+
+class WriteGuard(Protocol):
+    """Asked before every try of a write; raises to stop it (a fenced-out replica)."""
+
+    def before_write(self, write: WriteRequest) -> None:
+        """Check, and record what the write intends, before it is sent."""
+
+    def landed(self, write: WriteRequest) -> Obj | None:
+        """After a try whose answer was lost: the object when the write already took effect, else None."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +234,23 @@ class Kube:
         self._api = api_client
         self._retry = retry or RetryPolicy()
         self._count_lock = threading.Lock()
-        self.requests = 0
+        self._counter = [0]
+        self._guard: WriteGuard | None = None
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent (retries included), by this adapter and its guarded copies."""
+        return self._counter[0]
+
+    @requests.setter
+    def requests(self, value: int) -> None:
+        self._counter[0] = value
+
+    def guarded(self, guard: WriteGuard) -> Kube:
+        """A copy sharing this adapter's connection whose writes all pass `guard` first."""
+        clone = copy.copy(self)
+        clone._guard = guard
+        return clone
 
     # --- construction ------------------------------------------------------------------
 
@@ -257,11 +300,21 @@ class Kube:
         query: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
-        timeout: float | tuple[float, float] | None = 30.0,
+        timeout: float | tuple[float, float] | None = None,
     ) -> Any:
+        guard = self._guard if method != "GET" else None
+        write = WriteRequest(method, path, body, _is_dry(query, body)) if guard else None
+        lost = [False]
+
         def once() -> Any:
+            if guard is not None and write is not None:
+                if lost[0] and not write.dry_run:
+                    landed = guard.landed(write)
+                    if landed is not None:
+                        return landed
+                guard.before_write(write)
             with self._count_lock:
-                self.requests += 1
+                self._counter[0] += 1
             url_path = path
             if query:
                 url_path += "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items())
@@ -271,12 +324,18 @@ class Kube:
             )
             try:
                 response = self._api.call_api(
-                    method_, url, header_params=headers_, body=body_, _request_timeout=timeout
+                    method_,
+                    url,
+                    header_params=headers_,
+                    body=body_,
+                    _request_timeout=timeout or self._retry.request_timeout_seconds,
                 )
             except (urllib3.exceptions.HTTPError, OSError) as exc:
+                lost[0] = True
                 raise TransientError(f"{method} {path}: {exc}") from exc
             data = response.read()
             if not 200 <= response.status < 300:
+                lost[0] = lost[0] or response.status >= 500
                 raise _error_from_response(response.status, data, response.headers)
             return json.loads(data) if data else {}
 
@@ -300,6 +359,14 @@ class Kube:
         return retrying(once)
 
     # --- verbs -------------------------------------------------------------------------
+
+    def read(self, path: str) -> Obj | None:
+        """GET an API path (as a `WriteRequest` names it); None when the object does not exist."""
+        try:
+            result: Obj = self._send("GET", path)
+        except NotFoundError:
+            return None
+        return result
 
     def get(self, kind: str, name: str, namespace: str | None = None, *, subresource: str | None = None) -> Obj:
         result: Obj = self._send("GET", resource(kind).path(namespace, name, subresource))
@@ -402,7 +469,7 @@ class Kube:
             query["resourceVersion"] = resource_version
         url_path = resource(kind).path(namespace) + "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())
         with self._count_lock:
-            self.requests += 1
+            self._counter[0] += 1
         method_, url, headers_, _, _ = self._api.param_serialize(
             "GET", url_path, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
         )
@@ -433,6 +500,14 @@ def _client(config: kubernetes.client.Configuration) -> kubernetes.client.ApiCli
     """An API client whose transport never retries on its own: the one retry policy is ours."""
     config.retries = False
     return kubernetes.client.ApiClient(config)
+
+
+def _is_dry(query: Mapping[str, str] | None, body: Any) -> bool:
+    """Whether a write is a server-side dry run (in the query, or an eviction's delete options)."""
+    if (query or {}).get("dryRun") == "All":
+        return True
+    options = body.get("deleteOptions") if isinstance(body, dict) else None
+    return isinstance(options, dict) and "All" in (options.get("dryRun") or [])
 
 
 def _dry(dry_run: bool) -> dict[str, str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import structlog
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from starlette.types import ASGIApp
 
@@ -26,6 +27,8 @@ from agent.control import KillSwitch
 from agent.edge import build_edge, escalation_notice, refusal_audit
 from agent.evaluate import Evaluator
 from agent.executor import Executor, ExecutorSettings
+from agent.failures import FailureReporter
+from agent.health import HealthMonitor, PollBackoff
 from agent.intake import Incident, Intake
 from agent.intake.alerts import apply_filters, parse_gettable_alerts
 from agent.keeper import SnapshotKeeper
@@ -61,6 +64,9 @@ from risk.sources import ClusterReader
 
 log = structlog.get_logger(__name__)
 
+HEALTH_INTERVAL_SECONDS = 5.0
+"""How often the readiness checks run."""
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -81,7 +87,12 @@ def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now, c
         if not create and not database.is_file():
             raise StoreMissing(f"no store at {database} (check --data-dir, or create it with `scutum db upgrade`)")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.connect(settings.database_url(), clock=clock)
+    store = Store.connect(
+        settings.database_url(),
+        clock=clock,
+        connect_timeout=settings.database.connect_timeout_seconds,
+        statement_timeout=settings.database.statement_timeout_seconds,
+    )
     if settings.database.migrate_on_start:
         store.upgrade()
     return store
@@ -167,6 +178,30 @@ class Agent:
     """True once the cache has listed everything and the jobs run (what /readyz reports)."""
     leading: bool = False
     """Whether this replica led at the last look (`take_over` acts when it starts leading)."""
+    health: HealthMonitor | None = None
+    """Readiness checks (store, API server, scheduler), run by the scheduler; see /readyz."""
+    poll_backoff: PollBackoff | None = None
+    """Exponential backoff with jitter after failed polls."""
+
+    def __post_init__(self) -> None:
+        interval = self.settings.alertmanager.poll_interval_seconds
+        self.poll_backoff = self.poll_backoff or PollBackoff(
+            interval, self.settings.alertmanager.poll_max_backoff_seconds
+        )
+        checks = {"started": self._check_started, "store": self.store.ping, "api_server": self._check_api}
+        checks["scheduler"] = self._check_scheduler
+        self.health = self.health or HealthMonitor(checks, max_age_seconds=max(30.0, 3 * HEALTH_INTERVAL_SECONDS))
+
+    def _check_started(self) -> None:
+        if not self.started:
+            raise RuntimeError("starting")
+
+    def _check_api(self) -> None:
+        self.kube.read("/version")
+
+    def _check_scheduler(self) -> None:
+        if not self.scheduler.running:
+            raise RuntimeError("the scheduler is not running")
 
     @property
     def is_leader(self) -> bool:
@@ -187,11 +222,17 @@ class Agent:
 
     def poll_once(self) -> list[Handled]:
         """Read the alert source once and run what is new through the pipeline; the result is
-        reported to the store (`scutum status`)."""
+        reported to the store (`scutum status`). After failures (alert source or store) the next
+        polls back off exponentially, with jitter."""
+        backoff = self.poll_backoff
+        assert backoff is not None
+        if not backoff.due():
+            return []
         try:
             leading = self.take_over()
         except Exception:  # task boundary: the store may be down; the next poll retries
             log.exception("take_over_failed")
+            backoff.failed()
             return []
         if not leading:
             self._report(leading=False)
@@ -211,12 +252,20 @@ class Agent:
             response.raise_for_status()
         except httpx.HTTPError as exc:
             self.metrics.poll_errors.inc()
-            log.warning("alert_poll_failed", url=url, error=str(exc))
+            log.warning("alert_poll_failed", url=url, error=str(exc), retry_in=round(backoff.failed(), 1))
             self._report(leading=True, poll_ok=False, detail=f"alert source: {exc}")
             return []
         # The filter is applied here too: a source that ignores the query parameter must not widen intake.
         batch = apply_filters(parse_gettable_alerts(response.content), label_filters)
-        handled = self.pipeline.ingest_parsed(batch, complete=True)
+        try:
+            handled = self.pipeline.ingest_parsed(batch, complete=True)
+        except Exception as exc:  # task boundary: the store may be down; the next poll retries
+            self.metrics.poll_errors.inc()
+            self.metrics.store_errors.inc()
+            log.exception("alert_poll_not_processed", error=str(exc), retry_in=round(backoff.failed(), 1))
+            self._report(leading=True, poll_ok=False, detail=f"not processed: {exc}")
+            return []
+        backoff.succeeded()
         undecided = len(self.pipeline.intake.undecided())
         detail = f"{len(handled)} decided" + (f", {undecided} waiting to be decided again" if undecided else "")
         self._report(leading=True, poll_ok=undecided == 0, detail=detail)
@@ -345,27 +394,52 @@ class Agent:
             self.scheduler.add_job(
                 self.refresh_reports, "interval", minutes=15, id="reports", max_instances=1, coalesce=True
             )
+            if self.health is not None:
+                self.scheduler.add_job(
+                    self.health.check,
+                    "interval",
+                    seconds=HEALTH_INTERVAL_SECONDS,
+                    id="health",
+                    max_instances=1,
+                    coalesce=True,
+                    next_run_time=datetime.now(UTC),
+                )
+            self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
             self.scheduler.start()
         self.started = True
         log.info("agent_started", identity=self.identity, store=self.store.url)
 
-    def stop(self) -> None:
-        """Graceful shutdown: no new jobs, running actions finish, the lease is released."""
+    def stop(self) -> bool:
+        """Bounded shutdown: no new jobs or runs; the Lease is released at once unless a write is
+        in flight; in-flight writes get `agent.shutdown_budget_seconds`, waits and verifications
+        stop at once; what was interrupted stays claimed for the next leader to recover. False when
+        a worker is still busy after the budget (the caller then ends the process)."""
+        self.started = False
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=False)
         self.queue.stop()
         self.refusals.flush(force=True)
-        self.executor.shutdown()
+        budget = self.settings.agent.shutdown_budget_seconds
+        released_early = self.leader is not None and not self.executor.writing
+        if self.leader is not None and released_early:
+            self.publish_checkpoint(force=True)  # the last head, while this replica still leads
+            self.leader.stop()  # a standby may take over now: nothing of ours is on the wire
+        clean = self.executor.stop(budget_seconds=budget)
+        if self.leader is None or not released_early:
+            self.publish_checkpoint(force=True)
+        if self.leader is not None and not released_early:
+            self.leader.stop(release=clean)  # a write still on the wire: let the Lease expire instead
         if self.pager is not None:
             self.pager.close(wait=True)
-        self.publish_checkpoint(force=True)  # the last head, while this replica still leads
-        if self.leader is not None:
-            self.leader.stop()
         if self.cache is not None:
             self.cache.stop()
         self.http.close()
         self.store.close()
-        log.info("agent_stopped", identity=self.identity)
+        log.info("agent_stopped", identity=self.identity, clean=clean)
+        return clean
+
+    def _job_failed(self, event: JobExecutionEvent) -> None:
+        self.metrics.job_errors.labels(job=str(event.job_id)).inc()
 
 
 ConsoleFactory = Callable[[Agent], ASGIApp]
@@ -431,6 +505,7 @@ def build_agent(
     lifecycle = IncidentLifecycle(store, intake, clock=clock)
     # Winning the lease only sets the gauge; the next poll or dispatch takes over (`take_over`).
     leader = _leader(settings, kube, identity, clock=clock, on_change=lambda leading: metrics.leader.set(int(leading)))
+    failures = FailureReporter(store, audit, metrics, actor=identity, notify=_failure_notice(slack))
     executor = Executor(
         store=store,
         audit=audit,
@@ -449,6 +524,7 @@ def build_agent(
             verify_interval_seconds=min(1.0, verify_timeout_seconds / 20),
         ),  # (the executor's timing is a test and demo knob, not an operator setting yet)
         sleep=sleep,
+        failures=failures,
     )
     if leader is None:
         metrics.leader.set(1)  # a single replica always leads
@@ -613,6 +689,16 @@ def _on_call(settings: Settings, clock: Callable[[], datetime]) -> OnCallDirecto
         case OnCallSource.OPSGENIE:
             inner = OpsgenieOnCall(**common)
     return CachedOnCall(inner, ttl=timedelta(seconds=oncall.cache_seconds), clock=clock)
+
+
+def _failure_notice(slack: SlackChannel | None) -> Callable[[str], None]:
+    """A failed run's escalation: posted to the approvals channel when Slack is on (always logged)."""
+
+    def notify(text: str) -> None:
+        if slack is not None:
+            slack.post_notice(text)
+
+    return notify
 
 
 def _mattermost_channel(settings: Settings, store: Store, audit: AuditLog) -> MattermostChannel | None:

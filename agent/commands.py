@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +46,7 @@ from agent.rate_limit import RateLimiter
 from agent.reports.cli import report_app
 from agent.reports.policy_cli import policy_app
 from agent.settings import LoggingSettings, Settings
+from agent.sim_commands import sim_inject, sim_requests
 from approvals import cli_channel
 from approvals.authz import ApproverPolicy
 from approvals.model import ApprovalState
@@ -60,6 +63,8 @@ app.add_typer(approvals_app, name="approvals")
 app.add_typer(sim_app, name="sim")
 app.add_typer(report_app, name="report")
 app.add_typer(policy_app, name="policy")
+sim_app.command("inject")(sim_inject)
+sim_app.command("requests")(sim_requests)
 
 
 # --- actions -------------------------------------------------------------------------------
@@ -351,7 +356,8 @@ def run(ctx: typer.Context, config: ConfigOption = None, data_dir: DataDirOption
         pipeline=agent.pipeline,
         metrics_text=agent.metrics_text,
         is_leader=lambda: agent.is_leader,
-        is_ready=lambda: agent.started,
+        is_ready=agent.health.ready if agent.health else lambda: agent.started,
+        readiness=agent.health.report if agent.health else None,
         clock=agent.clock,
         refusals=agent.refusals,
         slack=agent.slack_http_handler(),
@@ -383,7 +389,11 @@ def run(ctx: typer.Context, config: ConfigOption = None, data_dir: DataDirOption
     if close_socket is not None:
         close_socket()
     server.stop()
-    agent.stop()
+    if not agent.stop():
+        # A worker is stuck in a call past the shutdown budget: end the process rather than
+        # wait for it; its run stays claimed and the next leader recovers it from its intents.
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def main(*, console: ConsoleFactory | None = None) -> None:

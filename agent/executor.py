@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,18 +19,22 @@ import structlog
 
 from actions.base import ActionContext, ActionRefused, Outcome, Verification
 from actions.kube import KubeError
-from actions.registry import get_action, parse_invocation
+from actions.registry import get_action
 from agent.audit import AuditKind, AuditLog
 from agent.evaluate import Evaluator
+from agent.failures import FailureReason, FailureReporter
+from agent.fencing import AmbiguousWrite, FenceGuard, judge_writes
 from agent.intake import Incident
+from agent.intent import Effect
 from agent.metrics import Metrics
-from agent.outcomes import invocation_json, outcome_from, outcome_json
+from agent.outcomes import invocation_json, outcome_json
 from agent.proposals import StoredProposals
-from agent.store import Execution, ExecutionState, Store
+from agent.recovery import Abandoned, Recovery, RunHooks
+from agent.store import Execution, FencedOut, Store
 from approvals.model import ApprovalRequest
 from approvals.queue import ApprovalQueue, needs_reapproval
 from risk.assess import precondition_refusal
-from risk.model import Proposal, Verdict
+from risk.model import Decision, Proposal, Verdict
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +51,8 @@ class ExecutorSettings:
     """An approved action is asked again when its risk rose by more than this."""
     workers: int = 4
     """Actions run in parallel on this many threads (never blocking intake)."""
+    max_attempts: int = 3
+    """Runs interrupted before any write took effect are started again up to this many times in all."""
 
 
 @dataclass
@@ -80,6 +86,7 @@ class Executor:
         on_verified: Callable[[str], None] = lambda incident_id: None,
         settings: ExecutorSettings | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        failures: FailureReporter | None = None,
     ) -> None:
         self._store = store
         self._audit = audit
@@ -94,6 +101,23 @@ class Executor:
         self._on_verified = on_verified
         self._settings = settings or ExecutorSettings()
         self._sleep = sleep
+        self._failures = failures or FailureReporter(store, audit, metrics, actor=identity)
+        self._recovery = Recovery(
+            store=store,
+            audit=audit,
+            kube=context.kube,
+            identity=identity,
+            failures=self._failures,
+            metrics=metrics,
+            max_attempts=self._settings.max_attempts,
+            run=RunHooks(
+                verify=self._verify,
+                finish=self._finish,
+                submit=self._submit_claimed,
+                proposal=lambda execution: self._proposals.for_execution(execution).proposal,
+                on_verified=on_verified,
+            ),
+        )
         self._pool = ThreadPoolExecutor(max_workers=self._settings.workers, thread_name_prefix="executor")
         self._proposals = StoredProposals(store)
         self._pending: dict[str, _Pending] = {}
@@ -105,6 +129,9 @@ class Executor:
         """Executions submitted to this process's workers and not finished yet."""
         self._lock = threading.Lock()
         self.futures: list[Future[None]] = []
+        self._stopping = threading.Event()
+        self._writing = 0
+        """Runs inside their action's execute (sending dry runs and writes) right now."""
 
     # --- submission --------------------------------------------------------------------
 
@@ -160,7 +187,37 @@ class Executor:
             future.result(timeout=timeout)
 
     def shutdown(self) -> None:
+        """Stop at once and wait for the workers (tests; the daemon uses `stop`)."""
         self._pool.shutdown(wait=True, cancel_futures=False)
+
+    @property
+    def writing(self) -> bool:
+        """Whether a run is inside its action (a write may be on the wire)."""
+        with self._lock:
+            return self._writing > 0
+
+    def stop(self, *, budget_seconds: float) -> bool:
+        """Bounded shutdown: take no new run, abandon waits and verifications at their next pause
+        (the runs stay claimed for recovery), give in-flight writes up to `budget_seconds`.
+        True when every worker finished in time."""
+        self._stopping.set()
+        deadline = time.monotonic() + budget_seconds
+        clean = True
+        for future in list(self.futures):
+            try:
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                clean = False
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        return clean
+
+    def _pause(self, seconds: float) -> None:
+        """The executor's and its actions' waits; at shutdown they end the run (Abandoned)."""
+        if self._stopping.is_set():
+            raise Abandoned
+        self._sleep(seconds)
+        if self._stopping.is_set():
+            raise Abandoned
 
     # --- one run -----------------------------------------------------------------------
 
@@ -170,50 +227,121 @@ class Executor:
         try:
             self._run(execution_id, bound)
         except Exception as exc:  # noqa: BLE001 - task boundary: record and keep the pool alive
-            bound.exception("execution_crashed")
+            self._crashed(execution_id, exc, bound)
+
+    def _crashed(self, execution_id: str, exc: Exception, bound: Any) -> None:
+        """An unexpected error in a run: logged, audited and counted; the run stays for recovery."""
+        bound.exception("execution_crashed")
+        execution = None
+        try:
             self._audit.append(AuditKind.ERROR, actor=ACTOR, payload={"execution": execution_id, "error": repr(exc)})
+            execution = self._store.executions.get(execution_id)
+        except Exception:  # noqa: BLE001 - the store itself may be what failed
+            self._metrics.store_errors.inc()
+        action = execution.action if execution else "unknown"
+        self._metrics.actions_failed.labels(action=action, reason=FailureReason.CRASHED.value).inc()
 
     def _run(self, execution_id: str, bound: Any) -> None:
+        if self._stopping.is_set():
+            bound.info("execution_left_for_next_start")
+            return
         if not self._is_leader():
             bound.info("execution_left_to_leader")
             return
         if not self._store.executions.claim_execution(execution_id, self.identity):
             bound.info("execution_claimed_elsewhere")
             return
-        pending = self._pending.pop(execution_id, None)
         execution = self._store.executions.get(execution_id)
         assert execution is not None  # we just claimed it
+        self._run_claimed(execution, self._pending.pop(execution_id, None), bound)
+
+    def _run_claimed(self, execution: Execution, pending: _Pending | None, bound: Any) -> None:
+        """Re-validate and act on an execution this replica holds (claimed, or taken over to retry)."""
         if pending is None:  # recorded by another process, or before a restart: read it back
             stored = self._proposals.for_execution(execution)
             pending = _Pending(stored.proposal, stored.incident, stored.proposal_id, incident_id=execution.incident_id)
         proposal = pending.proposal
         approval_id = pending.approval_id if pending else None
         if approval_id and not self._approvals.mark_executing(approval_id, now=self._clock()):
-            self._finish(execution, succeeded=False, outcome={"refused": "approval no longer approved"}, refused=True)
+            self._refuse(execution, "approval no longer approved", approval_id=None, escalate=True)
             return
-        refusal = self._revalidate(proposal, pending, approval_id, claimed_at=execution.claimed_at)
+        refusal, escalate = self._revalidate(proposal, pending, approval_id, claimed_at=execution.claimed_at)
         if refusal is not None:
-            self._finish(
-                execution, succeeded=False, outcome={"refused": refusal}, approval_id=approval_id, refused=True
-            )
+            self._refuse(execution, refusal, approval_id=approval_id, escalate=escalate)
             return
-        self._store.executions.mark_running(execution_id, self.identity)
+        self._store.executions.mark_running(execution.id, self.identity, fence=execution.fence)
         self._act(execution, proposal, approval_id, bound)
 
+    def _refuse(self, execution: Execution, reason: str, *, approval_id: str | None, escalate: bool) -> None:
+        outcome = {"refused": reason}
+        self._finish(execution, succeeded=False, outcome=outcome, approval_id=approval_id, refused=True)
+        self._metrics.actions.labels(action=execution.action, outcome="refused").inc()
+        if escalate:
+            self._failures.report(execution, reason=FailureReason.REFUSED, error=reason, details={})
+
     def _act(self, execution: Execution, proposal: Proposal, approval_id: str | None, bound: Any) -> None:
-        """Dry run and write (inside the action), record what it did, verify, offer the undo."""
+        """Dry run and write (inside the action, each fenced), record what it did, verify, offer the undo."""
+        action = get_action(proposal.action)
+        guard = FenceGuard(
+            self._store.executions,
+            self._ctx.kube,
+            execution_id=execution.id,
+            owner=self.identity,
+            fence=execution.fence,
+            holds_lease=self._is_leader,
+        )
+        with self._lock:
+            self._writing += 1
+        try:
+            ctx = replace(self._ctx, kube=self._ctx.kube.guarded(guard), sleep=self._pause)
+            outcome = action.execute(ctx, proposal.params)
+        except Abandoned:
+            bound.warning("execution_abandoned_at_shutdown", step="act")
+            return  # left running; the next leader judges it by its intents
+        except FencedOut as exc:
+            bound.warning("execution_fenced_out", error=str(exc))
+            self._metrics.actions_failed.labels(action=execution.action, reason=FailureReason.FENCED.value).inc()
+            return  # the replica that holds the Lease and the claim now judges and records the run
+        except (ActionRefused, KubeError) as exc:
+            recovered = self._after_error(execution, exc, approval_id=approval_id)
+            if recovered is None:
+                return
+            outcome = recovered
+        finally:
+            with self._lock:
+                self._writing -= 1
+        try:
+            self._record_and_verify(execution, proposal, outcome, approval_id=approval_id)
+        except Abandoned:
+            bound.warning("execution_abandoned_at_shutdown", step="verify")
+
+    def _after_error(self, execution: Execution, exc: Exception, *, approval_id: str | None) -> Outcome | None:
+        """An action that raised: judge its writes against the cluster. Applied: an outcome to
+        verify; otherwise the failure is recorded (not applied: no cooldown is spent) and None."""
+        effect, states = judge_writes(self._store.executions.get(execution.id).intent, self._ctx.kube)  # type: ignore[union-attr]
+        if isinstance(exc, AmbiguousWrite):
+            effect = Effect.UNKNOWN
+        if effect is Effect.APPLIED:
+            return Outcome(changed=True, detail=f"the writes took effect although the API answered: {exc}")
+        reason = FailureReason.UNKNOWN_EFFECT if effect is Effect.UNKNOWN else FailureReason.API_ERROR
+        if isinstance(exc, ActionRefused) and not states:
+            reason = FailureReason.REFUSED
+        self._metrics.actions.labels(action=execution.action, outcome="failed").inc()
+        details = {"effect": effect.value} | ({"states": states} if effect is Effect.UNKNOWN else {})
+        self._finish(
+            execution, succeeded=False, outcome={"error": str(exc)}, approval_id=approval_id, effect=effect.value
+        )
+        self._failures.report(execution, reason=reason, error=str(exc), details=details)
+        return None
+
+    def _record_and_verify(
+        self, execution: Execution, proposal: Proposal, outcome: Outcome, *, approval_id: str | None
+    ) -> None:
         action = get_action(proposal.action)
         incident_id = execution.incident_id
-        try:
-            outcome = action.execute(self._ctx, proposal.params)
-        except (ActionRefused, KubeError) as exc:
-            bound.warning("action_failed", error=str(exc))
-            self._metrics.actions.labels(action=proposal.action.value, outcome="failed").inc()
-            self._finish(execution, succeeded=False, outcome={"error": str(exc)}, approval_id=approval_id)
-            return
         did = outcome_json(outcome)
-        self._store.executions.record_outcome(execution.id, self.identity, did)
-        inverse = action.inverse(proposal.params, outcome)
+        self._store.executions.record_outcome(execution.id, self.identity, did, fence=execution.fence)
+        inverse = action.inverse(proposal.params, outcome) if outcome.before or outcome.after else None
         self._audit.append(
             AuditKind.EXECUTION,
             actor=self.identity,
@@ -244,16 +372,21 @@ class Executor:
             verification=checked,
             approval_id=approval_id,
             undo=inverse is not None,
+            effect=Effect.APPLIED.value if outcome.changed else None,
         )
-        if verification.ok and incident_id:
+        if not verification.ok:
+            error = f"not verified: {verification.detail}"
+            self._failures.report(execution, reason=FailureReason.NOT_VERIFIED, error=error, details={})
+        elif incident_id:
             self._on_verified(incident_id)
 
     def _revalidate(
         self, proposal: Proposal, pending: _Pending | None, approval_id: str | None, *, claimed_at: datetime | None
-    ) -> str | None:
-        """Probe and score again right before acting; a reason to stop, or None to go on."""
+    ) -> tuple[str | None, bool]:
+        """Probe and score again right before acting: a reason to stop (None to go on), and
+        whether that stop is a failure to escalate (not when the approver is simply asked again)."""
         if self._is_paused():
-            return "kill switch engaged"
+            return "kill switch engaged", True
         now = self._clock()
         incident = pending.incident if pending else None
         risk, decision = self._evaluator.rescore(proposal, incident, now=now, exclude_claim=claimed_at)
@@ -263,13 +396,14 @@ class Executor:
             incident_id=incident.id if incident else None,
             payload={"revalidation": True, **risk.as_json(), "verdict": decision.verdict.value},
         )
-        stop = precondition_refusal(decision) or ("shadow mode: decided, not acted" if decision.shadow else None)
+        stop = _stop_before_acting(decision)
         if stop is not None:
             return stop
         if approval_id is None:
             if decision.verdict is not Verdict.EXECUTE:
-                return f"re-validation changed the verdict to {decision.verdict.value}: " + "; ".join(decision.rules)
-            return None
+                changed = f"re-validation changed the verdict to {decision.verdict.value}: "
+                return changed + "; ".join(decision.rules), True
+            return None, False
         approved_risk = pending.approved_risk if pending and pending.approved_risk is not None else risk.total
         vetoed = decision.verdict is Verdict.DENY
         if needs_reapproval(approved_risk, risk.total, margin=self._settings.revalidation_margin, vetoed=vetoed):
@@ -278,8 +412,8 @@ class Executor:
             )
             if not vetoed:  # the fresh request's approval reads its proposal back from the store
                 self._approvals.reask(approval_id, risk, now=now, reason=reason)
-            return reason
-        return None
+            return reason, vetoed
+        return None, False
 
     def _verify(self, action: Any, proposal: Proposal, outcome: Outcome) -> Verification:
         deadline = time.monotonic() + self._settings.verify_timeout_seconds
@@ -292,7 +426,7 @@ class Executor:
                 if not verification.settled:
                     return Verification(ok=False, settled=True, detail=f"not settled in time: {verification.detail}")
                 return verification
-            self._sleep(self._settings.verify_interval_seconds)
+            self._pause(self._settings.verify_interval_seconds)
 
     def _finish(
         self,
@@ -304,6 +438,7 @@ class Executor:
         approval_id: str | None = None,
         undo: bool = False,
         refused: bool = False,
+        effect: str | None = None,
     ) -> None:
         self._store.executions.finish(
             execution.id,
@@ -312,6 +447,8 @@ class Executor:
             outcome=outcome,
             verification=verification,
             refused=refused,
+            effect=Effect.NOT_APPLIED.value if refused else effect,
+            fence=execution.fence,
         )
         if approval_id:
             detail = (verification or {}).get("detail") or outcome.get("refused") or outcome.get("error") or ""
@@ -321,57 +458,14 @@ class Executor:
             else:
                 self._approvals.mark_failed(approval_id, now=now, result=str(detail), undo_available=undo)
 
-    def _proposal_from(self, execution: Execution) -> Proposal:
-        action, params = parse_invocation(execution.action, execution.params)
-        return Proposal(action.name, params, action.target(params), execution.created_at)
-
     # --- restart -----------------------------------------------------------------------
 
     def reconcile(self) -> list[str]:
-        """After a crash: settle claimed actions from the cluster's state, never re-running them;
-        start the ones that were recorded but never claimed. Returns what was reconciled."""
-        done = []
-        for execution in self._store.executions.unfinished():
-            with self._lock:
-                if execution.id in self._in_flight:
-                    continue  # this process is running it right now
-            owner = execution.claimed_by or self.identity
-            if execution.state is ExecutionState.CLAIMED:
-                # Claimed but never started: nothing happened to the cluster; say so, do not act.
-                self._store.executions.finish(
-                    execution.id,
-                    owner,
-                    succeeded=False,
-                    outcome={"refused": "interrupted before acting; not started after the restart"},
-                    refused=True,
-                )
-                done.append(execution.id)
-                continue
-            proposal = self._proposal_from(execution)
-            action = get_action(proposal.action)
-            # Wait for it to settle as a normal run does: one early look would call a change that
-            # is still rolling out a failure. The outcome recorded right after acting tells
-            # verify what was done (a crash before that point leaves only the cluster to judge).
-            recorded = outcome_from(execution.outcome) if execution.outcome else None
-            verification = self._verify(action, proposal, recorded or Outcome(changed=True, detail="reconciled"))
-            self._store.executions.finish(
-                execution.id,
-                owner,
-                succeeded=verification.ok,
-                outcome={
-                    **(execution.outcome or {}),
-                    "reconciled": True,
-                    "note": "interrupted mid-action; not repeated",
-                },
-                verification={"ok": verification.ok, "detail": verification.detail},
-            )
-            self._audit.append(
-                AuditKind.VERIFICATION,
-                actor=self.identity,
-                incident_id=execution.incident_id,
-                payload={"execution": execution.id, "reconciled": True, "ok": verification.ok},
-            )
-            done.append(execution.id)
+        """After a crash or a failover: take over and judge every interrupted run (see
+        `agent.recovery`), then start the recorded, unclaimed ones. Returns the runs taken over."""
+        with self._lock:
+            busy = set(self._in_flight)
+        done = self._recovery.recover_all(skip=busy)
         self.resume_pending()
         return done
 
@@ -404,6 +498,35 @@ class Executor:
         self.futures = [f for f in self.futures if not f.done() or f.exception() is not None]
         self.futures.append(future)
 
+    def _submit_claimed(self, execution: Execution) -> None:
+        """Run an execution this replica already holds (taken over to retry) on a worker."""
+        with self._lock:
+            if execution.id in self._in_flight:
+                return
+            self._in_flight.add(execution.id)
+
+        def task() -> None:
+            bound = log.bind(execution=execution.id)
+            try:
+                self._run_claimed(execution, None, bound)
+            except Exception as exc:  # noqa: BLE001 - task boundary: record and keep the pool alive
+                bound.exception("execution_crashed")
+                self._audit.append(
+                    AuditKind.ERROR, actor=ACTOR, payload={"execution": execution.id, "error": repr(exc)}
+                )
+
+        future = self._pool.submit(task)
+        future.add_done_callback(lambda _: self._done(execution.id))
+        self.futures.append(future)
+
     def _done(self, execution_id: str) -> None:
         with self._lock:
             self._in_flight.discard(execution_id)
+
+
+def _stop_before_acting(decision: Decision) -> tuple[str, bool] | None:
+    """A failed precondition on fresh facts (escalated: a human must know), or shadow mode."""
+    refused = precondition_refusal(decision)
+    if refused is not None:
+        return refused, True
+    return ("shadow mode: decided, not acted", False) if decision.shadow else None

@@ -115,6 +115,7 @@ def build_http_app(
     rate_limit: RateLimiter | None = None,
     mattermost: MattermostHandler | None = None,
     console: ASGIApp | None = None,
+    readiness: Callable[[], dict[str, str]] | None = None,
 ) -> Starlette:
     """The ASGI app; every dependency is passed in. Without a `queue` the webhook decides
     before answering (off the event loop), as tests and one-shot tools want. `console`: the web
@@ -127,7 +128,8 @@ def build_http_app(
 
     async def readyz(request: Request) -> Response:
         ok = is_ready()
-        return PlainTextResponse("ready" if ok else "not ready", status_code=200 if ok else 503)
+        details = "".join(f"\n{name}: {state}" for name, state in (readiness() if readiness else {}).items())
+        return PlainTextResponse(("ready" if ok else "not ready") + details, status_code=200 if ok else 503)
 
     async def metrics(request: Request) -> Response:
         return Response(metrics_text(), media_type="text/plain; version=0.0.4")

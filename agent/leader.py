@@ -159,8 +159,13 @@ class LeaderElector:
         self._thread = threading.Thread(target=loop, name="leader-election", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, *, release: bool = True) -> None:
+        """Stop renewing; release the Lease unless a write may still be on the wire (then it
+        simply expires, and a standby takes over only after the lease duration)."""
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
-        self.release()
+        if release:
+            self.release()
+        else:
+            self._set(False, None)

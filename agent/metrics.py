@@ -64,6 +64,14 @@ class Metrics:
         self.refusals = Counter(
             "scutum_refused_requests_total", "HTTP requests and clicks refused, by endpoint.", ["endpoint"], registry=r
         )
+        self.actions_failed = Counter(
+            "scutum_actions_failed_total",
+            "Action runs that failed or were refused, by action and reason.",
+            ["action", "reason"],
+            registry=r,
+        )
+        self.store_errors = Counter("scutum_store_errors_total", "Failed store operations in jobs.", registry=r)
+        self.job_errors = Counter("scutum_job_errors_total", "Scheduled jobs that raised, by job.", ["job"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actions.base import ActionLimits
@@ -95,6 +104,8 @@ class AlertmanagerSettings(Section):
     """Alertmanager base URL; unset means the simulated cluster's own alert endpoint."""
     poll_interval_seconds: float = Field(default=15.0, gt=0, le=3600)
     """How often to poll /api/v2/alerts."""
+    poll_max_backoff_seconds: float = Field(default=300.0, gt=0, le=3600)
+    """After failed polls, the wait doubles (with jitter) from the poll interval up to this."""
     label_filters: dict[str, str] = Field(default_factory=dict)
     """Only alerts carrying all these label values are taken (e.g. {"cluster": "prod"})."""
     webhook_enabled: bool = True
@@ -118,6 +129,10 @@ class DatabaseSettings(Section):
     migrate_on_start: bool = True
     """Apply pending migrations when a command opens the store; off when a separate owner role
     migrates (the runtime role may not change the schema)."""
+    connect_timeout_seconds: int = Field(default=5, ge=1, le=300)
+    """PostgreSQL: give up connecting after this long (a store outage then fails fast and is counted)."""
+    statement_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+    """PostgreSQL: cancel any statement running longer (a lock held by a frozen replica, a slow server)."""
 
 
 class AuditSettings(Section):
@@ -153,6 +168,9 @@ class AgentIdentitySettings(Section):
     strict_secrets: bool = False
     """Refuse to start when a secret setting (token, key, database URL) arrives from anywhere but
     its own upper-case `SCUTUM_*` variable, filled from a Secret; the chart turns this on."""
+    shutdown_budget_seconds: float = Field(default=45.0, gt=0, le=3600)
+    """On SIGTERM, how long in-flight writes may take to finish (waits and verifications stop at
+    once and are left for recovery). Keep it below the pod's terminationGracePeriodSeconds."""
 
 
 class LeaderElectionSettings(Section):
@@ -170,6 +188,19 @@ class LeaderElectionSettings(Section):
     """The leader gives up leadership when it cannot renew within this time."""
     retry_period_seconds: float = Field(default=2.0, gt=0)
     """How often candidates try to acquire or renew the lease."""
+    clock_skew_seconds: float = Field(default=2.0, ge=0)
+    """The most the replicas' clocks may disagree; renew deadline plus this must stay below the
+    lease duration, so a leader that cannot renew stops writing before a standby may take over."""
+
+    @model_validator(mode="after")
+    def _fenced_in_time(self) -> LeaderElectionSettings:
+        if self.renew_deadline_seconds + self.clock_skew_seconds >= self.lease_duration_seconds:
+            raise ValueError(
+                "leader_election: renew_deadline_seconds + clock_skew_seconds must be below lease_duration_seconds"
+            )
+        if self.retry_period_seconds >= self.renew_deadline_seconds:
+            raise ValueError("leader_election: retry_period_seconds must be below renew_deadline_seconds")
+        return self
 
 
 class HttpSettings(Section):

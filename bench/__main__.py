@@ -1,7 +1,7 @@
 """`make bench`: the benchmarks, one after the other; the sections of docs/benchmarks.md they
 produce are regenerated (the others are left as they were).
 
-    python -m bench [--only micro suite storm cluster history drift flood console soak]
+    python -m bench [--only micro suite storm cluster history drift flood console soak chaos]
                     [--storm-sizes ...] [--cluster-sizes ...] [--audit-lengths ...] [--approvals N] [--database-url URL]
 
 `make bench BENCH_ARGS="..."` passes the options. The defaults run everything at the sizes the
@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import (
+    chaos_bench,
     cluster_size,
     console_bench,
     coverage,
@@ -32,8 +33,12 @@ from bench import (
 )
 from bench.scenarios import SCENARIOS
 
+CHAOS_RUNS = 3
+"""Runs of each chaos fault."""
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-PARTS = ("micro", "suite", "storm", "cluster", "history", "drift", "flood", "console", "soak")
+PARTS = ("micro", "suite", "storm", "cluster", "history", "drift", "flood", "console", "soak", "chaos")
+CHAOS_RUNS = 3
+"""Runs of each fault in the chaos section."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -92,6 +97,10 @@ def main(argv: list[str] | None = None) -> None:
     if "soak" in args.only:
         print("\nsoak")
         sections["soak"] = soak.render(soak.run(1000, 100)).strip("\n").splitlines()
+    if "chaos" in args.only:
+        print("\nchaos")
+        chaos_results = chaos_bench.main(["--runs", str(CHAOS_RUNS)])
+        sections["chaos"] = chaos_bench.section(chaos_results, runs=CHAOS_RUNS)
     DOC.write_text(report_scale.replace_sections(page, sections))
     print(f"\nrewrote {', '.join(sections) or 'no'} sections of {DOC.name}")
 

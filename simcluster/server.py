@@ -6,16 +6,32 @@ cluster, eviction through its PDB logic, the Alertmanager feed and the simulatio
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from simcluster.apifaults import FaultRule
+from simcluster.errors import StoreError
 from simcluster.http.api import ClusterBackend, KubeApi
 from simcluster.http.messages import Request, Response
 from simcluster.store import ObjectStore
 
 __all__ = ["ApiServer", "ClusterBackend"]
+
+
+class ApiFault(StoreError):
+    """The error answered by a `status` fault rule."""
+
+    reason = "SimulatedFault"
+
+    def __init__(self, message: str, *, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = {429: "TooManyRequests", 503: "ServiceUnavailable", 504: "Timeout"}.get(code, "InternalError")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -41,9 +57,48 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _serve(self) -> None:
-        response = self.api.handle(self._request())
+        request = self._request()
+        info = self.api.describe(request)
+        rule = self.api.faults.pick(info) if info is not None else None
+        if rule is None or rule.kind == "latency":
+            if rule is not None:
+                time.sleep(rule.seconds or 0.0)
+            response = self.api.handle(request)
+            if info is not None:  # logged before the answer: a client that got it finds it logged
+                self.api.faults.record(info, status=response.status, rule=rule, applied=True)
+            self._answer(response)
+            return
+        assert info is not None
+        if rule.apply:
+            self.api.handle(request)
+        status = rule.status if rule.kind == "status" else None  # no answer comes for reset or hang
+        self.api.faults.record(info, status=status, rule=rule, applied=rule.apply)
+        self._fail(rule)
+
+    def _fail(self, rule: FaultRule) -> int | None:
+        """Carry out a fault instead of the answer; the status sent, or None when none was."""
+        if rule.kind == "status":
+            headers = {"Retry-After": f"{rule.retry_after_seconds:g}"} if rule.retry_after_seconds is not None else {}
+            error = ApiFault(f"simulated fault: HTTP {rule.status}", code=rule.status)
+            self._answer(Response(rule.status, Response.error(error).body, headers=headers))
+            return rule.status
+        if rule.kind == "hang":
+            stopping = self.api.stopping
+            deadline = time.monotonic() + rule.seconds if rule.seconds is not None else None
+            while not (rule.released.is_set() or stopping.is_set()):
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                rule.released.wait(0.05)
+        # reset, or the end of a hang: drop the connection with a TCP reset and no answer
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return None
+
+    def _answer(self, response: Response) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
         if response.stream is None:
             self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()

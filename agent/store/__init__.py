@@ -20,7 +20,7 @@ from agent.store.browse import BrowseRepository
 from agent.store.channel_messages import ChannelMessageRepository
 from agent.store.control_state import ControlRepository
 from agent.store.database import Database, build_engine
-from agent.store.executions import ExecutionRepository
+from agent.store.executions import ExecutionRepository, FencedOut
 from agent.store.history import StoreActionHistory
 from agent.store.incident_work import IncidentWork, IncidentWorkReader
 from agent.store.incidents import IncidentRepository
@@ -49,6 +49,7 @@ __all__ = [
     "DecisionRows",
     "Execution",
     "ExecutionState",
+    "FencedOut",
     "IllegalTransition",
     "Incident",
     "IncidentStatus",
@@ -100,9 +101,17 @@ class Store:
         """Read-only pages of incidents and audit records (the console)."""
 
     @classmethod
-    def connect(cls, url: str, *, clock: Callable[[], datetime] = _now) -> Store:
+    def connect(
+        cls,
+        url: str,
+        *,
+        clock: Callable[[], datetime] = _now,
+        connect_timeout: int = 5,
+        statement_timeout: float = 15.0,
+    ) -> Store:
         """A store on `url` (sqlite:///FILE or postgresql+psycopg://...); no I/O until first use."""
-        return cls(Database(build_engine(url)), clock=clock)
+        engine = build_engine(url, connect_timeout=connect_timeout, statement_timeout=statement_timeout)
+        return cls(Database(engine), clock=clock)
 
     @property
     def dialect(self) -> str:
@@ -124,6 +133,11 @@ class Store:
     def grant_runtime_role(self, role: str) -> None:
         """As the owner (PostgreSQL): give `role` the daemon's limited privileges (agent.store.roles)."""
         roles.grant_runtime_role(self._db.engine, role)
+
+    def ping(self) -> None:
+        """One round trip to the database (readiness); raises when it is unreachable."""
+        with self._db.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -17,8 +17,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite writer waits for another writer before giving up."""
 
 
-def build_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL mode, a busy timeout and explicit BEGIN handling."""
+def build_engine(url: str, *, connect_timeout: int = 5, statement_timeout: float = 15.0) -> Engine:
+    """An engine for `url`; SQLite gets WAL mode, a busy timeout and explicit BEGIN handling;
+    PostgreSQL a connect timeout and a statement timeout on every connection."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -26,7 +27,18 @@ def build_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": connect_timeout})
+    milliseconds = int(statement_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SET, not the `options` connect argument: the URL may carry its own options (search_path).
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET statement_timeout = {milliseconds}")
+        cursor.close()
+        dbapi_connection.commit()
+
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:

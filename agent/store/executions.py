@@ -15,6 +15,11 @@ from agent.store.records import Execution, ExecutionState
 from agent.store.tables import ExecutionRow
 
 FINISHED = (ExecutionState.SUCCEEDED, ExecutionState.FAILED)
+ACTIVE = (ExecutionState.CLAIMED, ExecutionState.RUNNING)
+
+
+class FencedOut(Exception):
+    """This replica may not write for the execution: it lost the Lease or its claim was taken over."""
 
 
 class ExecutionRepository:
@@ -78,18 +83,76 @@ class ExecutionRepository:
             result = session.connection().execute(
                 update(ExecutionRow)
                 .where(col(ExecutionRow.id) == execution_id, col(ExecutionRow.state) == ExecutionState.PENDING)
-                .values(state=ExecutionState.CLAIMED, claimed_by=owner, claimed_at=now)
+                .values(
+                    state=ExecutionState.CLAIMED,
+                    claimed_by=owner,
+                    claimed_at=now,
+                    fence=col(ExecutionRow.fence) + 1,
+                )
             )
             return result.rowcount == 1
 
-    def mark_running(self, execution_id: str, owner: str) -> None:
-        """The claimer has started acting."""
-        self._transition(execution_id, owner, ExecutionState.CLAIMED, {"state": ExecutionState.RUNNING})
+    def fenced_step(
+        self,
+        execution_id: str,
+        owner: str,
+        fence: int,
+        *,
+        holds_lease: Callable[[], bool],
+        intent: dict[str, Any] | None = None,
+    ) -> None:
+        """The check before every dry run and write, in one transaction with the row locked: the
+        execution is still claimed by `owner` under token `fence` and this replica holds the Lease.
+        A real write's `intent` is recorded in the same transaction. Raises FencedOut otherwise."""
+        with self._db.session(write_lock=True) as session:
+            query = select(ExecutionRow).where(ExecutionRow.id == execution_id)
+            row = session.exec(query.with_for_update() if self._db.is_postgres else query).first()
+            if row is None or row.claimed_by != owner or row.fence != fence or row.state not in ACTIVE:
+                raise FencedOut(f"execution {execution_id} is no longer held by {owner} under fence {fence}")
+            if not holds_lease():
+                raise FencedOut(f"{owner} does not hold the Lease")
+            if intent is not None:
+                recorded = dict(row.intent or {})
+                recorded["writes"] = [*recorded.get("writes", []), intent]
+                session.connection().execute(
+                    update(ExecutionRow).where(col(ExecutionRow.id) == execution_id).values(intent=recorded)
+                )
 
-    def record_outcome(self, execution_id: str, owner: str, outcome: dict[str, Any]) -> None:
+    def take_over(self, execution: Execution, owner: str, *, restart: bool = False) -> Execution | None:
+        """Claim an interrupted execution for `owner` with a new fencing token (compare-and-set on
+        the old token), so the replica that held it can write no more. `restart`: back to claimed,
+        to run again (nothing of it took effect). None when someone else changed it first."""
+        values: dict[str, Any] = {"claimed_by": owner, "fence": execution.fence + 1}
+        if restart:
+            attempts = int((execution.intent or {}).get("attempts", 1)) + 1
+            values |= {"state": ExecutionState.CLAIMED, "intent": {"writes": [], "attempts": attempts}}
+        with self._db.session(write_lock=True) as session:
+            result = session.connection().execute(
+                update(ExecutionRow)
+                .where(
+                    col(ExecutionRow.id) == execution.id,
+                    col(ExecutionRow.fence) == execution.fence,
+                    col(ExecutionRow.state).in_([s.value for s in ACTIVE]),
+                )
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                return None
+            row = session.get(ExecutionRow, execution.id)
+            assert row is not None
+            session.refresh(row)
+            return _execution(row)
+
+    def mark_running(self, execution_id: str, owner: str, *, fence: int | None = None) -> None:
+        """The claimer has started acting."""
+        self._transition(execution_id, owner, ExecutionState.CLAIMED, {"state": ExecutionState.RUNNING}, fence=fence)
+
+    def record_outcome(
+        self, execution_id: str, owner: str, outcome: dict[str, Any], *, fence: int | None = None
+    ) -> None:
         """Keep what the action did the moment it returns, before verification: a restart
         then judges the run from the cluster with what the action itself recorded."""
-        self._transition(execution_id, owner, ExecutionState.RUNNING, {"outcome": outcome})
+        self._transition(execution_id, owner, ExecutionState.RUNNING, {"outcome": outcome}, fence=fence)
 
     def finish(
         self,
@@ -100,31 +163,40 @@ class ExecutionRepository:
         outcome: dict[str, Any],
         verification: dict[str, Any] | None = None,
         refused: bool = False,
+        effect: str | None = None,
+        fence: int | None = None,
     ) -> None:
-        """Record how the run ended; only the claimer may finish it. `refused`: it never acted."""
+        """Record how the run ended; only the claimer may finish it. `refused`: it never acted;
+        `effect`: what the cluster showed of its writes (`not_applied` keeps it out of cooldowns)."""
         state = ExecutionState.SUCCEEDED if succeeded else ExecutionState.FAILED
         values = {
             "state": ExecutionState.REFUSED if refused else state,
             "outcome": outcome,
             "verification": verification,
             "finished_at": self._clock(),
+            "effect": effect,
         }
-        self._transition(execution_id, owner, None, values)
+        self._transition(execution_id, owner, None, values, fence=fence)
 
     def _transition(
-        self, execution_id: str, owner: str, expected: ExecutionState | None, values: dict[str, Any]
+        self,
+        execution_id: str,
+        owner: str,
+        expected: ExecutionState | None,
+        values: dict[str, Any],
+        *,
+        fence: int | None = None,
     ) -> None:
         allowed = [expected] if expected else [ExecutionState.CLAIMED, ExecutionState.RUNNING]
+        conditions = [
+            col(ExecutionRow.id) == execution_id,
+            col(ExecutionRow.claimed_by) == owner,
+            col(ExecutionRow.state).in_([s.value for s in allowed]),
+        ]
+        if fence is not None:
+            conditions.append(col(ExecutionRow.fence) == fence)
         with self._db.session(write_lock=True) as session:
-            result = session.connection().execute(
-                update(ExecutionRow)
-                .where(
-                    col(ExecutionRow.id) == execution_id,
-                    col(ExecutionRow.claimed_by) == owner,
-                    col(ExecutionRow.state).in_([s.value for s in allowed]),
-                )
-                .values(**values)
-            )
+            result = session.connection().execute(update(ExecutionRow).where(*conditions).values(**values))
             if result.rowcount != 1:
                 raise ValueError(f"execution {execution_id} is not held by {owner} in state {allowed}")
 
@@ -188,4 +260,7 @@ def _execution(row: ExecutionRow) -> Execution:
         finished_at=utc_or_none(row.finished_at),
         outcome=row.outcome,
         verification=row.verification,
+        fence=row.fence or 0,
+        intent=row.intent,
+        effect=row.effect,
     )

@@ -9,10 +9,17 @@ from actions.base import TargetRef
 from agent.store.control_state import ControlRepository
 from agent.store.executions import ExecutionRepository
 from agent.store.incidents import IncidentRepository
-from agent.store.records import ExecutionState
+from agent.store.records import Execution, ExecutionState
 
 NOT_ACTED = frozenset({ExecutionState.PENDING, ExecutionState.REFUSED})
 """Executions that did nothing to the cluster: not actions for budgets and cooldowns."""
+NOT_APPLIED = "not_applied"
+"""The effect of a run none of whose writes landed (`agent.intent.Effect.NOT_APPLIED`)."""
+
+
+def _acted(run: Execution) -> bool:
+    """Whether the run did something to the cluster (a failure whose writes did not land did not)."""
+    return run.state not in NOT_ACTED and run.effect != NOT_APPLIED
 
 
 class StoreActionHistory:
@@ -35,7 +42,7 @@ class StoreActionHistory:
             target_kind=target.kind if target else None,
             target_name=target.name if target else None,
         )
-        started = [run.claimed_at for run in runs if run.state not in NOT_ACTED and run.claimed_at]
+        started = [run.claimed_at for run in runs if _acted(run) and run.claimed_at]
         return sorted(started)
 
     def open_incidents(self) -> int:

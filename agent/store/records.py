@@ -131,6 +131,12 @@ class Execution:
     finished_at: datetime | None = None
     outcome: dict[str, Any] | None = None
     verification: dict[str, Any] | None = None
+    fence: int = 0
+    """The fencing token of the current claim (see `ExecutionRepository.fenced_step`)."""
+    intent: dict[str, Any] | None = None
+    """The intents of the real writes sent so far: `{"writes": [...], "attempts": N}`."""
+    effect: str | None = None
+    """What the cluster showed of the writes when the run ended (`agent.intent.Effect`)."""
 
 
 @dataclass(frozen=True)

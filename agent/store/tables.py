@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, false
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, false
 from sqlmodel import Field, SQLModel
 
 
@@ -140,6 +140,12 @@ class ExecutionRow(SQLModel, table=True):
     finished_at: datetime | None = _when(nullable=True)
     outcome: dict[str, Any] | None = _json(nullable=True)
     verification: dict[str, Any] | None = _json(nullable=True)
+    fence: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    """The fencing token: raised by every claim and take-over; a write needs the current one."""
+    intent: dict[str, Any] | None = _json(nullable=True)
+    """What the run's real writes intend (`agent.intent`), recorded before each is sent."""
+    effect: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    """What the cluster shows of those writes when the run ended: applied, not_applied, unknown."""
 
 
 class SnapshotRow(SQLModel, table=True):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from simcluster import discovery
+from simcluster.apifaults import ApiFaults, RequestInfo, request_info
 from simcluster.errors import BadRequest, NotFound, StoreError
 from simcluster.http import resources, subresources
 from simcluster.http.messages import Request, Response
@@ -54,7 +55,9 @@ class KubeApi:
         self.store = store
         self.cluster = cluster
         self.stopping = threading.Event()
-        self._sim = SimRoutes(cluster)
+        self.faults = ApiFaults()
+        """API fault rules and the request log (the `/sim/v1/api-faults` and `/sim/v1/requests` routes)."""
+        self._sim = SimRoutes(cluster, self.faults)
         self._json = resources.JsonCache()
 
     def handle(self, request: Request) -> Response:
@@ -65,6 +68,11 @@ class KubeApi:
             return Response.error(exc)
         except (ValueError, TypeError, KeyError) as exc:
             return Response.error(BadRequest(f"bad request: {exc}"))
+
+    def describe(self, request: Request) -> RequestInfo | None:
+        """The request as fault rules and the log see it; None for paths other than resources."""
+        route = resolve(request.path.rstrip("/") or "/")
+        return None if route is None else request_info(request.method, request.path, request.query, route)
 
     def _dispatch(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"

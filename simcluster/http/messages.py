@@ -70,6 +70,8 @@ class Response:
     body: bytes = b""
     content_type: str = "application/json"
     stream: Iterator[bytes] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra response headers (Retry-After)."""
 
     @classmethod
     def json(cls, status: int, payload: Any) -> Response:

@@ -4,6 +4,9 @@
   with the `active`, `silenced`, `inhibited`, `unprocessed` and `filter` query parameters.
 - `POST /sim/v1/inject` (`{"fault": NAME, "params": {...}}`), `POST /sim/v1/tick`
   (`{"seconds": N}`) and `GET /sim/v1/faults`.
+- API faults (`simcluster.apifaults`): `POST /sim/v1/api-faults` adds a rule, `GET` lists the
+  rules in force, `DELETE` clears them (`?id=N` one); `GET /sim/v1/requests?since=SEQ` reads the
+  request log, `DELETE /sim/v1/requests` empties it. These work with or without a cluster.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
+from simcluster.apifaults import ApiFaults
 from simcluster.errors import BadRequest, Conflict, Invalid, NotFound
 from simcluster.http.messages import Request, Response
 
@@ -96,13 +100,18 @@ def filter_alerts(alerts: list[Obj], raw_query: str) -> list[Obj]:
 class SimRoutes:
     """The non-Kubernetes routes; all answer 404 when the server runs without a cluster."""
 
-    def __init__(self, cluster: SimControls | None) -> None:
+    def __init__(self, cluster: SimControls | None, faults: ApiFaults | None = None) -> None:
         self.cluster = cluster
+        self.faults = faults or ApiFaults()
 
     def route(self, request: Request, path: str) -> Response | None:
         """Answer the request if it is one of these routes, else None."""
         if not path.startswith(("/api/v2/", "/sim/v1/")):
             return None
+        answer = self._api_faults(request, path)
+        return answer if answer is not None else self._cluster_route(request, path)
+
+    def _cluster_route(self, request: Request, path: str) -> Response:
         if self.cluster is None:
             raise NotFound("this server runs without a simulated cluster")
         key = (request.method, path)
@@ -124,6 +133,23 @@ class SimRoutes:
             self.cluster.tick(seconds)
             return Response.json(200, {"ticked": seconds})
         raise NotFound(f"no route {request.method} {path}")
+
+    def _api_faults(self, request: Request, path: str) -> Response | None:
+        if path == "/sim/v1/api-faults":
+            if request.method == "GET":
+                return Response.json(200, self.faults.rules())
+            if request.method == "POST":
+                return Response.json(201, self.faults.add(request.json_body()).as_json())
+            if request.method == "DELETE":
+                raw = request.query.get("id")
+                return Response.json(200, {"cleared": self.faults.clear(int(raw) if raw else None)})
+        if path == "/sim/v1/requests":
+            if request.method == "GET":
+                return Response.json(200, self.faults.requests(since=int(request.query.get("since") or 0)))
+            if request.method == "DELETE":
+                self.faults.clear_log()
+                return Response.json(200, {"cleared": True})
+        return None
 
     def _inject(self, request: Request) -> Response:
         assert self.cluster is not None

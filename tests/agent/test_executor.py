@@ -97,7 +97,21 @@ def only_execution(agent: Agent) -> Execution:
 
 
 def executed_records(agent: Agent) -> list[dict[str, Any]]:
-    return [r.payload for r in agent.store.audit.records() if r.kind == AuditKind.EXECUTION.value]
+    """Execution records of runs that acted (a failed or refused run's record says `failed`)."""
+    return [
+        r.payload
+        for r in agent.store.audit.records()
+        if r.kind == AuditKind.EXECUTION.value and not r.payload.get("failed")
+    ]
+
+
+def failure_records(agent: Agent) -> list[dict[str, Any]]:
+    """Execution records of failed or refused runs."""
+    return [
+        r.payload
+        for r in agent.store.audit.records()
+        if r.kind == AuditKind.EXECUTION.value and r.payload.get("failed")
+    ]
 
 
 def record_execution(agent: Agent, proposal: Proposal) -> str:
@@ -247,6 +261,7 @@ def test_kill_switch_stops_execution_and_the_refusal_is_not_an_action(agent: Age
     assert (execution.outcome or {}).get("refused") == "kill switch engaged"
     assert catalog(settled)["spec"]["replicas"] == 2
     assert executed_records(agent) == []
+    assert [(f["reason"], f["error"]) for f in failure_records(agent)] == [("refused", "kill switch engaged")]
     since = agent.clock().replace(year=2000)
     assert list(agent.store.history.action_times(since=since, target=proposal.target)) == []
 

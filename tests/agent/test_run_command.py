@@ -74,7 +74,8 @@ def test_run_serves_decides_webhook_alerts_and_stops_on_sigterm(
 ) -> None:
     process, base = daemon
     assert wait_for(f"{base}/healthz").text == "ok"
-    assert wait_for(f"{base}/readyz").text == "ready"
+    ready = wait_for(f"{base}/readyz").text.splitlines()
+    assert ready[0] == "ready" and {"store: ok", "api_server: ok", "scheduler: ok"} <= set(ready)
     assert "scutum_leader 1.0" in wait_for(f"{base}/metrics").text
 
     response = httpx.post(f"{base}/alertmanager", content=WEBHOOK.read_bytes(), timeout=10.0)
