@@ -244,6 +244,7 @@ def test_plan_with_the_daemons_store_decides_as_the_daemon_would(sim: RunningSim
     alert_file = tmp_path / "alerts.json"
     alert_file.write_text(json.dumps(_bad_rollout_alerts(sim)))
     data = str(tmp_path / "data")
+    assert invoke("db", "upgrade", "--data-dir", data).exit_code == 0  # the daemon's store (plan never creates one)
     plan = ("plan", "--alert", str(alert_file), "--json", "--kubeconfig", str(sim.kubeconfig_path))
 
     def rollback_verdict(*extra: str) -> tuple[str, list[str]]:
@@ -256,6 +257,8 @@ def test_plan_with_the_daemons_store_decides_as_the_daemon_would(sim: RunningSim
     assert rollback_verdict("--data-dir", data)[0] == rollback_verdict()[0] != "deny"
     invoke("pause", "--reason", "drill", "--as", "oncall", "--data-dir", data)
     verdict, reasons = rollback_verdict("--data-dir", data)
+    missing = invoke(*plan, "--data-dir", str(tmp_path / "no-such-store"))
+    assert missing.exit_code == 2 and "no store at" in missing.stderr
     assert verdict == "deny" and any("kill switch" in r for r in reasons), reasons
 
 
