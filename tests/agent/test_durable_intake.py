@@ -214,3 +214,26 @@ def test_a_request_approved_after_a_restart_is_rescored_with_its_stored_proposal
     (execution,) = restarted.store.executions.recent(restarted.clock().replace(year=2000))
     stored = restarted.store.incidents.proposals(execution.incident_id or "")
     assert execution.proposal_id in {p.id for p in stored}
+
+
+def test_a_replica_taking_the_lead_rebuilds_the_open_incidents_from_the_store(
+    settled: RunningSim, tmp_path: Path, agents: list[Agent]
+) -> None:
+    data = tmp_path / "data"
+    first = sim_agent(settled, data, policy=REQUIRE_APPROVAL)
+    agents.append(first)
+    fire(settled, "bad_image_rollout", namespace="shop", deployment="frontend")
+    poll(first, settled)
+    (request,) = pending(first)
+    held = {i.id for i in first.store.incidents.unresolved(limit=100)}
+
+    successor = sim_agent(settled, data, identity="agent-b", policy=REQUIRE_APPROVAL)
+    agents.append(successor)
+    assert successor.pipeline.intake.open_incidents() == []
+    assert successor.take_over()  # what its first poll or dispatch as leader does first
+
+    assert held <= {i.id for i in successor.pipeline.intake.open_incidents()}
+    assert successor.poll_once() == []  # the alerts update the rebuilt incidents
+    assert pending(successor) == [request]
+    (report,) = [r for r in successor.store.replicas.list() if r.identity == "agent-b"]
+    assert report.leading and report.poll_ok and report.poll_detail == "0 decided"
