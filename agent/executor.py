@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -201,15 +202,9 @@ class Executor:
         (the runs stay claimed for recovery), give in-flight writes up to `budget_seconds`.
         True when every worker finished in time."""
         self._stopping.set()
-        deadline = time.monotonic() + budget_seconds
-        clean = True
-        for future in list(self.futures):
-            try:
-                future.result(timeout=max(0.0, deadline - time.monotonic()))
-            except TimeoutError:
-                clean = False
+        _, busy = wait_for(list(self.futures), timeout=budget_seconds)  # each run recorded its own end
         self._pool.shutdown(wait=False, cancel_futures=True)
-        return clean
+        return not busy
 
     def _pause(self, seconds: float) -> None:
         """The executor's and its actions' waits; at shutdown they end the run (Abandoned)."""

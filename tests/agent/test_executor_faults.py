@@ -305,3 +305,17 @@ def test_an_interrupted_write_that_cannot_be_told_is_escalated_with_both_states(
     assert state["intent"]["want"] == {"spec": {"replicas": 3}}
     assert state["cluster"]["spec"]["replicas"] == 5
     assert catalog(settled)["spec"]["replicas"] == 5  # nothing was written over the other change
+
+
+def test_a_run_claimed_but_never_started_is_run_by_recovery(agent: Agent, settled: RunningSim) -> None:
+    execution_id = new_execution(agent)
+    assert agent.store.executions.claim_execution(execution_id, "dead")  # ... and the process dies here
+
+    recovering = executor(agent, settled, identity="agent-b")
+    assert recovering.reconcile() == [execution_id]
+    recovering.wait(timeout=30)
+
+    execution = agent.store.executions.get(execution_id)
+    assert execution is not None and execution.state is ExecutionState.SUCCEEDED
+    assert execution.claimed_by == "agent-b" and (execution.intent or {}).get("attempts") == 2
+    assert len(real_patches(settled)) == 1
