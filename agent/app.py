@@ -36,7 +36,7 @@ from agent.leader import LeaderElector, LeaseConfig
 from agent.lifecycle import IncidentLifecycle
 from agent.metrics import Metrics
 from agent.notice_budget import NoticeBudget
-from agent.paging import Page, Pager, PageReason
+from agent.paging import Page, PageAction, Pager, PageReason
 from agent.paging.notices import ExpiryWarnings, paging_notice, resolved_page
 from agent.paging.sender import HttpxTransport
 from agent.pipeline import Handled, Notices, Pipeline
@@ -44,7 +44,7 @@ from agent.planning.select import build_planner
 from agent.refusals import RefusalLog
 from agent.reports.gauges import refresh_gauges
 from agent.settings import Settings
-from agent.store import Store
+from agent.store import Execution, Store
 from agent.triage import TargetTriage
 from agent.undo import request_undo
 from agent.witnesses import Checkpointer
@@ -505,7 +505,7 @@ def build_agent(
     lifecycle = IncidentLifecycle(store, intake, clock=clock)
     # Winning the lease only sets the gauge; the next poll or dispatch takes over (`take_over`).
     leader = _leader(settings, kube, identity, clock=clock, on_change=lambda leading: metrics.leader.set(int(leading)))
-    failures = FailureReporter(store, audit, metrics, actor=identity, notify=_failure_notice(slack))
+    failures = FailureReporter(store, audit, metrics, actor=identity, notify=_failure_notice(slack, pager, clock))
     executor = Executor(
         store=store,
         audit=audit,
@@ -691,12 +691,28 @@ def _on_call(settings: Settings, clock: Callable[[], datetime]) -> OnCallDirecto
     return CachedOnCall(inner, ttl=timedelta(seconds=oncall.cache_seconds), clock=clock)
 
 
-def _failure_notice(slack: SlackChannel | None) -> Callable[[str], None]:
-    """A failed run's escalation: posted to the approvals channel when Slack is on (always logged)."""
+def _failure_notice(
+    slack: SlackChannel | None, pager: Pager | None, clock: Callable[[], datetime]
+) -> Callable[[Execution, str], None]:
+    """A failed run's escalation: posted to the approvals channel when Slack is on, and paged
+    (under its incident's dedup key) when a pager is; always logged."""
 
-    def notify(text: str) -> None:
+    def notify(execution: Execution, text: str) -> None:
         if slack is not None:
             slack.post_notice(text)
+        if pager is not None:
+            target = f"{execution.target_kind} {execution.target_namespace or ''}/{execution.target_name}"
+            page = Page(
+                incident_id=execution.incident_id or execution.id,
+                action=PageAction.TRIGGER,
+                reason=PageReason.FAILED,
+                summary=f"Scutum {text}",
+                at=clock(),
+                namespace=execution.target_namespace,
+                target=target,
+                details={"execution": execution.id, "action": execution.action},
+            )
+            pager.send(page)
 
     return notify
 

@@ -45,7 +45,7 @@ class FailureReporter:
         metrics: Metrics,
         *,
         actor: str,
-        notify: Callable[[str], None] = lambda text: None,
+        notify: Callable[[Execution, str], None] = lambda execution, text: None,
     ) -> None:
         self._store = store
         self._audit = audit
@@ -74,6 +74,6 @@ class FailureReporter:
             self._metrics.store_errors.inc()
             log.exception("failure_not_recorded", execution=execution.id)
         try:
-            self._notify(f"Escalated: {text}")
+            self._notify(execution, f"Escalated: {text}")
         except Exception:  # a notice that cannot be sent must not hide the failure
             log.exception("failure_notice_failed", execution=execution.id)

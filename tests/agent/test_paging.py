@@ -277,3 +277,32 @@ def test_the_daemon_pages_an_escalation_and_resolves_the_page_when_the_alert_res
         ("sent", "trigger", "escalated"),
         ("sent", "resolve", "resolved"),
     ]
+
+
+def test_a_failed_action_pages_under_its_incident(stub: PagerStub, sim: RunningSim, tmp_path: Path) -> None:
+    from actions.base import ActionName
+    from actions.registry import REGISTRY
+    from risk.model import Proposal
+
+    env = {
+        "SCUTUM_PAGING__PAGERDUTY__ROUTING_KEY": "R" * 32,
+        "SCUTUM_PAGING__PAGERDUTY__URL": stub.url + "/v2/enqueue",
+        "SCUTUM_KUBE__URL": sim.url,
+        "SCUTUM_DATA_DIR": str(tmp_path),
+    }
+    agent = build_agent(load_settings(None, env=env), clock=sim.cluster.clock.now, use_cache=False)
+    action = REGISTRY[ActionName.RESTART_WORKLOAD]
+    params = action.parse({"kind": "Deployment", "namespace": "shop", "name": "ghost", "restart_token": "t1"})
+    proposal = Proposal(action.name, params, action.target(params), sim.cluster.clock.now())
+    try:
+        execution_id = agent.executor.submit_new(proposal, None, proposal_id=None)
+        agent.executor.wait(timeout=30)
+        assert agent.pager is not None
+        agent.pager.close(wait=True)
+    finally:
+        agent.stop()
+
+    (event,) = stub.bodies("/v2/enqueue")
+    assert event["event_action"] == "trigger" and event["payload"]["class"] == "failed"
+    assert event["dedup_key"].endswith(execution_id)  # no incident: the run's own key
+    assert "target_exists" in event["payload"]["summary"]
