@@ -151,7 +151,7 @@ def storm_section(results: Sequence[StormResult]) -> list[str]:
         ("Kubernetes API requests (cache lists and watches included)", [f"{r.api_requests}" for r in results], ""),
         ("API requests per decision", [f"{r.api_requests_per_decision:.3f}" for r in results], "≤ 2"),
         (
-            "RSS before the storm / peak, MB (cluster included)",
+            "RSS before the storm / peak, MB (cluster and the pre-generated alerts included)",
             [f"{r.rss_before_mb:.0f} / {r.peak_rss_mb:.0f}" for r in results],
             "< 300 at 100k",
         ),

@@ -41,7 +41,8 @@ def cluster_section(results: Sequence[SizeResult], *, when: str, machine: str) -
     head = [
         "## Cluster size" + (f" ({database})" if database != "sqlite" else ""),
         "",
-        f"Command: `{CLUSTER_COMMAND.format(sizes=sizes)}`, run on {when} ({machine}; a machine shared with other",
+        f"Command: `{CLUSTER_COMMAND.format(sizes=sizes)}{' --database-url URL' if database != 'sqlite' else ''}`, "
+        f"run on {when} ({machine}; a machine shared with other",
         "work, so absolute times are noisy: compare within the table). The simulated cluster runs in its own",
         "process; every figure is the agent's own. Each Deployment has a ReplicaSet, a Pod, a ConfigMap and a",
         f"Service; store: {database}. Decisions are in shadow mode (decided and",
@@ -80,12 +81,8 @@ def cluster_section(results: Sequence[SizeResult], *, when: str, machine: str) -
             f"x{(large.rss_ready_mb - large.rss_before_mb) / max(small.rss_ready_mb - small.rss_before_mb, 1e-9):.1f}, "
             f"decision p50 x{large.decide_p50_ms / max(small.decide_p50_ms, 1e-9):.2f}"
         )
-    notes = [
-        "",
-        "Growth between sizes:",
-        "",
-        *growth,
-        "",
+    notes = ["", "Growth between sizes:", "", *growth, ""] if growth else [""]
+    notes += [
         "The re-check reads the target and its history live (the ReplicaSets it owns, by the Deployment's",
         "label selector) plus the PodDisruptionBudgets and HorizontalPodAutoscalers of its namespace (small",
         "lists); execute is the dry run and the write; verification polls one read until the rollout settles.",

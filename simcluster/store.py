@@ -21,67 +21,12 @@ from typing import Any
 
 from simcluster.clock import Clock, rfc3339
 from simcluster.errors import AlreadyExists, BadRequest, Conflict, Gone, Invalid, NotFound
+from simcluster.kinds import RESOURCES, RESOURCES_BY_KIND, ResourceType
+from simcluster.owners import DependentIndex, controller_uid
 from simcluster.selectors import FieldSelector, LabelSelector
 
 Obj = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ResourceType:
-    """One REST resource: where it lives in the API and how it is addressed."""
-
-    kind: str
-    group: str
-    version: str
-    plural: str
-    namespaced: bool
-    short_names: tuple[str, ...] = ()
-    subresources: tuple[str, ...] = ()
-    verbs: tuple[str, ...] = (
-        "create",
-        "delete",
-        "deletecollection",
-        "get",
-        "list",
-        "patch",
-        "update",
-        "watch",
-    )
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def singular(self) -> str:
-        return self.kind.lower()
-
-
-RESOURCES: tuple[ResourceType, ...] = (
-    ResourceType("Namespace", "", "v1", "namespaces", False, ("ns",), ("status",)),
-    ResourceType("Node", "", "v1", "nodes", False, ("no",), ("status",)),
-    ResourceType("Pod", "", "v1", "pods", True, ("po",), ("status", "eviction", "log")),
-    ResourceType("Service", "", "v1", "services", True, ("svc",), ("status",)),
-    ResourceType("Endpoints", "", "v1", "endpoints", True, ("ep",)),
-    ResourceType("ConfigMap", "", "v1", "configmaps", True, ("cm",)),
-    ResourceType("Secret", "", "v1", "secrets", True),
-    ResourceType("Event", "", "v1", "events", True, ("ev",)),
-    ResourceType("ServiceAccount", "", "v1", "serviceaccounts", True, ("sa",)),
-    ResourceType("Deployment", "apps", "v1", "deployments", True, ("deploy",), ("status", "scale")),
-    ResourceType("ReplicaSet", "apps", "v1", "replicasets", True, ("rs",), ("status", "scale")),
-    ResourceType("StatefulSet", "apps", "v1", "statefulsets", True, ("sts",), ("status", "scale")),
-    ResourceType("DaemonSet", "apps", "v1", "daemonsets", True, ("ds",), ("status",)),
-    ResourceType("ControllerRevision", "apps", "v1", "controllerrevisions", True),
-    ResourceType("PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets", True, ("pdb",), ("status",)),
-    ResourceType(
-        "HorizontalPodAutoscaler", "autoscaling", "v2", "horizontalpodautoscalers", True, ("hpa",), ("status",)
-    ),
-    ResourceType("CronJob", "batch", "v1", "cronjobs", True, ("cj",), ("status",)),
-    ResourceType("Job", "batch", "v1", "jobs", True, (), ("status",)),
-    ResourceType("Lease", "coordination.k8s.io", "v1", "leases", True),
-)
-
-RESOURCES_BY_KIND: dict[str, ResourceType] = {r.kind: r for r in RESOURCES}
+__all__ = ["RESOURCES", "RESOURCES_BY_KIND", "ObjectStore", "ResourceType", "WatchEvent"]
 
 
 @dataclass(frozen=True)
@@ -97,20 +42,6 @@ class WatchEvent:
 @dataclass
 class _Bucket:
     objects: dict[tuple[str, str], Obj] = field(default_factory=dict)
-
-
-def _owner_uids(obj: Obj | None) -> set[str]:
-    if obj is None:
-        return set()
-    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
-    return {str(ref["uid"]) for ref in refs if isinstance(ref, dict) and ref.get("uid")}
-
-
-def _controller_uid(obj: Obj) -> str | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if isinstance(ref, dict) and ref.get("controller"):
-            return str(ref.get("uid"))
-    return None
 
 
 def _meta(obj: Obj) -> Obj:
@@ -133,7 +64,7 @@ class ObjectStore:
         self._uid_counter = 0
         self._uid_seed = uid_seed
         self._admission: list[Callable[[str, Obj, Obj | None], None]] = []
-        self._dependents: dict[str, set[tuple[str, tuple[str, str]]]] = {}
+        self._dependents = DependentIndex()
         """owner uid -> (kind, key) of every object with an ownerReference to it: cascading
         deletion and the controllers' "what do I own" stay proportional to the owner's dependents."""
 
@@ -172,26 +103,12 @@ class ObjectStore:
     def _put(self, kind: str, key: tuple[str, str], obj: Obj) -> None:
         """Store `obj` under `key`, keeping the owner index in step."""
         bucket = self._bucket(kind)
-        old = bucket.objects.get(key)
-        old_uids, new_uids = _owner_uids(old), _owner_uids(obj)
-        for uid in old_uids - new_uids:
-            self._unindex(uid, (kind, key))
-        for uid in new_uids - old_uids:
-            self._dependents.setdefault(uid, set()).add((kind, key))
+        self._dependents.replaced((kind, key), bucket.objects.get(key), obj)
         bucket.objects[key] = obj
 
     def _drop(self, kind: str, key: tuple[str, str]) -> None:
         """Forget the object under `key` and its owner index entries."""
-        old = self._bucket(kind).objects.pop(key, None)
-        for uid in _owner_uids(old):
-            self._unindex(uid, (kind, key))
-
-    def _unindex(self, uid: str, entry: tuple[str, tuple[str, str]]) -> None:
-        entries = self._dependents.get(uid)
-        if entries is not None:
-            entries.discard(entry)
-            if not entries:
-                del self._dependents[uid]
+        self._dependents.replaced((kind, key), self._bucket(kind).objects.pop(key, None), None)
 
     def _record(self, type_: str, kind: str, obj: Obj) -> None:
         """Log a change; `obj` must never be changed in place afterwards (see the module doc)."""
@@ -262,9 +179,9 @@ class ObjectStore:
         name; for controllers holding `lock`. Do not mutate. Costs the owner's dependents, not the kind."""
         bucket = self._bucket(kind)
         out = []
-        for dep_kind, key in sorted(self._dependents.get(owner_uid, ())):
+        for dep_kind, key in self._dependents.dependents(owner_uid):
             obj = bucket.objects.get(key) if dep_kind == kind else None
-            if obj is not None and _controller_uid(obj) == owner_uid:
+            if obj is not None and controller_uid(obj) == owner_uid:
                 out.append(obj)
         return out
 
@@ -491,7 +408,7 @@ class ObjectStore:
                     ]:
                         self._remove(other.kind, dependent)
             return obj
-        for dep_kind, key in sorted(self._dependents.get(meta["uid"], ())):
+        for dep_kind, key in self._dependents.dependents(meta["uid"]):
             child = self._buckets[dep_kind].objects.get(key)
             if child is not None:
                 self._remove(dep_kind, child)

@@ -198,21 +198,22 @@ def _newest(conn: Connection, keys: set[ObjectKey]) -> dict[ObjectKey, _Newest]:
         col(SnapshotRow.namespace),
         col(SnapshotRow.name),
         col(SnapshotRow.resource_version),
+        col(SnapshotRow.superseded),
     )
-    current = rows_of(*columns).where(col(SnapshotRow.superseded) == false())
     order = (col(SnapshotRow.observed_at), col(SnapshotRow.id))
+    object_key = tuple_(col(SnapshotRow.kind), col(SnapshotRow.namespace), col(SnapshotRow.name))
+    if len(keys) >= WHOLE_TABLE_FROM:  # most of the table: one pass over the current rows
+        queries = [rows_of(*columns).where(col(SnapshotRow.superseded) == false()).order_by(*order)]
+    else:  # a few objects: their rows by the object index (superseded ones are skipped below)
+        queries = [
+            rows_of(*columns).where(object_key.in_(c)).order_by(*order) for c in _chunks(sorted(keys), KEYS_PER_QUERY)
+        ]
     found: dict[ObjectKey, _Newest] = {}
     stale: list[int] = []
-    object_key = tuple_(col(SnapshotRow.kind), col(SnapshotRow.namespace), col(SnapshotRow.name))
-    queries = (
-        [current.order_by(*order)]
-        if len(keys) >= WHOLE_TABLE_FROM
-        else [current.where(object_key.in_(chunk)).order_by(*order) for chunk in _chunks(sorted(keys), KEYS_PER_QUERY)]
-    )
     for query in queries:
-        for row_id, kind, namespace, name, version in conn.execute(query):
+        for row_id, kind, namespace, name, version, superseded in conn.execute(query):
             key = (kind, namespace, name)
-            if key not in keys:
+            if superseded or key not in keys:
                 continue
             older = found.get(key)
             if older is not None and older.id is not None:

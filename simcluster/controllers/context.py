@@ -60,14 +60,6 @@ def owner_ref(owner: Obj) -> Obj:
     }
 
 
-def controller_uid(obj: Obj) -> str | None:
-    """The uid of the object's controlling owner, if any."""
-    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return str(ref.get("uid"))
-    return None
-
-
 def condition(obj: Obj, kind: str) -> Obj | None:
     """The status condition of the given type, if present."""
     for cond in obj.get("status", {}).get("conditions") or []:
