@@ -32,7 +32,7 @@ from agent.outcomes import invocation_json, outcome_json
 from agent.proposals import StoredProposals
 from agent.recovery import Abandoned, Recovery, RunHooks
 from agent.store import Execution, FencedOut, Store
-from approvals.model import ApprovalRequest
+from approvals.model import ApprovalRequest, ApprovalState
 from approvals.queue import ApprovalQueue, needs_reapproval
 from risk.assess import precondition_refusal
 from risk.model import Decision, Proposal, Verdict
@@ -66,6 +66,8 @@ class _Pending:
     """The risk total the approver saw (re-validation compares against it)."""
     incident_id: str | None = None
     """The incident's id when the incident itself is not in memory (after a restart)."""
+    executing: bool = False
+    """The approval is already `executing` (a run taken over after a crash): not marked again."""
 
 
 class Executor:
@@ -161,6 +163,8 @@ class Executor:
             if request.id in self._dispatched:
                 return
             self._dispatched.add(request.id)
+        if self._store.executions.for_approval_request(request.id) is not None:
+            return  # recorded before a restart or by another leader: `resume_pending` runs it, once
         stored = self._proposals.for_request(request)
         pending = _Pending(
             stored.proposal,
@@ -178,6 +182,7 @@ class Executor:
             target_namespace=pending.proposal.target.namespace,
             proposal_id=pending.proposal_id,
             incident_id=pending.incident.id if pending.incident else pending.incident_id,
+            approval_request_id=request.id,
         )
         self._pending[execution.id] = pending
         self._submit(execution.id)
@@ -253,11 +258,10 @@ class Executor:
     def _run_claimed(self, execution: Execution, pending: _Pending | None, bound: Any) -> None:
         """Re-validate and act on an execution this replica holds (claimed, or taken over to retry)."""
         if pending is None:  # recorded by another process, or before a restart: read it back
-            stored = self._proposals.for_execution(execution)
-            pending = _Pending(stored.proposal, stored.incident, stored.proposal_id, incident_id=execution.incident_id)
+            pending = self._read_back(execution)
         proposal = pending.proposal
-        approval_id = pending.approval_id if pending else None
-        if approval_id and not self._approvals.mark_executing(approval_id, now=self._clock()):
+        approval_id = pending.approval_id
+        if approval_id and not pending.executing and not self._approvals.mark_executing(approval_id, now=self._clock()):
             self._refuse(execution, "approval no longer approved", approval_id=None, escalate=True)
             return
         refusal, escalate = self._revalidate(proposal, pending, approval_id, claimed_at=execution.claimed_at)
@@ -266,6 +270,21 @@ class Executor:
             return
         self._store.executions.mark_running(execution.id, self.identity, fence=execution.fence)
         self._act(execution, proposal, approval_id, bound)
+
+    def _read_back(self, execution: Execution) -> _Pending:
+        """A run this process did not submit: its proposal, and the approval behind it (so it is
+        re-validated against what the approvers saw, not as an automatic run)."""
+        stored = self._proposals.for_execution(execution)
+        request = self._approvals.get(execution.approval_request_id) if execution.approval_request_id else None
+        return _Pending(
+            stored.proposal,
+            stored.incident,
+            stored.proposal_id,
+            request.id if request is not None else None,
+            approved_risk=request.risk_total if request is not None else None,
+            incident_id=execution.incident_id,
+            executing=request is not None and request.state is ApprovalState.EXECUTING,
+        )
 
     def _refuse(self, execution: Execution, reason: str, *, approval_id: str | None, escalate: bool) -> None:
         outcome = {"refused": reason}

@@ -39,8 +39,9 @@ class ExecutionRepository:
         target_namespace: str | None = None,
         proposal_id: str | None = None,
         incident_id: str | None = None,
+        approval_request_id: str | None = None,
     ) -> Execution:
-        """Record a pending execution."""
+        """Record a pending execution (with the approval request it carries out, if any)."""
         row = ExecutionRow(
             id=uuid4().hex,
             action=action,
@@ -50,6 +51,7 @@ class ExecutionRepository:
             target_namespace=target_namespace,
             proposal_id=proposal_id,
             incident_id=incident_id,
+            approval_request_id=approval_request_id,
             state=ExecutionState.PENDING,
             created_at=self._clock(),
         )
@@ -57,6 +59,14 @@ class ExecutionRepository:
             session.add(row)
             session.flush()
             return _execution(row)
+
+    def for_approval_request(self, request_id: str) -> Execution | None:
+        """The run that carries out this approval request, if one was recorded."""
+        with self._db.session() as session:
+            row = session.exec(
+                select(ExecutionRow).where(ExecutionRow.approval_request_id == request_id).limit(1)
+            ).first()
+            return _execution(row) if row else None
 
     def get(self, execution_id: str) -> Execution | None:
         """The execution with this id, or None."""
@@ -263,4 +273,5 @@ def _execution(row: ExecutionRow) -> Execution:
         fence=row.fence or 0,
         intent=row.intent,
         effect=row.effect,
+        approval_request_id=row.approval_request_id,
     )

@@ -137,6 +137,8 @@ class Execution:
     """The intents of the real writes sent so far: `{"writes": [...], "attempts": N}`."""
     effect: str | None = None
     """What the cluster showed of the writes when the run ended (`agent.intent.Effect`)."""
+    approval_request_id: str | None = None
+    """The approval request this run carries out (None: an automatic run)."""
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,7 @@ class ExecutionRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     proposal_id: str | None = Field(default=None, index=True, max_length=64)
     incident_id: str | None = Field(default=None, index=True, max_length=64)
+    approval_request_id: str | None = Field(default=None, index=True, max_length=64)
     action: str = Field(index=True, max_length=64)
     params: dict[str, Any] = _json()
     target_kind: str = Field(max_length=64)

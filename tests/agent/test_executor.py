@@ -367,3 +367,38 @@ def test_a_request_approved_in_another_process_is_run_by_the_leaders_dispatch(
     assert execution.state is ExecutionState.SUCCEEDED
     assert catalog(settled)["spec"]["replicas"] == 3
     assert agent.approvals.get(request.id).state is ApprovalState.SUCCEEDED  # type: ignore[union-attr]
+
+
+def test_an_approved_run_recorded_before_a_restart_runs_once_and_keeps_its_approval(
+    settled: RunningSim, tmp_path: Path
+) -> None:
+    first = sim_agent(settled, tmp_path / "data")
+    proposal = scale_catalog(first, replicas=3)
+    risk, _ = first.pipeline.evaluator.rescore(proposal, None, now=first.clock())
+    request = first.approvals.request(
+        proposal, risk, incident_id="inc-1", incident_summary="test", threshold=0.3, now=first.clock()
+    )
+    cli_channel.approve(first.approvals, request.id, as_user=APPROVER, now=first.clock())
+    # The leader recorded the run for the approved request, then died before running it.
+    first.store.executions.create(
+        action=proposal.action.value,
+        params=proposal.params.model_dump(mode="json"),
+        target_kind=proposal.target.kind,
+        target_name=proposal.target.name,
+        target_namespace=proposal.target.namespace,
+        incident_id="inc-1",
+        approval_request_id=request.id,
+    )
+    first.stop()
+
+    second = sim_agent(settled, tmp_path / "data")
+    second.dispatch()
+    second.dispatch()
+    second.executor.wait(timeout=30)
+
+    (execution,) = second.store.executions.recent(second.clock().replace(year=2000))
+    assert execution.state is ExecutionState.SUCCEEDED
+    stored = second.store.approvals.get(request.id)
+    assert stored is not None and stored.state is ApprovalState.SUCCEEDED  # run as the approved request, once
+    assert catalog(settled)["spec"]["replicas"] == 3
+    second.stop()
