@@ -484,7 +484,7 @@ def action_limits(settings: Settings) -> ActionLimits:
     """The actions' caps, with the policy's protected namespaces (a drain never evicts there):
     one value for the executor's context, the daemon's evaluator and `scutum plan`."""
     protected = tuple(sorted(effective_policy(settings).protected))
-    return replace(settings.actions.limits(), protected_namespaces=protected)
+    return replace(settings.actions.limits(), protected_namespaces=protected, owner_policies=settings.owners.policies())
 
 
 def _mark_verified(intake: Intake, incident_id: str, clock: Callable[[], datetime]) -> None:
