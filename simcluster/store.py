@@ -19,6 +19,7 @@ from typing import Any
 
 from simcluster.clock import Clock, rfc3339
 from simcluster.errors import AlreadyExists, BadRequest, Conflict, Gone, Invalid, NotFound
+from simcluster.resource_registry import ResourceRegistry
 from simcluster.selectors import FieldSelector, LabelSelector
 
 Obj = dict[str, Any]
@@ -77,6 +78,15 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("CronJob", "batch", "v1", "cronjobs", True, ("cj",), ("status",)),
     ResourceType("Job", "batch", "v1", "jobs", True, (), ("status",)),
     ResourceType("Lease", "coordination.k8s.io", "v1", "leases", True),
+    ResourceType(
+        "CustomResourceDefinition",
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        False,
+        ("crd",),
+        ("status",),
+    ),
 )
 
 RESOURCES_BY_KIND: dict[str, ResourceType] = {r.kind: r for r in RESOURCES}
@@ -117,6 +127,8 @@ class ObjectStore:
         self._uid_counter = 0
         self._uid_seed = uid_seed
         self._admission: list[Callable[[str, Obj, Obj | None], None]] = []
+        self.types = ResourceRegistry(RESOURCES, self._stored_crds, make=ResourceType)
+        """Built-in types and the ones stored CRDs define (custom resources get buckets on first use)."""
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -140,15 +152,24 @@ class ObjectStore:
         self._uid_counter += 1
         return str(uuid.UUID(int=(self._uid_seed << 64) + self._uid_counter))
 
-    def _bucket(self, kind: str) -> _Bucket:
-        try:
-            return self._buckets[kind]
-        except KeyError:
-            raise NotFound(f"the server could not find the requested resource kind {kind!r}") from None
+    def _stored_crds(self) -> tuple[int, builtins.list[Obj]]:
+        with self._lock:
+            return self._rv, list(self._buckets["CustomResourceDefinition"].objects.values())
 
-    @staticmethod
-    def _key(kind: str, namespace: str | None, name: str) -> tuple[str, str]:
-        return ("" if not RESOURCES_BY_KIND[kind].namespaced else (namespace or ""), name)
+    def _type(self, kind: str) -> ResourceType:
+        found = self.types.get(kind)
+        if found is None:
+            raise NotFound(f"the server could not find the requested resource kind {kind!r}")
+        return found
+
+    def _bucket(self, kind: str) -> _Bucket:
+        if kind not in self._buckets:
+            self._type(kind)
+            self._buckets[kind] = _Bucket()
+        return self._buckets[kind]
+
+    def _key(self, kind: str, namespace: str | None, name: str) -> tuple[str, str]:
+        return ("" if not self._type(kind).namespaced else (namespace or ""), name)
 
     def _record(self, type_: str, kind: str, obj: Obj) -> None:
         self._log.append(WatchEvent(type_, kind, copy.deepcopy(obj), int(obj["metadata"]["resourceVersion"])))
@@ -164,7 +185,7 @@ class ObjectStore:
         with self._lock:
             obj = self._bucket(kind).objects.get(self._key(kind, namespace, name))
             if obj is None:
-                rt = RESOURCES_BY_KIND[kind]
+                rt = self._type(kind)
                 raise NotFound(
                     f'{rt.plural}.{rt.group or "core"} "{name}" not found'.replace(".core", ""),
                     details={"name": name, "group": rt.group, "kind": rt.plural},
@@ -207,7 +228,7 @@ class ObjectStore:
     # --- writes ------------------------------------------------------------------------
 
     def create(self, kind: str, obj: Obj, *, namespace: str | None = None, dry_run: bool = False) -> Obj:
-        rt = RESOURCES_BY_KIND[kind]
+        rt = self._type(kind)
         obj = copy.deepcopy(obj)
         meta = _meta(obj)
         obj["kind"], obj["apiVersion"] = kind, rt.api_version
@@ -279,9 +300,9 @@ class ObjectStore:
             sent_rv = meta.get("resourceVersion")
             if check_version and sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
                 raise Conflict(
-                    f'Operation cannot be fulfilled on {RESOURCES_BY_KIND[kind].plural} "{meta["name"]}": '
+                    f'Operation cannot be fulfilled on {self._type(kind).plural} "{meta["name"]}": '
                     "the object has been modified; please apply your changes to the latest version and try again",
-                    details={"name": meta["name"], "kind": RESOURCES_BY_KIND[kind].plural},
+                    details={"name": meta["name"], "kind": self._type(kind).plural},
                 )
             if subresource == "status":
                 new = copy.deepcopy(current)
@@ -386,15 +407,15 @@ class ObjectStore:
             return
         uid = meta["uid"]
         if kind == "Namespace":
-            for other in RESOURCES:
+            for other in self.types.all():
                 if other.namespaced:
                     for dependent in [
-                        o for (ns, _), o in self._buckets[other.kind].objects.items() if ns == meta["name"]
+                        o for (ns, _), o in self._bucket(other.kind).objects.items() if ns == meta["name"]
                     ]:
                         self._remove(other.kind, copy.deepcopy(dependent))
             return
-        for other in RESOURCES:
-            for dependent in list(self._buckets[other.kind].objects.values()):
+        for other in self.types.all():
+            for dependent in list(self._bucket(other.kind).objects.values()):
                 refs = dependent.get("metadata", {}).get("ownerReferences") or []
                 if any(ref.get("uid") == uid for ref in refs):
                     self._remove(other.kind, copy.deepcopy(dependent))
