@@ -29,6 +29,7 @@ from agent.intake import Incident, Intake
 from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
 from agent.metrics import Metrics
+from agent.owner_steps import resume_expired_owners
 from agent.paging import Page, Pager, PageReason
 from agent.paging.notices import ExpiryWarnings, paging_notice, resolved_page
 from agent.paging.sender import HttpxTransport
@@ -198,6 +199,13 @@ class Agent:
         if self.is_leader:
             refresh_gauges(self.metrics, self.store, now=self.clock())
 
+    def resume_owners(self) -> list[str]:
+        """Leader only: restore GitOps owners whose `pause-then-act` pause has run out."""
+        if not self.is_leader:
+            return []
+        context = ActionContext(kube=self.kube, clock=self.clock, limits=action_limits(self.settings))
+        return resume_expired_owners(context, audit=self.audit, identity=self.identity)
+
     def resync_snapshots(self) -> None:
         self.keeper.resync()
         self.keeper.prune()
@@ -252,6 +260,9 @@ class Agent:
             self.scheduler.add_job(self.dispatch, "interval", seconds=2, id="dispatch", max_instances=1, coalesce=True)
             self.scheduler.add_job(
                 self.resync_snapshots, "interval", seconds=10, id="snapshots", max_instances=1, coalesce=True
+            )
+            self.scheduler.add_job(
+                self.resume_owners, "interval", seconds=30, id="owners", max_instances=1, coalesce=True
             )
             if self.checkpointer is not None:
                 every = self.settings.audit.checkpoint_interval_seconds

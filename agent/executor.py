@@ -25,6 +25,7 @@ from agent.evaluate import Evaluator
 from agent.intake import Incident
 from agent.metrics import Metrics
 from agent.outcomes import invocation_json, outcome_from, outcome_json
+from agent.owner_steps import OwnerSteps
 from agent.store import Execution, ExecutionState, Store
 from approvals.model import ApprovalRequest
 from approvals.queue import ApprovalQueue, needs_reapproval
@@ -205,14 +206,16 @@ class Executor:
         """Dry run and write (inside the action), record what it did, verify, offer the undo."""
         action = get_action(proposal.action)
         incident_id = execution.incident_id
+        steps = OwnerSteps(context=self._ctx, store=self._store, audit=self._audit, identity=self.identity)
         try:
+            paused = steps.before(execution, proposal)  # pause-then-act: the owner first
             outcome = action.execute(self._ctx, proposal.params)
         except (ActionRefused, KubeError) as exc:
             bound.warning("action_failed", error=str(exc))
             self._metrics.actions.labels(action=proposal.action.value, outcome="failed").inc()
             self._finish(execution, succeeded=False, outcome={"error": str(exc)}, approval_id=approval_id)
             return
-        did = outcome_json(outcome)
+        did = outcome_json(outcome) | ({"owner_pause": paused} if paused else {})
         self._store.executions.record_outcome(execution.id, self.identity, did)
         inverse = action.inverse(proposal.params, outcome)
         self._audit.append(
@@ -246,6 +249,8 @@ class Executor:
             approval_id=approval_id,
             undo=inverse is not None,
         )
+        if verification.ok:
+            steps.after_undo(execution, proposal)
         if verification.ok and incident_id:
             self._on_verified(incident_id)
 
