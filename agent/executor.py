@@ -217,6 +217,7 @@ class Executor:
             return
         did = outcome_json(outcome) | ({"owner_pause": paused} if paused else {})
         self._store.executions.record_outcome(execution.id, self.identity, did)
+        steps.after_undo(execution, proposal)  # the Undo of a paused run gives the owner its sync back
         inverse = action.inverse(proposal.params, outcome)
         self._audit.append(
             AuditKind.EXECUTION,
@@ -249,8 +250,6 @@ class Executor:
             approval_id=approval_id,
             undo=inverse is not None,
         )
-        if verification.ok:
-            steps.after_undo(execution, proposal)
         if verification.ok and incident_id:
             self._on_verified(incident_id)
 

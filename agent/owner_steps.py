@@ -48,6 +48,8 @@ class OwnerSteps:
         record = pause(self._ctx, target, execution_id=execution.id)
         if record is None:
             return None
+        if not record.changed:  # already paused (by an earlier run or by hand): nothing written
+            return record.as_json()
         payload = {"execution": execution.id, "step": "owner_pause", **record.as_json()}
         self._audit.append(
             AuditKind.EXECUTION, actor=self._identity, incident_id=execution.incident_id, payload=payload
