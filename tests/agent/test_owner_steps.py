@@ -4,7 +4,7 @@ restores automated sync when the rollback's Undo runs."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -76,7 +76,7 @@ def _bad_rollout_from_git(sim: RunningSim, agent: Agent) -> str:
     return before
 
 
-def _proposal(name: str, params: dict[str, object], agent: Agent) -> Proposal:
+def _proposal(name: str, params: Mapping[str, object], agent: Agent) -> Proposal:
     action, parsed = parse_invocation(name, params)
     return Proposal(action.name, parsed, action.target(parsed), agent.clock(), requested_by="oncall")
 
