@@ -30,6 +30,7 @@ from agent.keeper import SnapshotKeeper
 from agent.leader import LeaderElector, LeaseConfig
 from agent.metrics import Metrics
 from agent.owner_steps import resume_expired_owners
+from agent.owner_watch import OwnerWatch
 from agent.paging import Page, Pager, PageReason
 from agent.paging.notices import ExpiryWarnings, paging_notice, resolved_page
 from agent.paging.sender import HttpxTransport
@@ -136,6 +137,8 @@ class Agent:
     expiry_warnings: ExpiryWarnings | None = None
     checkpointer: Checkpointer | None = None
     """Signs the chain's head for the witnesses (None without a signing key)."""
+    owner_watch: OwnerWatch | None = None
+    """Watches fixed targets that another controller manages for that owner reverting the fix."""
     scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone=UTC))
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
     """One client for the alert source, kept alive across polls."""
@@ -206,6 +209,12 @@ class Agent:
         context = ActionContext(kube=self.kube, clock=self.clock, limits=action_limits(self.settings))
         return resume_expired_owners(context, audit=self.audit, identity=self.identity)
 
+    def watch_owners(self) -> list[str]:
+        """Leader only: the runs whose fix the target's owner reverted since the last pass."""
+        if self.owner_watch is None or not self.is_leader:
+            return []
+        return self.owner_watch.check()
+
     def resync_snapshots(self) -> None:
         self.keeper.resync()
         self.keeper.prune()
@@ -263,6 +272,9 @@ class Agent:
             )
             self.scheduler.add_job(
                 self.resume_owners, "interval", seconds=30, id="owners", max_instances=1, coalesce=True
+            )
+            self.scheduler.add_job(
+                self.watch_owners, "interval", seconds=15, id="owner-watch", max_instances=1, coalesce=True
             )
             if self.checkpointer is not None:
                 every = self.settings.audit.checkpoint_interval_seconds
@@ -440,6 +452,9 @@ def build_agent(
             else None
         ),
         checkpointer=build_checkpointer(settings, store, kube, clock=clock, metrics=metrics),
+        owner_watch=OwnerWatch(
+            context, store, audit, identity, clock, window=timedelta(seconds=settings.owners.watch_seconds)
+        ),
     )
     if slack is not None:
         agent.clicks = ClickHandler(approvals, slack, on_undo=agent.undo)

@@ -31,6 +31,10 @@ class OwnersSettings(BaseModel):
     argocd_namespace: str = Field(default=_DEFAULTS.argocd_namespace, min_length=1, max_length=63)
     """Where Argo CD Applications live when the tracking metadata does not name a namespace."""
 
+    watch_seconds: float = Field(default=600.0, gt=0, le=24 * 3600.0)
+    """After a fix on a managed target verified, watch it this long for the owner reverting it
+    (the outcome is then `reverted-by-owner`)."""
+
     def policies(self) -> OwnerPolicies:
         """These settings as the action layer's `OwnerPolicies`."""
-        return OwnerPolicies(**self.model_dump())
+        return OwnerPolicies(**self.model_dump(exclude={"watch_seconds"}))

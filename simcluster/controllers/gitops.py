@@ -4,9 +4,10 @@ Git is modelled by an annotation on the owner object, `sim.scutum.dev/desired`: 
 manifests. When the CRDs are installed (Applications in argoproj.io, Kustomizations in
 kustomize.toolkit.fluxcd.io), each pass compares every desired object with the live one:
 
-- Argo CD: drift marks the Application OutOfSync; with `spec.syncPolicy.automated.selfHeal` the
-  desired manifest is applied again once the drift is `sim.scutum.dev/self-heal-seconds` old
-  (default 5). Without `automated` nothing is applied.
+- Argo CD: a new desired manifest (a commit) is applied at once when `spec.syncPolicy.automated`
+  is set; drift marks the Application OutOfSync, and with `automated.selfHeal` the desired
+  manifest is applied again once the drift is `sim.scutum.dev/self-heal-seconds` old (default 5).
+  Without `automated` nothing is applied.
 - Flux: unless `spec.suspend` is true, a Kustomization applies its manifests again once the drift is
   `spec.interval` old (default 60 s), as its reconcile loop would.
 
@@ -142,6 +143,7 @@ def sync_owner(ctx: Context, kind: GitOpsKind, owner: Obj) -> None:
     """Compare one Application/Kustomization with the live objects: create what is missing when
     the owner syncs automatically, and heal drift once it is as old as the owner tolerates."""
     memo: dict[str, str] = ctx.memo.setdefault(f"gitops-drift/{kind.kind}", {})
+    applied: dict[str, str] = ctx.memo.setdefault(f"gitops-applied/{kind.kind}", {})
     after = _reapply_after(kind, owner)
     out_of_sync = 0
     for desired in desired_objects(owner):
@@ -153,10 +155,13 @@ def sync_owner(ctx: Context, kind: GitOpsKind, owner: Obj) -> None:
             continue
         if not drifted(desired, live):
             memo.pop(key, None)
+            applied.setdefault(key, json.dumps(desired, sort_keys=True))
             continue
         since = memo.setdefault(key, ctx.stamp)
-        missing = live is None and _automated(kind, owner)
-        if missing or (after is not None and ctx.later(since, after)):
+        revision = json.dumps(desired, sort_keys=True)
+        new_in_git = applied.get(key) != revision  # a new commit: automated sync applies it at once
+        if (new_in_git and _automated(kind, owner)) or (after is not None and ctx.later(since, after)):
+            applied[key] = revision
             _apply(ctx, kind, owner, desired)
             memo.pop(key, None)
             ref = f"{desired['kind']}/{meta['name']}"

@@ -27,24 +27,24 @@ NS = objects.NS
 GOOD, BAD = "shop/web:1.0", "shop/web:broken"
 
 
-def _settings(sim: RunningSim, data_dir: Path) -> Settings:
+def _settings(sim: RunningSim, data_dir: Path, policy: OwnerPolicy = OwnerPolicy.PAUSE_THEN_ACT) -> Settings:
     base = load_settings(None, env={})
     return base.model_copy(
         update={
             "data_dir": data_dir,
             "kube": base.kube.model_copy(update={"url": sim.url}),
             "policy": base.policy.model_copy(update={"execute_max": 0.95, "deny_min": 0.99}),
-            "owners": base.owners.model_copy(update={"argocd": OwnerPolicy.PAUSE_THEN_ACT}),
+            "owners": base.owners.model_copy(update={"argocd": policy}),
         }
     )
 
 
-@pytest.fixture
-def agent(bare_sim: RunningSim, tmp_path: Path) -> Iterator[Agent]:
+@pytest.fixture(params=[OwnerPolicy.PAUSE_THEN_ACT])
+def agent(bare_sim: RunningSim, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Agent]:
     clock = bare_sim.cluster.clock
     assert isinstance(clock, ManualClock)
     built = build_agent(
-        _settings(bare_sim, tmp_path), clock=clock.now, use_cache=False, sleep=bare_sim.cluster.tick,
+        _settings(bare_sim, tmp_path, request.param), clock=clock.now, use_cache=False, sleep=bare_sim.cluster.tick,
         verify_timeout_seconds=5.0,
     )  # fmt: skip
     built.start(schedule=False)
@@ -56,13 +56,15 @@ def _image(agent: Agent) -> str:
     return str(agent.kube.get("Deployment", "web", NS)["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
-def _bad_rollout_from_git(sim: RunningSim, agent: Agent) -> str:
+def _bad_rollout_from_git(sim: RunningSim, agent: Agent, *, heal_seconds: float = 5) -> str:
     store = sim.cluster.store
     install_gitops_crds(store)
     for ns in (NS, "argocd"):
         if store.try_get("Namespace", None, ns) is None:
             store.create("Namespace", {"metadata": {"name": ns}})
-    store.create("Application", application("shop-web", [objects.deployment("web", image=GOOD)], heal_seconds=5))
+    store.create(
+        "Application", application("shop-web", [objects.deployment("web", image=GOOD)], heal_seconds=heal_seconds)
+    )
     for _ in range(30):
         sim.cluster.tick(2)
     sim.cluster.tick(600)
@@ -111,3 +113,23 @@ def test_rollback_pauses_argocd_then_undo_restores_its_sync(bare_sim: RunningSim
     steps = [r.payload.get("step") for r in agent.store.audit.records() if r.payload.get("step")]
     assert steps == ["owner_pause", "owner_resume"]
     assert get_action("rollback_workload").owner_may_revert
+
+
+@pytest.mark.parametrize("agent", [OwnerPolicy.ACT], indirect=True)
+def test_under_act_a_fix_the_owner_reverts_is_recorded_reverted_by_owner(bare_sim: RunningSim, agent: Agent) -> None:
+    before = _bad_rollout_from_git(bare_sim, agent, heal_seconds=120)
+    params = {"kind": "Deployment", "namespace": NS, "name": "web", "before": before}
+    run_id = agent.executor.submit_new(_proposal("rollback_workload", params, agent), None, proposal_id=None)
+    agent.executor.wait(timeout=60)
+    run = agent.store.executions.get(run_id)
+    assert run is not None and run.state is ExecutionState.SUCCEEDED, run
+    assert "owner_pause" not in (run.outcome or {})
+    assert agent.watch_owners() == [], "the fix still holds right after verification"
+    for _ in range(20):
+        bare_sim.cluster.tick(10)
+    assert _image(agent) == BAD, "self-heal re-applied Git's version"
+    assert agent.watch_owners() == [run_id]
+    assert agent.watch_owners() == [], "recorded once"
+    found = [r.payload for r in agent.store.audit.records() if r.payload.get("outcome") == "reverted-by-owner"]
+    assert len(found) == 1 and found[0]["execution"] == run_id
+    assert found[0]["owner"] == "Argo CD Application shop-web"

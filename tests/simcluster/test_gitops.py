@@ -112,3 +112,23 @@ def test_malformed_desired_state_and_durations_are_harmless() -> None:
     assert cluster.store.try_get("Deployment", "app", "web") is None
     assert duration_seconds("1m30s", 5) == 90 and duration_seconds("soon", 7) == 7
     assert json.loads(application("x", [web("a")])["metadata"]["annotations"][DESIRED])[0]["kind"] == "Deployment"
+
+
+def test_argocd_applies_a_new_commit_at_once_but_heals_drift_only_after_its_delay() -> None:
+    cluster = cluster_with("argocd")
+    cluster.store.create("Application", application("shop-web", [web("web:v1")], heal_seconds=60))
+    cluster.tick(1)
+
+    def commit(obj: Obj) -> None:
+        obj["metadata"]["annotations"][DESIRED] = json.dumps([web("web:v2")])
+
+    cluster.store.mutate("Application", "argocd", "shop-web", commit)
+    cluster.tick(1)
+    assert image(cluster) == "web:v2"
+    set_image(cluster, "web:v1")
+    for _ in range(30):
+        cluster.tick(1)
+    assert image(cluster) == "web:v1", "a drift stands until the self-heal delay passed"
+    for _ in range(35):
+        cluster.tick(1)
+    assert image(cluster) == "web:v2"
