@@ -67,7 +67,7 @@ def _bad_rollout_from_git(sim: RunningSim, agent: Agent, *, heal_seconds: float 
     )
     for _ in range(30):
         sim.cluster.tick(2)
-    sim.cluster.tick(600)
+    sim.cluster.tick(3600)
     before = agent.clock().isoformat()
     sim.cluster.tick(1)
     push = {"metadata": {"annotations": {DESIRED: json.dumps([objects.deployment("web", image=BAD)])}}}
@@ -133,3 +133,19 @@ def test_under_act_a_fix_the_owner_reverts_is_recorded_reverted_by_owner(bare_si
     found = [r.payload for r in agent.store.audit.records() if r.payload.get("outcome") == "reverted-by-owner"]
     assert len(found) == 1 and found[0]["execution"] == run_id
     assert found[0]["owner"] == "Argo CD Application shop-web"
+
+
+@pytest.mark.parametrize("agent", [OwnerPolicy.ESCALATE], indirect=True)
+def test_default_policy_escalates_with_the_image_to_revert_to_in_git(bare_sim: RunningSim, agent: Agent) -> None:
+    _bad_rollout_from_git(bare_sim, agent)
+    handled = []
+    for _ in range(40):
+        bare_sim.cluster.tick(15)
+        handled += agent.poll_once()
+    assert handled, "the stuck rollout should raise an incident"
+    assert not agent.store.executions.recent(agent.clock().replace(year=2000)), "nothing may run"
+    reasons = [str(r.payload.get("reason", "")) for r in agent.store.audit.records() if r.kind == "escalation"]
+    assert any(
+        "policy escalate" in r and f"revert the image in the owner's source (Git) to {GOOD}" in r for r in reasons
+    )
+    assert _image(agent) == BAD
