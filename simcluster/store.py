@@ -19,7 +19,7 @@ from typing import Any
 
 from simcluster.clock import Clock, rfc3339
 from simcluster.errors import AlreadyExists, BadRequest, Conflict, Gone, Invalid, NotFound
-from simcluster.resource_registry import ResourceRegistry
+from simcluster.resource_registry import ResourceRegistry, crd_type
 from simcluster.selectors import FieldSelector, LabelSelector
 
 Obj = dict[str, Any]
@@ -405,6 +405,8 @@ class ObjectStore:
         self._record("DELETED", kind, obj)
         if orphan:
             return
+        if kind == "CustomResourceDefinition":  # its custom resources go with it, as on a real server
+            self._drop_custom(obj)
         uid = meta["uid"]
         if kind == "Namespace":
             for other in self.types.all():
@@ -419,6 +421,14 @@ class ObjectStore:
                 refs = dependent.get("metadata", {}).get("ownerReferences") or []
                 if any(ref.get("uid") == uid for ref in refs):
                     self._remove(other.kind, copy.deepcopy(dependent))
+
+    def _drop_custom(self, crd: Obj) -> None:
+        custom = crd_type(crd, ResourceType)
+        if custom is None or self.types.is_builtin(custom.kind):
+            return
+        for dependent in list(self._buckets.pop(custom.kind, _Bucket()).objects.values()):
+            self._bump(dependent)
+            self._record("DELETED", custom.kind, dependent)
 
     # --- watch -------------------------------------------------------------------------
 

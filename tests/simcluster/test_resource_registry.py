@@ -77,3 +77,15 @@ def test_cluster_scoped_custom_kind_keeps_no_namespace(store: ObjectStore) -> No
     made = store.create("Tenant", {"metadata": {"name": "t", "namespace": "shop"}, "spec": {}})
     assert "namespace" not in made["metadata"]
     assert store.types.by_path("example.com", "v1", "tenants") is not None
+
+
+def test_deleting_a_crd_deletes_its_resources_and_a_new_one_starts_empty(store: ObjectStore) -> None:
+    store.create("CustomResourceDefinition", crd("Widget", "widgets", "example.com"))
+    store.create("Widget", {"metadata": {"name": "w", "namespace": "shop"}, "spec": {}})
+    start = store.resource_version
+    store.delete("CustomResourceDefinition", None, "widgets.example.com")
+    assert [e.type for e in store.events_since(start, "Widget")] == ["DELETED"]
+    with pytest.raises(NotFound):
+        store.list("Widget")
+    store.create("CustomResourceDefinition", crd("Widget", "widgets", "example.com"))
+    assert store.list("Widget")[0] == []
