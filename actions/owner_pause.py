@@ -19,7 +19,7 @@ from actions.base import ActionContext, Permission
 from actions.guarded_write import Write, dry_run_then_write
 from actions.kube import KubeError, PatchType
 from actions.objects import parse_time
-from actions.owners import ManagedBy, OwnerKind, OwnerPolicies, OwnerPolicy, managed_by
+from actions.owners import OwnerPolicy, managed_by, owner_location
 
 Obj = dict[str, Any]
 
@@ -64,15 +64,6 @@ class PauseRecord:
             "previous": self.previous,
             "changed": self.changed,
         }
-
-
-def owner_location(owner: ManagedBy, policies: OwnerPolicies) -> tuple[str, str, str] | None:
-    """(kind, namespace, name) of the owner object a pause patches, or None when none can be paused."""
-    if owner.kind is OwnerKind.ARGOCD:
-        return "Application", owner.namespace or policies.argocd_namespace, owner.name
-    if owner.kind is OwnerKind.FLUX and owner.namespace:
-        return owner.resource_kind or "Kustomization", owner.namespace, owner.name
-    return None
 
 
 def _paused_value(kind: str, obj: Obj) -> tuple[bool, str]:

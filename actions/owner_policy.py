@@ -13,7 +13,7 @@ from typing import Any
 
 from actions.base import Action, ActionLimits, ActionParams, Precondition
 from actions.facts import Facts
-from actions.owners import ManagedBy, OwnerKind, OwnerPolicy
+from actions.owners import ManagedBy, OwnerKind, OwnerPolicy, owner_location
 
 Obj = dict[str, Any]
 
@@ -46,6 +46,9 @@ def owner_preconditions(
     managed = f"{owner.describe()} manages it ({owner.source})"
     if policy is OwnerPolicy.ACT:
         return (Precondition(PRECONDITION, True, f"{managed}; policy act: the owner may revert this change"),)
+    if policy is OwnerPolicy.PAUSE_THEN_ACT and owner_location(owner, policies) is None:
+        detail = f"{managed}; policy pause-then-act, but its metadata does not say where the owner object lives"
+        return (Precondition(PRECONDITION, False, detail),)
     if policy is OwnerPolicy.PAUSE_THEN_ACT:
         return (
             Precondition(

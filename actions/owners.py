@@ -133,6 +133,15 @@ class OwnerPolicies:
         return policy
 
 
+def owner_location(owner: ManagedBy, policies: OwnerPolicies) -> tuple[str, str, str] | None:
+    """(kind, namespace, name) of the owner object a pause patches, or None when none can be paused."""
+    if owner.kind is OwnerKind.ARGOCD:
+        return "Application", owner.namespace or policies.argocd_namespace, owner.name
+    if owner.kind is OwnerKind.FLUX and owner.namespace:
+        return owner.resource_kind or "Kustomization", owner.namespace, owner.name
+    return None
+
+
 def _group(api_version: str) -> str:
     return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
 

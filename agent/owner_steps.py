@@ -13,8 +13,8 @@ import structlog
 
 from actions.base import ActionContext
 from actions.kube import KubeError
-from actions.owner_pause import owner_location, pause, paused_by, resume, resume_expired
-from actions.owners import managed_by
+from actions.owner_pause import pause, paused_by, resume, resume_expired
+from actions.owners import managed_by, owner_location
 from actions.registry import get_action, parse_invocation
 from agent.audit import AuditKind, AuditLog
 from agent.outcomes import outcome_from

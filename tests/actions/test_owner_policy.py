@@ -82,3 +82,10 @@ def test_escalation_is_a_veto_and_the_owner_shows_in_the_decomposition() -> None
     assert any("Argo CD Application shop-web manages the target" in r for r in reasons)
     validity = risk.components[Component.STATE_VALIDITY].reasons
     assert any("policy escalate" in r for r in validity)
+
+
+def test_pause_then_act_fails_when_the_owner_object_cannot_be_located() -> None:
+    flux = ManagedBy(OwnerKind.FLUX, "apps", None, source="label kustomize.toolkit.fluxcd.io/name")
+    judgement = _judge(flux, OwnerPolicies(flux=OwnerPolicy.PAUSE_THEN_ACT))
+    (failed,) = judgement.failed
+    assert failed.name == "owner_policy" and "does not say where the owner object lives" in failed.detail
