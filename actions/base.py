@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions.kube import Kube
+from actions.owners import OwnerPolicies
 
 if TYPE_CHECKING:
     from actions.facts import Facts
@@ -232,6 +233,8 @@ class ActionLimits:
     """drain_node refuses when, after cordoning, more than this share of the nodes would be cordoned."""
     protected_namespaces: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease")
     """Pods in these namespaces are never evicted, not even by a drain (the policy's protected set)."""
+    owner_policies: OwnerPolicies = field(default_factory=OwnerPolicies)
+    """What to do with an object GitOps, Helm or an operator manages (see actions.owners)."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,14 @@ class Action(ABC, Generic[P]):
     @abstractmethod
     def target(self, params: P) -> TargetRef:
         """The object this invocation acts on."""
+
+    owner_may_revert: ClassVar[bool] = True
+    """The action changes the object's desired state, so an owner that re-applies it (Argo CD,
+    Flux, Helm, an operator) may revert it: the operator's per-owner policy applies."""
+
+    def owner_suggestion(self, facts: Facts, params: P) -> str:
+        """The change to make at the owner's source instead, for an escalation."""
+        return f"make the change ({self.summary.rstrip('.').lower()}) in the owner's source"
 
     may_create_target: ClassVar[bool] = False
     """True when a missing target is what the action repairs (restore_service re-creates it)."""

@@ -122,6 +122,7 @@ class DrainNode(Action[DrainNodeParams]):
     summary = "Cordon a node and optionally evict its pods (not DaemonSet or mirror pods) within PDBs."
     params_model = DrainNodeParams
     profile = Profile(reversibility=Reversibility.PARTIALLY_REVERSIBLE, scope=Scope.NODE)
+    owner_may_revert = False
     permissions = (
         Permission("", "nodes", ("get", "patch")),
         Permission("", "pods", ("list",)),

@@ -58,6 +58,7 @@ class EvictPod(Action[EvictPodParams]):
     summary = "Evict a pod through the Eviction API, respecting PodDisruptionBudgets."
     params_model = EvictPodParams
     profile = Profile(reversibility=Reversibility.NONE_NEEDED, scope=Scope.POD)
+    owner_may_revert = False
     permissions = (
         Permission("", "pods", ("get",)),
         Permission("", "pods/eviction", ("create",)),

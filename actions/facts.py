@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from actions.owners import ManagedBy
 from actions.premise import PremiseFacts
 
 
@@ -39,6 +40,8 @@ class TargetFacts:
     owner_kind: str | None = None
     """Kind of the controller owner (ReplicaSet, StatefulSet, Node for mirror pods ...), None if none."""
     created_at: datetime | None = None
+    owner: ManagedBy | None = None
+    """Who reconciles the object besides Scutum (GitOps, Helm, an operator), from its metadata."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,8 @@ class RevisionEntry:
     name: str
     digest: str
     """Digest of its pod template with restart stamps and controller hashes removed."""
+    images: tuple[str, ...] = ()
+    """The images of its pod template's containers, in order (what a Git revert would set)."""
 
 
 @dataclass(frozen=True)

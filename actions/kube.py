@@ -83,6 +83,9 @@ RESOURCES: dict[str, Resource] = {
         Resource("CronJob", "batch", "v1", "cronjobs", True),
         Resource("Job", "batch", "v1", "jobs", True),
         Resource("Lease", "coordination.k8s.io", "v1", "leases", True),
+        Resource("Application", "argoproj.io", "v1alpha1", "applications", True),
+        Resource("Kustomization", "kustomize.toolkit.fluxcd.io", "v1", "kustomizations", True),
+        Resource("HelmRelease", "helm.toolkit.fluxcd.io", "v2", "helmreleases", True),
     )
 }
 """The kinds Scutum reads or writes. Secrets are deliberately absent: Scutum never reads them."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from actions.base import Action, ActionLimits, ActionParams, Precondition
 from actions.facts import Facts
+from actions.owner_policy import owner_preconditions
 from actions.premise import premise_preconditions
 
 
@@ -52,4 +53,5 @@ def judge(action: Action[Any], facts: Facts, params: ActionParams, limits: Actio
     checks.extend(premise_preconditions(facts.premises))
     if facts.target.exists or action.may_create_target:
         checks.extend(action.preconditions(facts, params, limits))
+        checks.extend(owner_preconditions(action, facts, params, limits))
     return Judgement(tuple(checks))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from actions.base import Action
-from actions.registry import REGISTRY
+from actions.registry import REGISTRY, action_permissions
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "actions.md"
 """Where the generated reference lives in the repository."""
@@ -114,7 +114,7 @@ def _section(action: Action[Any]) -> list[str]:
         "| API group | resource | verbs |",
         "|---|---|---|",
     ]
-    for permission in action.permissions:
+    for permission in action_permissions(action):
         group = permission.group or '"" (core)'
         lines.append(f"| {group} | {permission.resource} | {', '.join(permission.verbs)} |")
     return [*lines, ""]

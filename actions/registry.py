@@ -13,6 +13,7 @@ from typing import Any
 from actions.base import Action, ActionName, ActionParams, Permission
 from actions.drain_node import DrainNode
 from actions.evict_pod import EvictPod
+from actions.owner_pause import PAUSE_PERMISSIONS
 from actions.restart_workload import RestartWorkload
 from actions.restore_configmap import RestoreConfigMap
 from actions.restore_service import RestoreService
@@ -116,9 +117,15 @@ def merge_permissions(permissions: Iterable[Permission]) -> list[Permission]:
     return [Permission(group, resource, tuple(sorted(v))) for (group, resource), v in sorted(verbs.items())]
 
 
+def action_permissions(action: Action[Any]) -> tuple[Permission, ...]:
+    """What one action needs: its own permissions, and the owner-pause step's when an owner may
+    revert its change (the `pause-then-act` policy runs that step before the action)."""
+    return (*action.permissions, *(PAUSE_PERMISSIONS if action.owner_may_revert else ()))
+
+
 def required_permissions() -> list[Permission]:
     """The union of every action's permissions, merged and sorted: the source of the chart's RBAC."""
-    return merge_permissions(p for action in REGISTRY.values() for p in action.permissions)
+    return merge_permissions(p for action in REGISTRY.values() for p in action_permissions(action))
 
 
 def _permission_dict(permission: Permission) -> dict[str, Any]:

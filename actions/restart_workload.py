@@ -52,6 +52,7 @@ class RestartWorkload(Action[RestartParams]):
     summary = "Rolling restart of a Deployment, StatefulSet or DaemonSet (restartedAt on the pod template)."
     params_model = RestartParams
     profile = Profile(reversibility=Reversibility.NONE_NEEDED, scope=Scope.WORKLOAD)
+    owner_may_revert = False
     permissions = (
         Permission("apps", "deployments", ("get", "patch")),
         Permission("apps", "statefulsets", ("get", "patch")),

@@ -41,6 +41,7 @@ from actions.base import (
 )
 from actions.facts import Facts
 from actions.guarded_write import Write, dry_run_then_write
+from actions.owner_policy import revert_suggestion
 from actions.revisions import Entry, Revision, history, known_good_snapshot, matching, serving_entry, template_digest
 from actions.workloads import WorkloadParams, normalised_template, template_of, verify_rollout
 
@@ -142,6 +143,13 @@ class RollbackWorkload(Action[RollbackParams]):
             changes = "it runs that template already (but for restarts): a rollback changes nothing"
             checks.append(Precondition("changes_something", not same, changes if same else "the template differs"))
         return checks
+
+    def owner_suggestion(self, facts: Facts, params: RollbackParams) -> str:
+        rev = facts.revisions
+        point = restore_point(rev.history, params, snapshot_digest=rev.snapshot_digest) if rev else None
+        if point is None or isinstance(point, str):
+            return f"revert the workload in the owner's source ({point or 'its history could not be read'})"
+        return revert_suggestion(facts, number=point.number, digest=point.digest)
 
     def execute(self, ctx: ActionContext, params: RollbackParams) -> Outcome:
         kind, ns, name = params.kind.value, params.namespace, params.name

@@ -43,6 +43,9 @@ NO_TEMPLATE: frozenset[tuple[str, str]] = frozenset(
         ("", "pods/eviction"),
         ("", "services"),
         ("autoscaling", "horizontalpodautoscalers"),
+        ("argoproj.io", "applications"),
+        ("kustomize.toolkit.fluxcd.io", "kustomizations"),
+        ("helm.toolkit.fluxcd.io", "helmreleases"),
     }
 )
 """Kinds Scutum writes that hold no pod template (pods are only deleted or evicted, never written)."""

@@ -36,6 +36,8 @@ from agent.leader import LeaderElector, LeaseConfig
 from agent.lifecycle import IncidentLifecycle
 from agent.metrics import Metrics
 from agent.notice_budget import NoticeBudget
+from agent.owner_steps import resume_expired_owners
+from agent.owner_watch import OwnerWatch
 from agent.paging import Page, PageAction, Pager, PageReason
 from agent.paging.notices import ExpiryWarnings, paging_notice, resolved_page
 from agent.paging.sender import HttpxTransport
@@ -171,6 +173,8 @@ class Agent:
     expiry_warnings: ExpiryWarnings | None = None
     checkpointer: Checkpointer | None = None
     """Signs the chain's head for the witnesses (None without a signing key)."""
+    owner_watch: OwnerWatch | None = None
+    """Watches fixed targets that another controller manages for that owner reverting the fix."""
     scheduler: BackgroundScheduler = field(default_factory=lambda: BackgroundScheduler(timezone=UTC))
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
     """One client for the alert source, kept alive across polls."""
@@ -314,6 +318,19 @@ class Agent:
         if self.is_leader:
             refresh_gauges(self.metrics, self.store, now=self.clock())
 
+    def resume_owners(self) -> list[str]:
+        """Leader only: restore GitOps owners whose `pause-then-act` pause has run out."""
+        if not self.is_leader:
+            return []
+        context = ActionContext(kube=self.kube, clock=self.clock, limits=action_limits(self.settings))
+        return resume_expired_owners(context, audit=self.audit, identity=self.identity)
+
+    def watch_owners(self) -> list[str]:
+        """Leader only: the runs whose fix the target's owner reverted since the last pass."""
+        if self.owner_watch is None or not self.is_leader:
+            return []
+        return self.owner_watch.check()
+
     def resync_snapshots(self) -> None:
         self.keeper.resync()
         self.keeper.prune()
@@ -385,6 +402,12 @@ class Agent:
             )
             self.scheduler.add_job(
                 self.resync_snapshots, "interval", seconds=10, id="snapshots", max_instances=1, coalesce=True
+            )
+            self.scheduler.add_job(
+                self.resume_owners, "interval", seconds=30, id="owners", max_instances=1, coalesce=True
+            )
+            self.scheduler.add_job(
+                self.watch_owners, "interval", seconds=15, id="owner-watch", max_instances=1, coalesce=True
             )
             if self.checkpointer is not None:
                 every = self.settings.audit.checkpoint_interval_seconds
@@ -594,6 +617,9 @@ def build_agent(
             policy=ApproverPolicy(settings.approvals, groups=groups),
             audit=approvals_audit(audit),
         ),
+        owner_watch=OwnerWatch(
+            context, store, audit, identity, clock, window=timedelta(seconds=settings.owners.watch_seconds)
+        ),
     )
     return agent
 
@@ -667,7 +693,7 @@ def action_limits(settings: Settings) -> ActionLimits:
     """The actions' caps, with the policy's protected namespaces (a drain never evicts there):
     one value for the executor's context, the daemon's evaluator and `scutum plan`."""
     protected = tuple(sorted(effective_policy(settings).protected))
-    return replace(settings.actions.limits(), protected_namespaces=protected)
+    return replace(settings.actions.limits(), protected_namespaces=protected, owner_policies=settings.owners.policies())
 
 
 def _on_call(settings: Settings, clock: Callable[[], datetime]) -> OnCallDirectory | None:

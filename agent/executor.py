@@ -29,6 +29,7 @@ from agent.intake import Incident
 from agent.intent import Effect
 from agent.metrics import Metrics
 from agent.outcomes import invocation_json, outcome_json
+from agent.owner_steps import OwnerSteps
 from agent.proposals import StoredProposals
 from agent.recovery import Abandoned, Recovery, RunHooks
 from agent.store import Execution, FencedOut, Store
@@ -304,10 +305,13 @@ class Executor:
             fence=execution.fence,
             holds_lease=self._is_leader,
         )
+        paused: dict[str, Any] | None = None
         with self._lock:
             self._writing += 1
         try:
             ctx = replace(self._ctx, kube=self._ctx.kube.guarded(guard), sleep=self._pause)
+            steps = OwnerSteps(context=ctx, store=self._store, audit=self._audit, identity=self.identity)
+            paused = steps.before(execution, proposal)  # pause-then-act: the owner first, fenced too
             outcome = action.execute(ctx, proposal.params)
         except Abandoned:
             bound.warning("execution_abandoned_at_shutdown", step="act")
@@ -325,7 +329,7 @@ class Executor:
             with self._lock:
                 self._writing -= 1
         try:
-            self._record_and_verify(execution, proposal, outcome, approval_id=approval_id)
+            self._record_and_verify(execution, proposal, outcome, approval_id=approval_id, paused=paused)
         except Abandoned:
             bound.warning("execution_abandoned_at_shutdown", step="verify")
 
@@ -349,12 +353,20 @@ class Executor:
         return None
 
     def _record_and_verify(
-        self, execution: Execution, proposal: Proposal, outcome: Outcome, *, approval_id: str | None
+        self,
+        execution: Execution,
+        proposal: Proposal,
+        outcome: Outcome,
+        *,
+        approval_id: str | None,
+        paused: dict[str, Any] | None = None,
     ) -> None:
         action = get_action(proposal.action)
         incident_id = execution.incident_id
-        did = outcome_json(outcome)
+        did = outcome_json(outcome) | ({"owner_pause": paused} if paused else {})
         self._store.executions.record_outcome(execution.id, self.identity, did, fence=execution.fence)
+        steps = OwnerSteps(context=self._ctx, store=self._store, audit=self._audit, identity=self.identity)
+        steps.after_undo(execution, proposal)  # the Undo of a paused run gives the owner its sync back
         inverse = action.inverse(proposal.params, outcome) if outcome.before or outcome.after else None
         self._audit.append(
             AuditKind.EXECUTION,

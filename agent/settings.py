@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actions.base import ActionLimits
+from agent.owner_settings import OwnersSettings
 from agent.paging.settings import PagingSettings
 from agent.secret_settings import misplaced_secrets
 from agent.settings_sources import (
@@ -391,6 +392,8 @@ class Settings(BaseSettings):
     """Action limits."""
     snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
     """Last-known-good snapshots."""
+    owners: OwnersSettings = Field(default_factory=OwnersSettings)
+    """What to do with objects GitOps, Helm or an operator manages."""
     risk: RiskSettings = Field(default_factory=RiskSettings)
     """How risk components are scored and combined."""
     policy: PolicySettings = Field(default_factory=PolicySettings)

@@ -27,6 +27,7 @@ import httpx
 
 from agent.app import Agent, alerts_url, build_agent
 from agent.logs import configure_logging
+from agent.owner_settings import OwnersSettings
 from agent.pipeline import Handled
 from agent.settings import LoggingSettings, Settings, load_settings
 from agent.store import ExecutionState
@@ -67,11 +68,12 @@ class ScenarioResult:
     error: str | None = None
 
 
-def settings_for(sim: RunningSim, data_dir: Path) -> Settings:
+def settings_for(sim: RunningSim, data_dir: Path, owners: OwnersSettings | None = None) -> Settings:
     """Default settings pointed at the simulated cluster, with the bench's CLI approvers."""
     base = load_settings(None, env={})
     return base.model_copy(
         update={
+            "owners": owners or base.owners,
             "data_dir": data_dir,
             "kube": base.kube.model_copy(update={"url": sim.url}),
             "approvals": base.approvals.model_copy(update={"cli_approvers": APPROVERS, "timeout_seconds": 4 * 3600.0}),
@@ -82,12 +84,12 @@ def settings_for(sim: RunningSim, data_dir: Path) -> Settings:
 class Run:
     """One scenario on its own cluster and agent."""
 
-    def __init__(self, scenario: Scenario, workdir: Path) -> None:
+    def __init__(self, scenario: Scenario, workdir: Path, *, owners: OwnersSettings | None = None) -> None:
         self.scenario = scenario
         self.clock = ManualClock()
         self.sim = start_sim("sample", clock=self.clock, kubeconfig_path=workdir / "kubeconfig")
         self.agent: Agent = build_agent(
-            settings_for(self.sim, workdir / "data"),
+            settings_for(self.sim, workdir / "data", owners),
             clock=self.clock.now,
             verify_timeout_seconds=20.0,
             sleep=lambda _: time.sleep(0.01),

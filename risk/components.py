@@ -30,6 +30,9 @@ REVERSIBILITY_BASE: dict[Reversibility, float] = {
 TIER_FACTOR: dict[Tier, float] = {Tier.CRITICAL: 1.3, Tier.STANDARD: 1.0, Tier.LOW: 0.7}
 """Blast radius is multiplied by this for the namespace's tier."""
 
+OWNER_REVERSIBILITY = 0.4
+"""Reversibility when another controller (GitOps, Helm, an operator) may re-apply the object."""
+
 ROLLING_SHARE = 0.25
 """Share of replicas a rolling update replaces at once (the Kubernetes default maxUnavailable)."""
 
@@ -157,6 +160,11 @@ def reversibility(
         found.add(REVERSIBILITY_BASE[hints.reversibility], f"{hints.verb} only: undone by the opposite call")
     else:
         found.add(REVERSIBILITY_BASE[profile.reversibility], f"action class {profile.reversibility.value}")
+    owner = facts.target.owner
+    if owner is not None and get_action(action).owner_may_revert:
+        found.add(
+            OWNER_REVERSIBILITY, f"{owner.describe()} manages the target ({owner.source}): it may revert the change"
+        )
     pod = facts.pod
     if hints.disruption is Disruption.POD_EVICTION and pod is not None:
         if facts.target.owner_kind is None:

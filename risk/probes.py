@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from actions.base import SnapshotSource
+from actions.owner_policy import template_images
+from actions.owners import managed_by
 from actions.registry import get_action
 from actions.revisions import history_kind, known_good_snapshot, revisions_of, template_digest
 from actions.selectors import selector_query
@@ -80,6 +82,7 @@ def probe(
         kind=kind,
         owner_kind=owner.get("kind") if owner else None,
         created_at=created_at(obj) if obj else None,
+        owner=managed_by(obj),
     )
     if kind in WORKLOAD_KINDS and obj is not None:
         parts.update(_probe_workload(counter, obj, proposal, now=now, snapshots=snapshots))
@@ -231,7 +234,9 @@ def _revisions(
         current_predates_incident=current is not None and current.created < started,
         snapshot_available=snapshot is not None,
         cutoff=cutoff,
-        history=tuple(RevisionEntry(r.number, r.created, r.name, r.digest) for r in history),
+        history=tuple(
+            RevisionEntry(r.number, r.created, r.name, r.digest, images=template_images(r.template)) for r in history
+        ),
         running_digest=template_digest(template_of(obj)),
         snapshot_digest=template_digest(template_of(snapshot)) if snapshot and template_of(snapshot) else None,
     )

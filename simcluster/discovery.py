@@ -7,6 +7,7 @@ format is not served: clients that ask for it accept the plain documents as a fa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from simcluster.store import RESOURCES, ResourceType
@@ -47,10 +48,11 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
 }
 
 
-def group_versions() -> dict[str, list[str]]:
-    """Every API group (core is "") with its versions, in the order of `RESOURCES`."""
+def group_versions(types: Sequence[ResourceType] = RESOURCES) -> dict[str, list[str]]:
+    """Every API group (core is "") with its versions, in the order of `types` (a store's
+    `types.all()`, custom resources included; the built-in ones by default)."""
     out: dict[str, list[str]] = {}
-    for rt in RESOURCES:
+    for rt in types:
         versions = out.setdefault(rt.group, [])
         if rt.version not in versions:
             versions.append(rt.version)
@@ -72,9 +74,9 @@ def _subresource_entry(rt: ResourceType, sub: str) -> Obj:
     return entry
 
 
-def resource_list(group: str, version: str) -> Obj | None:
+def resource_list(group: str, version: str, types: Sequence[ResourceType] = RESOURCES) -> Obj | None:
     """The `APIResourceList` of one group version, or None if it is not served."""
-    kinds = [rt for rt in RESOURCES if rt.group == group and rt.version == version]
+    kinds = [rt for rt in types if rt.group == group and rt.version == version]
     if not kinds:
         return None
     resources: list[Obj] = []
@@ -100,27 +102,27 @@ def resource_list(group: str, version: str) -> Obj | None:
     }
 
 
-def core_versions() -> Obj:
+def core_versions(types: Sequence[ResourceType] = RESOURCES) -> Obj:
     """The `APIVersions` document at `/api`."""
     return {
         "kind": "APIVersions",
-        "versions": group_versions().get("", []),
+        "versions": group_versions(types).get("", []),
         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
     }
 
 
-def api_group(group: str) -> Obj | None:
+def api_group(group: str, types: Sequence[ResourceType] = RESOURCES) -> Obj | None:
     """The `APIGroup` document of one named group, or None."""
-    versions = group_versions().get(group)
+    versions = group_versions(types).get(group)
     if not group or not versions:
         return None
     entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
     return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries, "preferredVersion": entries[0]}
 
 
-def api_groups() -> Obj:
+def api_groups(types: Sequence[ResourceType] = RESOURCES) -> Obj:
     """The `APIGroupList` document at `/apis`."""
-    groups = [api_group(g) for g in group_versions() if g]
+    groups = [api_group(g, types) for g in group_versions(types) if g]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [g for g in groups if g is not None]}
 
 
@@ -128,29 +130,29 @@ def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
-def openapi_v3_root() -> Obj:
+def openapi_v3_root(types: Sequence[ResourceType] = RESOURCES) -> Obj:
     """The OpenAPI v3 index at `/openapi/v3`: one document per group version."""
     paths = {}
-    for group, versions in group_versions().items():
+    for group, versions in group_versions(types).items():
         for version in versions:
             gv = _gv_path(group, version)
             paths[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}?hash=simcluster"}
     return {"paths": paths}
 
 
-def openapi_v3_document(gv_path: str) -> Obj | None:
+def openapi_v3_document(gv_path: str, types: Sequence[ResourceType] = RESOURCES) -> Obj | None:
     """A minimal OpenAPI v3 document for one group version.
 
     It lists each object path's PATCH operation with its group-version-kind and the
     `fieldValidation` parameter: that is what kubectl checks to leave validation to the server
     (and so not need the full schemas a real server publishes).
     """
-    found = [(g, v) for g, vs in group_versions().items() for v in vs if _gv_path(g, v) == gv_path.strip("/")]
+    found = [(g, v) for g, vs in group_versions(types).items() for v in vs if _gv_path(g, v) == gv_path.strip("/")]
     if not found:
         return None
     group, version = found[0]
     paths: Obj = {}
-    for rt in RESOURCES:
+    for rt in types:
         if (rt.group, rt.version) != (group, version):
             continue
         scope = "/namespaces/{namespace}" if rt.namespaced else ""

@@ -58,6 +58,15 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("CronJob", "batch", "v1", "cronjobs", True, ("cj",), ("status",)),
     ResourceType("Job", "batch", "v1", "jobs", True, (), ("status",)),
     ResourceType("Lease", "coordination.k8s.io", "v1", "leases", True),
+    ResourceType(
+        "CustomResourceDefinition",
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        False,
+        ("crd",),
+        ("status",),
+    ),
 )
 
 RESOURCES_BY_KIND: dict[str, ResourceType] = {r.kind: r for r in RESOURCES}

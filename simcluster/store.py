@@ -23,6 +23,7 @@ from simcluster.clock import Clock, rfc3339
 from simcluster.errors import AlreadyExists, BadRequest, Conflict, Gone, Invalid, NotFound
 from simcluster.kinds import RESOURCES, RESOURCES_BY_KIND, ResourceType
 from simcluster.owners import DependentIndex, controller_uid
+from simcluster.resource_registry import ResourceRegistry, crd_type
 from simcluster.selectors import FieldSelector, LabelSelector
 
 Obj = dict[str, Any]
@@ -67,6 +68,8 @@ class ObjectStore:
         self._dependents = DependentIndex()
         """owner uid -> (kind, key) of every object with an ownerReference to it: cascading
         deletion and the controllers' "what do I own" stay proportional to the owner's dependents."""
+        self.types = ResourceRegistry(RESOURCES, self._stored_crds, make=ResourceType)
+        """Built-in types and the ones stored CRDs define (custom resources get buckets on first use)."""
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -90,15 +93,24 @@ class ObjectStore:
         self._uid_counter += 1
         return str(uuid.UUID(int=(self._uid_seed << 64) + self._uid_counter))
 
-    def _bucket(self, kind: str) -> _Bucket:
-        try:
-            return self._buckets[kind]
-        except KeyError:
-            raise NotFound(f"the server could not find the requested resource kind {kind!r}") from None
+    def _stored_crds(self) -> tuple[int, builtins.list[Obj]]:
+        with self._lock:
+            return self._rv, list(self._buckets["CustomResourceDefinition"].objects.values())
 
-    @staticmethod
-    def _key(kind: str, namespace: str | None, name: str) -> tuple[str, str]:
-        return ("" if not RESOURCES_BY_KIND[kind].namespaced else (namespace or ""), name)
+    def _type(self, kind: str) -> ResourceType:
+        found = self.types.get(kind)
+        if found is None:
+            raise NotFound(f"the server could not find the requested resource kind {kind!r}")
+        return found
+
+    def _bucket(self, kind: str) -> _Bucket:
+        if kind not in self._buckets:
+            self._type(kind)
+            self._buckets[kind] = _Bucket()
+        return self._buckets[kind]
+
+    def _key(self, kind: str, namespace: str | None, name: str) -> tuple[str, str]:
+        return ("" if not self._type(kind).namespaced else (namespace or ""), name)
 
     def _put(self, kind: str, key: tuple[str, str], obj: Obj) -> None:
         """Store `obj` under `key`, keeping the owner index in step."""
@@ -129,7 +141,7 @@ class ObjectStore:
         """The stored object itself (never change it), or NotFound."""
         obj = self._bucket(kind).objects.get(self._key(kind, namespace, name))
         if obj is None:
-            rt = RESOURCES_BY_KIND[kind]
+            rt = self._type(kind)
             raise NotFound(
                 f'{rt.plural}.{rt.group or "core"} "{name}" not found'.replace(".core", ""),
                 details={"name": name, "group": rt.group, "kind": rt.plural},
@@ -193,7 +205,7 @@ class ObjectStore:
 
     def create_live(self, kind: str, obj: Obj, *, namespace: str | None = None, dry_run: bool = False) -> Obj:
         """`create`, returning the stored object itself: for controllers holding `lock`. Do not mutate."""
-        rt = RESOURCES_BY_KIND[kind]
+        rt = self._type(kind)
         obj = copy.deepcopy(obj)
         meta = _meta(obj)
         obj["kind"], obj["apiVersion"] = kind, rt.api_version
@@ -278,9 +290,9 @@ class ObjectStore:
         sent_rv = meta.get("resourceVersion")
         if check_version and sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
             raise Conflict(
-                f'Operation cannot be fulfilled on {RESOURCES_BY_KIND[kind].plural} "{meta["name"]}": '
+                f'Operation cannot be fulfilled on {self._type(kind).plural} "{meta["name"]}": '
                 "the object has been modified; please apply your changes to the latest version and try again",
-                details={"name": meta["name"], "kind": RESOURCES_BY_KIND[kind].plural},
+                details={"name": meta["name"], "kind": self._type(kind).plural},
             )
         if subresource == "status":
             new = dict(current)
@@ -400,19 +412,29 @@ class ObjectStore:
         self._record("DELETED", kind, obj)
         if orphan:
             return obj
+        if kind == "CustomResourceDefinition":  # its custom resources go with it, as on a real server
+            self._drop_custom(obj)
         if kind == "Namespace":
-            for other in RESOURCES:
+            for other in self.types.all():
                 if other.namespaced:
                     for dependent in [
-                        o for (ns, _), o in self._buckets[other.kind].objects.items() if ns == meta["name"]
+                        o for (ns, _), o in self._bucket(other.kind).objects.items() if ns == meta["name"]
                     ]:
                         self._remove(other.kind, dependent)
             return obj
         for dep_kind, key in self._dependents.dependents(meta["uid"]):
-            child = self._buckets[dep_kind].objects.get(key)
+            child = self._bucket(dep_kind).objects.get(key)
             if child is not None:
                 self._remove(dep_kind, child)
         return obj
+
+    def _drop_custom(self, crd: Obj) -> None:
+        custom = crd_type(crd, ResourceType)
+        if custom is None or self.types.is_builtin(custom.kind):
+            return
+        for dependent in list(self._buckets.pop(custom.kind, _Bucket()).objects.values()):
+            self._bump(dependent)
+            self._record("DELETED", custom.kind, dependent)
 
     # --- watch -------------------------------------------------------------------------
 

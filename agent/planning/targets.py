@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from actions.kube import RESOURCES
 from risk.sources import ClusterReader
 
 __all__ = ["ClusterReader", "ObjectRef", "ResolvedTarget", "TargetResolver", "UnresolvedTarget"]
@@ -208,8 +209,8 @@ class TargetResolver:
             chain.append(ObjectRef(kind, name, namespace).key())
         while obj is not None:
             owner = controller_owner(obj)
-            if owner is None:
-                break
+            if owner is None or owner[0] not in RESOURCES:  # a custom resource (an operator's): the
+                break  # workload stays the target and its owner is a probed fact (actions.owners)
             parent = self._reader.try_get(owner[0], owner[1], namespace)
             if parent is None:
                 break

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simcluster.controllers import batch, deployments, kubelet, nodes, services, sets
+from simcluster.controllers import batch, deployments, gitops, kubelet, nodes, services, sets
 from simcluster.controllers.context import Context
 
 __all__ = ["Context", "run_all"]
@@ -11,6 +11,7 @@ __all__ = ["Context", "run_all"]
 def run_all(ctx: Context) -> None:
     """One deterministic pass of every controller, in dependency order."""
     ready_nodes = nodes.sync_nodes(ctx)
+    gitops.run(ctx)
     for cronjob in ctx.objects("CronJob"):
         batch.sync_cronjob(ctx, cronjob)
     for job in ctx.objects("Job"):

@@ -15,7 +15,7 @@ from simcluster.http.routing import ResourceRoute, resolve
 from simcluster.http.simroutes import SimRoutes
 from simcluster.http.tables import to_table
 from simcluster.http.watch import open_watch
-from simcluster.store import RESOURCES_BY_KIND, ObjectStore
+from simcluster.store import ObjectStore
 
 Obj = dict[str, Any]
 
@@ -86,29 +86,30 @@ class KubeApi:
             if request.method != "GET":
                 raise MethodNotAllowed(f"the server does not allow this method on {path}")
             return Response.json(200, found)
-        route = resolve(path)
+        route = resolve(path, self.store.types)
         if route is None:
             raise NotFound("the server could not find the requested resource")
         return self._resource(route, request)
 
     def _discovery(self, path: str) -> Obj | None:
+        types = self.store.types.all()
         fixed: dict[str, Callable[[], Obj]] = {
             "/version": lambda: discovery.SERVER_VERSION,
-            "/api": discovery.core_versions,
-            "/apis": discovery.api_groups,
-            "/openapi/v3": discovery.openapi_v3_root,
+            "/api": lambda: discovery.core_versions(types),
+            "/apis": lambda: discovery.api_groups(types),
+            "/openapi/v3": lambda: discovery.openapi_v3_root(types),
         }
         if path in fixed:
             return fixed[path]()
         if path.startswith("/openapi/v3/"):
-            return discovery.openapi_v3_document(path[len("/openapi/v3/") :])
+            return discovery.openapi_v3_document(path[len("/openapi/v3/") :], types)
         parts = path.strip("/").split("/")
         if len(parts) == 2 and parts[0] == "api":
-            return discovery.resource_list("", parts[1])
+            return discovery.resource_list("", parts[1], types)
         if len(parts) == 2 and parts[0] == "apis":
-            return discovery.api_group(parts[1])
+            return discovery.api_group(parts[1], types)
         if len(parts) == 3 and parts[0] == "apis":
-            return discovery.resource_list(parts[1], parts[2])
+            return discovery.resource_list(parts[1], parts[2], types)
         return None
 
     def _resource(self, route: ResourceRoute, request: Request) -> Response:
@@ -157,7 +158,9 @@ class KubeApi:
 
     def _maybe_table(self, request: Request, obj: Obj) -> Response:
         if request.wants_table():
-            rt, rv = RESOURCES_BY_KIND[obj["kind"]], int(obj["metadata"]["resourceVersion"])
+            rt, rv = self.store.types.get(obj["kind"]), int(obj["metadata"]["resourceVersion"])
+            if rt is None:
+                raise NotFound(f"kind {obj['kind']!r} is no longer served")
             return Response.json(200, to_table(rt, [obj], rv, self.store.clock.now()))
         return Response.json(200, obj)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from simcluster.resource_registry import ResourceRegistry
 from simcluster.store import RESOURCES, ResourceType
 
 _BY_PATH: dict[tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCES}
@@ -28,19 +29,24 @@ def _group_version(parts: list[str]) -> tuple[str, str, list[str]] | None:
     return None
 
 
-def resolve(path: str) -> ResourceRoute | None:
-    """The resource a path addresses, or None if it is not a resource path we serve."""
+def resolve(path: str, types: ResourceRegistry | None = None) -> ResourceRoute | None:
+    """The resource a path addresses, or None if it is not a resource path we serve (`types`: the
+    store's registry, custom resources included; built-in types only without it)."""
+
+    def lookup(group: str, version: str, plural: str) -> ResourceType | None:
+        return types.by_path(group, version, plural) if types is not None else _BY_PATH.get((group, version, plural))
+
     parts = [unquote(p) for p in path.strip("/").split("/") if p]
     found = _group_version(parts)
     if found is None:
         return None
     group, version, rest = found
     namespace: str | None = None
-    if len(rest) >= 3 and rest[0] == "namespaces" and (group, version, rest[2]) in _BY_PATH:
+    if len(rest) >= 3 and rest[0] == "namespaces" and lookup(group, version, rest[2]) is not None:
         namespace, rest = rest[1], rest[2:]
     if not rest or len(rest) > 3:
         return None
-    resource = _BY_PATH.get((group, version, rest[0]))
+    resource = lookup(group, version, rest[0])
     if resource is None or (namespace is not None and not resource.namespaced):
         return None
     name = rest[1] if len(rest) >= 2 else None

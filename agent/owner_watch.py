@@ -1,0 +1,92 @@
+"""Did the fix hold? After an action verified, watch its target for the owner reverting it.
+
+An object Argo CD, Flux, Helm or an operator manages can be put back by its owner after Scutum
+changed it (self-heal, a reconcile loop). For a window after each successful execution on a
+managed target, the leader asks the action's own `verify` again; when the target no longer holds
+what the action did, the run's outcome is `reverted-by-owner`: audited as a verification record
+naming the owner (what calibration reads as a fix that did not hold), once per execution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+
+from actions.base import ActionContext
+from actions.kube import KubeError
+from actions.owners import managed_by
+from actions.registry import parse_invocation
+from agent.audit import AuditKind, AuditLog
+from agent.outcomes import outcome_from
+from agent.store import Execution, ExecutionState, Store
+
+log = structlog.get_logger(__name__)
+
+REVERTED_BY_OWNER = "reverted-by-owner"
+"""The outcome of a run whose effect the target's owner undid within the watch window."""
+
+
+@dataclass
+class OwnerWatch:
+    """Re-verifies recent successful runs on managed targets; records the ones their owner reverted."""
+
+    context: ActionContext
+    store: Store
+    audit: AuditLog
+    identity: str
+    clock: Callable[[], datetime]
+    window: timedelta = timedelta(minutes=10)
+    """How long after a run its target is watched."""
+    judged: set[str] = field(default_factory=set)
+    """Executions already found reverted (by this process)."""
+
+    def check(self) -> list[str]:
+        """One pass: the ids of the runs found reverted by their owner in it."""
+        now = self.clock()
+        reverted: list[str] = []
+        for execution in self.store.executions.recent(now - self.window - timedelta(hours=1)):
+            if self._watched(execution, now) and self._reverted(execution):
+                reverted.append(execution.id)
+        return reverted
+
+    def _watched(self, execution: Execution, now: datetime) -> bool:
+        finished = execution.finished_at
+        return (
+            execution.state is ExecutionState.SUCCEEDED
+            and execution.id not in self.judged
+            and finished is not None
+            and now - finished <= self.window
+            and bool((execution.outcome or {}).get("changed"))
+        )
+
+    def _reverted(self, execution: Execution) -> bool:
+        action, params = parse_invocation(execution.action, execution.params)
+        if not action.owner_may_revert:
+            return False
+        kube = self.context.kube
+        try:
+            target = kube.try_get(execution.target_kind, execution.target_name, execution.target_namespace)
+            owner = managed_by(target)
+            if owner is None:
+                return False
+            verification = action.verify(self.context, params, outcome_from(execution.outcome or {}))
+        except KubeError as exc:
+            log.warning("owner_watch_read_failed", execution=execution.id, error=str(exc))
+            return False
+        if verification.ok or not verification.settled:
+            return False
+        self.judged.add(execution.id)
+        payload = {
+            "execution": execution.id,
+            "outcome": REVERTED_BY_OWNER,
+            "owner": owner.describe(),
+            "detail": verification.detail,
+        }
+        self.audit.append(
+            AuditKind.VERIFICATION, actor=self.identity, incident_id=execution.incident_id, payload=payload
+        )
+        log.warning("reverted_by_owner", execution=execution.id, owner=owner.describe(), detail=verification.detail)
+        return True
