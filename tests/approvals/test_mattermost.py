@@ -5,6 +5,7 @@ expired and oversized callbacks change nothing and leave evidence."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -267,3 +268,15 @@ def test_expiry_is_bounded_by_the_request_deadline(mm: MattermostWorld) -> None:
     mm.ask()
     context = mm.stub.post()["props"]["attachments"][0]["actions"][0]["integration"]["context"]
     assert context["expires"] == int((mm.clock() + timedelta(seconds=mm.approvals.timeout_seconds)).timestamp())
+
+
+@given(summary=hostile)
+def test_alert_text_in_a_post_carries_no_control_or_bidi_characters(summary: str) -> None:
+    """A right-to-left override or an escape sequence in an alert must not reorder or restyle
+    what an approver reads next to the Approve button (pages strip them too)."""
+    inner = code(summary)[1:-1]
+    assert not [ch for ch in inner if unicodedata.category(ch) in ("Cc", "Cf")]
+
+
+def test_a_right_to_left_override_cannot_disguise_the_target() -> None:
+    assert code("web\u202eyalp-evil\x1b[8m") == "`webyalp-evil [8m`"
