@@ -327,6 +327,7 @@ def build_agent(
         live=kube,
         limits=limits,
         grants=store.autonomy,
+        two_approver_min_risk=settings.approvals.two_approver_min_risk,
     )
     executors: list[Executor] = []  # the queue and the executor need each other: bind late
 
