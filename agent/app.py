@@ -167,6 +167,8 @@ class Agent:
 
     def sweep_approvals(self) -> list[ApprovalRequest]:
         """Expire requests past their deadline (each escalates through the notifier)."""
+        if self.mattermost_actions is not None:  # every replica takes callbacks: not only the leader
+            self.mattermost_actions.flush(self.clock())
         if not self.is_leader:
             return []
         now = self.clock()
