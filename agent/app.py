@@ -285,6 +285,8 @@ class Agent:
 
     def sweep_approvals(self) -> list[ApprovalRequest]:
         """Expire requests past their deadline (each escalates through the notifier)."""
+        if self.mattermost_actions is not None:  # every replica takes callbacks: not only the leader
+            self.mattermost_actions.flush(self.clock())
         if not self.is_leader:
             return []
         now = self.clock()
@@ -510,6 +512,7 @@ def build_agent(
         live=kube,
         limits=limits,
         grants=store.autonomy,
+        two_approver_min_risk=settings.approvals.two_approver_min_risk,
     )
     slack = _slack_channel(settings, store, audit)
     pager = _pager(settings, audit, metrics, sleep=sleep)

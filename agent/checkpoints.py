@@ -236,6 +236,8 @@ class Problem(StrEnum):
     """The checkpoint's signature does not verify: it was forged or altered."""
     UNKNOWN_KEY = "unknown key"
     """No trusted key has the checkpoint's key id."""
+    NONE_READ = "no checkpoints"
+    """Checkpoints were asked for and none was read: nothing is proved (a wrong or emptied file)."""
 
 
 @dataclass(frozen=True)
@@ -306,6 +308,8 @@ def verify_checkpoints(
     for seq, signed in sorted(wanted.items()):
         if len(signed) > 1:
             findings.append(Finding(Problem.FORKED, seq, "trusted checkpoints vouch for different records at this seq"))
+    if total == 0:
+        findings.append(Finding(Problem.NONE_READ, 0, "no checkpoint was read, so nothing is proved"))
     top = max(wanted, default=0)
     proved, chain_end = _walk(chain, wanted, findings)
     for seq in sorted(wanted):

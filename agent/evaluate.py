@@ -168,6 +168,8 @@ class Evaluator:
     """The operator's caps, judged by the actions' preconditions (the executor's context holds the same)."""
     grants: GrantSource | None = None
     """Promotions operators applied (`scutum policy promote`); None: every approval stays one."""
+    two_approver_min_risk: float | None = None
+    """The two-approver band now (approvals settings): no promotion reaches into it."""
 
     def evaluate(self, incident: Incident, *, now: datetime) -> Evaluation:
         """Decide one incident. Never raises for what a planner or an alert got wrong."""
@@ -221,4 +223,4 @@ class Evaluator:
     def assess(self, proposal: Proposal, facts: Facts, *, now: datetime) -> tuple[RiskScore, Decision]:
         """Score and decide, then apply the case's earned autonomy (risk.autonomy.apply_grant)."""
         risk, decision = assess(proposal, facts, self.risk_settings, self.policy, now=now, limits=self.limits)
-        return risk, apply_grant(proposal, decision, self.grants)
+        return risk, apply_grant(proposal, decision, self.grants, two_approver_min_risk=self.two_approver_min_risk)

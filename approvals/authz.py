@@ -4,8 +4,9 @@ Slack votes are allowed for listed user IDs and members of listed user groups (m
 resolved through the Web API, cached briefly). CLI votes are allowed for the configured CLI
 names and for the listed Slack user IDs (so on-call can use the same identity in both places);
 group membership is not consulted for the CLI, because the CLI must work when Slack is down.
-Whoever is on call now (PagerDuty or Opsgenie schedules, when configured) may approve on any
-channel; when the schedule cannot be read, the static lists alone decide.
+Whoever is on call now (PagerDuty or Opsgenie schedules, when configured) may approve on Slack,
+the CLI and Mattermost (not the console, whose identities are another name space); when the
+schedule cannot be read, the static lists alone decide.
 Mattermost votes are allowed for the users mapped in `mattermost_approvers`, counted under the
 identity they map to.
 Console votes are allowed for `console_approvers` only: the identity an authenticating proxy
@@ -93,8 +94,8 @@ class ApproverPolicy:
         """None when the vote is allowed, else the reason it is refused."""
         if decision is VoteDecision.APPROVE and request.requested_by is not None and approver == request.requested_by:
             return Refusal("you requested this action, so someone else must approve it")
-        if self._is_on_call(approver):
-            return None
+        if channel is not VoteChannel.CONSOLE and self._is_on_call(approver):
+            return None  # the console's proxy logins are another name space than the rota's identities
         match channel:
             case VoteChannel.CLI:
                 return self._check_cli(approver)

@@ -8,6 +8,7 @@ same two-approver band, expiry, re-validation before execution, and audit.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -123,6 +124,7 @@ class MattermostActions:
         self._audit = audit
         self._refused = 0
         self._window_start: datetime | None = None
+        self._lock = threading.Lock()
 
     def handle(self, raw_body: bytes, now: datetime) -> tuple[int, dict[str, Any]]:
         """(status, JSON answer). 413/400/401 for what is not a genuine button; 200 with an
@@ -157,13 +159,32 @@ class MattermostActions:
             )
         return 200, {"ephemeral_text": vote_text(result)}
 
-    def _refuse(self, reason: str, now: datetime) -> None:
-        """Unauthenticated noise is aggregated: one audit record per window, with the count."""
-        if self._window_start is not None and (now - self._window_start).total_seconds() < REFUSAL_WINDOW_SECONDS:
-            self._refused += 1
-            return
+    def flush(self, now: datetime) -> None:
+        """Record the refusals counted since the last record once their window has passed (the
+        daemon calls this on a schedule, so the tail of a flood that stops is written too)."""
+        with self._lock:
+            if self._refused == 0 or self._window_start is None:
+                return
+            if (now - self._window_start).total_seconds() < REFUSAL_WINDOW_SECONDS:
+                return
+            count, self._window_start, self._refused = self._refused, now, 0
         self._audit(
             "mattermost_request_rejected",
-            {"reason": reason, "refused_since_last_record": self._refused, "window_seconds": REFUSAL_WINDOW_SECONDS},
+            {
+                "reason": "refused since the last record",
+                "refused_since_last_record": count,
+                "window_seconds": REFUSAL_WINDOW_SECONDS,
+            },
         )
-        self._window_start, self._refused = now, 0
+
+    def _refuse(self, reason: str, now: datetime) -> None:
+        """Unauthenticated noise is aggregated: one audit record per window, with the count."""
+        with self._lock:
+            if self._window_start is not None and (now - self._window_start).total_seconds() < REFUSAL_WINDOW_SECONDS:
+                self._refused += 1
+                return
+            count, self._window_start, self._refused = self._refused, now, 0
+        self._audit(
+            "mattermost_request_rejected",
+            {"reason": reason, "refused_since_last_record": count, "window_seconds": REFUSAL_WINDOW_SECONDS},
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import unicodedata
 from typing import Any
 
 from approvals.model import ApprovalRequest, ApprovalState, VoteDecision
@@ -27,6 +28,8 @@ from approvals.queue import (
 )
 
 MAX_CODE_SPAN = 500
+_VISIBLE = {"Cc": " ", "Cf": ""}
+"""Control characters become spaces; format characters (bidi overrides, zero-width) go."""
 _HEADLINES: dict[ApprovalState, str] = {
     ApprovalState.PENDING: "Approval needed",
     ApprovalState.APPROVED: "Approved",
@@ -41,8 +44,10 @@ _COLORS = {ApprovalState.PENDING: "#e8a317", ApprovalState.SUCCEEDED: "#2eb886",
 
 
 def code(text: str) -> str:
-    """Untrusted text as an inline code span: one line, no backticks, bounded."""
-    flat = " ".join(text.replace("`", "'").split())
+    """Untrusted text as an inline code span: one line, no backticks, no control or bidi
+    characters (they could reorder what an approver reads), bounded."""
+    visible = (_VISIBLE.get(unicodedata.category(ch), ch) for ch in text.replace("`", "'"))
+    flat = " ".join("".join(visible).split())
     if len(flat) > MAX_CODE_SPAN:
         flat = flat[: MAX_CODE_SPAN - 1] + "…"
     return f"`{flat}`" if flat else "` `"

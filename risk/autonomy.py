@@ -168,15 +168,20 @@ class GrantSource(Protocol):
         ...
 
 
-def apply_grant(proposal: Proposal, decision: Decision, grants: GrantSource | None) -> Decision:
+def apply_grant(
+    proposal: Proposal, decision: Decision, grants: GrantSource | None, *, two_approver_min_risk: float | None = None
+) -> Decision:
     """`decision`, or "execute" in its place when the case's promotion covers it.
 
     Only an "approve" verdict is changed, only with no veto among its rules, only in live mode,
-    only for a proposal with an alert, and only at or below the grant's max_risk.
+    only for a proposal with an alert, only at or below the grant's max_risk, and never in the
+    two-approver band as it is configured now (it may have been lowered since the promotion).
     """
     if grants is None or decision.verdict is not Verdict.APPROVE or decision.shadow or not proposal.alert_names:
         return decision
     if any(rule.startswith(("veto:", "cooldown waived")) for rule in decision.rules):
+        return decision
+    if two_approver_min_risk is not None and decision.risk.total >= two_approver_min_risk:
         return decision
     grant = grants.grant_for(proposal.action.value, proposal.target.namespace, proposal.alert_names[0])
     if grant is None or decision.risk.total > grant.max_risk:

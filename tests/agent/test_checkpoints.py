@@ -240,3 +240,13 @@ def test_any_rewritten_record_up_to_a_checkpoint_is_reported_forked(length: int,
     rewritten = [(seq, digest if seq < at else "f" * 64) for seq, digest in chain]
     report = verify_checkpoints(rewritten, [checkpoint], keys=KeyRing.of([signer.public_key]))
     assert [(f.problem, f.seq) for f in report.findings] == [(Problem.FORKED, at)]
+
+
+@pytest.mark.parametrize("lines", [[], ["not json"], ['{"seq": "7"}'], ["2026-03-01 " + '{"seq": 1}']])
+def test_asking_to_prove_checkpoints_and_reading_none_is_not_a_pass(lines: list[str]) -> None:
+    """A wrong or emptied witness file must not read as "all 0 are a prefix of the chain"."""
+    chain = [(n, f"{n:064x}") for n in range(1, 4)]
+    report = verify_checkpoints(chain, read_checkpoint_lines(lines), keys=KeyRing.of([_signer().public_key]))
+    assert not report.ok
+    assert [f.problem for f in report.findings] == [Problem.NONE_READ]
+    assert "no checkpoint" in report.describe()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ from hypothesis import strategies as st
 from actions.registry import ActionName
 from agent.app import build_agent
 from agent.audit import AuditKind
+from agent.intake import Alert, AlertSource, Intake
 from agent.paging import Page, PageAction, Pager, PageReason, PagingSettings
 from agent.paging.events import OPSGENIE_MESSAGE_MAX, clean, opsgenie_request, pagerduty_event
-from agent.paging.notices import ExpiryWarnings
+from agent.paging.notices import ExpiryWarnings, incident_page, resolved_page
 from agent.paging.routing import route
 from agent.paging.sender import HttpxTransport
 from agent.paging.settings import PagerKind
@@ -116,7 +118,7 @@ def test_a_route_on_reason_lets_the_resolution_follow_its_trigger(stub: PagerStu
 
     assert route(page(reason=PageReason.ESCALATED), config) == []
     assert route(page(reason=PageReason.FAILED), config) == [PagerKind.PAGERDUTY]
-    assert route(page(action=PageAction.RESOLVE, reason=PageReason.RESOLVED), config) == [PagerKind.PAGERDUTY]
+    assert PagerKind.PAGERDUTY in route(page(action=PageAction.RESOLVE, reason=PageReason.RESOLVED), config)
 
 
 def test_a_pager_without_a_key_is_off() -> None:
@@ -306,3 +308,18 @@ def test_a_failed_action_pages_under_its_incident(stub: PagerStub, sim: RunningS
     assert event["event_action"] == "trigger" and event["payload"]["class"] == "failed"
     assert event["dedup_key"].endswith(execution_id)  # no incident: the run's own key
     assert "target_exists" in event["payload"]["summary"]
+
+
+def test_a_resolution_reaches_the_pager_its_severity_routed_trigger_went_to(stub: PagerStub) -> None:
+    """A resolved incident holds no alert any more, so it has no severity: a resolution routed by
+    severity went elsewhere (or nowhere) and the PagerDuty page stayed open for ever."""
+    config = settings(stub, routes=[{"severities": ["critical"], "to": ["pagerduty"]}, {"to": ["opsgenie"]}])
+    labels = {"alertname": "KubePodCrashLooping", "severity": "critical", "namespace": "shop", "pod": "web-1"}
+    firing = Alert("fp-1", "KubePodCrashLooping", labels, {}, NOW, None, True, False, AlertSource.WEBHOOK)
+    intake = Intake()
+    [incident] = intake.ingest([firing], now=NOW).new
+    trigger = incident_page(incident, reason=PageReason.ESCALATED, text="nothing fits", now=NOW)
+    assert route(trigger, config) == [PagerKind.PAGERDUTY]
+
+    [closed] = intake.ingest([replace(firing, firing=False)], now=NOW + timedelta(minutes=5)).resolved
+    assert PagerKind.PAGERDUTY in route(resolved_page(closed, now=NOW + timedelta(minutes=5)), config)

@@ -5,6 +5,7 @@ expired and oversized callbacks change nothing and leave evidence."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -270,3 +271,33 @@ def test_expiry_is_bounded_by_the_request_deadline(mm: MattermostWorld) -> None:
     mm.ask()
     context = mm.stub.post()["props"]["attachments"][0]["actions"][0]["integration"]["context"]
     assert context["expires"] == int((mm.clock() + timedelta(seconds=mm.approvals.timeout_seconds)).timestamp())
+
+
+@given(summary=hostile)
+def test_alert_text_in_a_post_carries_no_control_or_bidi_characters(summary: str) -> None:
+    """A right-to-left override or an escape sequence in an alert must not reorder or restyle
+    what an approver reads next to the Approve button (pages strip them too)."""
+    inner = code(summary)[1:-1]
+    assert not [ch for ch in inner if unicodedata.category(ch) in ("Cc", "Cf")]
+
+
+def test_a_right_to_left_override_cannot_disguise_the_target() -> None:
+    assert code("web\u202eyalp-evil\x1b[8m") == "`webyalp-evil [8m`"
+
+
+def test_refusals_counted_in_a_flood_that_stops_are_still_recorded(mm: MattermostWorld) -> None:
+    """Invariant 6: every refusal leaves evidence, aggregated. Without a later refusal to carry
+    the count, a flood's tail was kept only in memory and never written."""
+    for _ in range(300):
+        mm.actions.handle(b'{"user_id": "x"}', mm.clock())
+    mm.actions.flush(mm.clock())  # within the window: nothing yet
+    assert len(mm.audit.of("mattermost_request_rejected")) == 1
+
+    mm.clock.advance(61)
+    mm.actions.flush(mm.clock())
+    records = mm.audit.of("mattermost_request_rejected")
+    assert [r["refused_since_last_record"] for r in records] == [0, 299]
+
+    mm.clock.advance(61)
+    mm.actions.flush(mm.clock())
+    assert len(mm.audit.of("mattermost_request_rejected")) == 2

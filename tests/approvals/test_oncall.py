@@ -155,3 +155,29 @@ def test_being_on_call_does_not_let_the_requester_approve_their_own_undo(
         request, "UCAROL", VoteDecision.APPROVE, channel=VoteChannel.SLACK
     )
     assert refusal is not None and "requested" in refusal.reason
+
+
+class FixedOnCall:
+    """On call: exactly these identities."""
+
+    def __init__(self, *people: str) -> None:
+        self.people = frozenset(people)
+
+    def on_call(self) -> frozenset[str]:
+        return self.people
+
+
+def test_a_console_login_equal_to_an_on_call_identity_does_not_pass_the_console_list(
+    clock: FakeClock, audit: AuditLog
+) -> None:
+    """The console's proxy identities are another name space: a console user whose login happens
+    to be an on-call Slack ID or CLI name is not thereby a console approver."""
+    settings = ApprovalSettings(approver_user_ids=("UALICE",), console_approvers=("alice@example.com",))
+    request = World(settings, clock, audit).ask()
+    policy = ApproverPolicy(settings, on_call=FixedOnCall("UCAROL", "carol"))
+
+    for login in ("UCAROL", "carol"):
+        refusal = policy.check(request, login, VoteDecision.APPROVE, channel=VoteChannel.CONSOLE)
+        assert refusal is not None and "console approver list" in refusal.reason
+    assert policy.check(request, "alice@example.com", VoteDecision.APPROVE, channel=VoteChannel.CONSOLE) is None
+    assert policy.check(request, "carol", VoteDecision.APPROVE, channel=VoteChannel.CLI) is None

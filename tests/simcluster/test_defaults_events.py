@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simcluster.clock import ManualClock
 from simcluster.defaults import apply_defaults, qos_class
@@ -94,3 +96,36 @@ def test_tick_is_refused_when_the_clock_follows_the_wall() -> None:
 
     assert refused.status == 409 and b"wall clock" in refused.body
     assert ticked.status == 200 and (manual_cluster.clock.now() - before).total_seconds() == 60
+
+
+odd = st.sampled_from([None, "x", 3, [], {}, [None, "x", 3]])
+
+
+@given(
+    kind=st.sampled_from(["Deployment", "StatefulSet", "Service", "Pod", "Job"]),
+    field=st.sampled_from(
+        ["strategy", "updateStrategy", "template", "containers", "initContainers", "ports", "status", "resources"]
+    ),
+    value=odd,
+)
+def test_defaulting_never_crashes_on_null_or_mistyped_fields(kind: str, field: str, value: Any) -> None:
+    """A real API server treats `null` as unset and answers a bad type with 4xx; the simulated one
+    dropped the connection (an exception in its admission hook) for `strategy: null`."""
+    container: dict[str, Any] = {"name": "c", "image": "x", "resources": {}, "ports": [{"containerPort": 80}]}
+    spec: dict[str, Any] = {"containers": [container], "ports": [{"port": 80}], "template": {"spec": {}}}
+    spec["template"]["spec"] = {"containers": [dict(container)]}
+    obj: dict[str, Any] = {"metadata": {"name": "o"}, "spec": spec}
+    if field == "status":
+        obj["status"] = value
+    elif field in ("containers", "initContainers"):
+        spec[field] = value
+        spec["template"]["spec"][field] = value
+    elif field == "resources":
+        container["resources"] = value
+    else:
+        spec[field] = value
+    apply_defaults(kind, obj, None)
+    if kind == "Deployment" and field == "strategy" and value is None:  # null is unset: defaulted
+        assert obj["spec"]["strategy"]["type"] == "RollingUpdate"
+    if kind == "Pod" and (field != "status" or value is None):
+        assert obj["status"]["qosClass"] in ("BestEffort", "Burstable", "Guaranteed")
