@@ -24,9 +24,10 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from actions.base import ActionName
-from agent.app import approvals_audit, audit_log
+from agent.app import approvals_audit, audit_log, utc_now
 from agent.audit import AuditEntry, AuditKind
 from agent.control import KillSwitch
+from agent.refusals import RefusalLog
 from agent.settings import Settings, load_settings
 from agent.store import Store
 from agent.store.tables import DecisionRow, IncidentRow, ProposalRow
@@ -160,7 +161,7 @@ def seed(store: Store, settings: Settings, incidents: int) -> ConsoleDeps:
                 deadline=now + timedelta(hours=1),
             )
         )
-    return ConsoleDeps(settings, store, audit, queue, KillSwitch(store, audit))
+    return ConsoleDeps(settings, store, audit, queue, KillSwitch(store, audit), RefusalLog(audit, clock=utc_now))
 
 
 def pages(incidents: int) -> dict[str, str]:

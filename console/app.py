@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from actions.registry import catalog
 from agent.audit import AuditKind, AuditLog, VerifyReport
 from agent.control import KillSwitch
+from agent.refusals import RefusalLog
 from agent.settings import Settings
 from agent.store import Store
 from approvals.authz import ApproverPolicy
@@ -45,7 +46,6 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 )
-REFUSAL_AUDIT_INTERVAL_SECONDS = 60.0
 """Anonymous refusals are audited at most once a minute each kind, with a count (noise aggregated)."""
 
 
@@ -58,6 +58,9 @@ class ConsoleDeps:
     audit: AuditLog
     approvals: ApprovalQueue
     kill_switch: KillSwitch
+    refusals: RefusalLog
+    """The agent's refusal log: anonymous refusals aggregated per interval, the tail of a flood
+    written by its periodic flush (the same mechanism as the HTTP endpoints')."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -81,7 +84,6 @@ class Console:
         self.verified = VerifyCache()
         self.registry = [registry_entry(entry) for entry in catalog()]
         """The nine actions as the reports page shows them (static: built once)."""
-        self._refusals: dict[str, tuple[datetime, int]] = {}
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -133,21 +135,19 @@ class Console:
         return self.render(request, "approvals.html", status=status, pending=pending, notice=notice)
 
     def audit_refusal(self, what: str, *, user: str | None, reason: str, details: dict[str, Any]) -> None:
-        """Record a refused console request; anonymous ones at most once a minute, counted."""
-        now = self.deps.clock()
-        if user is None:
-            last, count = self._refusals.get(what, (None, 0))
-            if last is not None and (now - last).total_seconds() < REFUSAL_AUDIT_INTERVAL_SECONDS:
-                self._refusals[what] = (last, count + 1)
-                return
-            self._refusals[what] = (now, 0)
-            details = {**details, "suppressed_since_last": count}
+        """Record a refused console request; anonymous ones aggregated per interval, with a count."""
         kind = AuditKind.CONTROL if what == "control" else AuditKind.APPROVAL_VOTE
+        event = {"event": f"console_{what}_refused", **details}
+        if user is None:
+            self.deps.refusals.refuse(
+                endpoint=f"/console/{what}", source="console:anonymous", reason=reason, details=event, kind=kind
+            )
+            return
         self.deps.audit.append(
             kind,
-            actor=f"console:{user}" if user else "console:anonymous",
+            actor=f"console:{user}",
             incident_id=details.get("incident_id"),
-            payload={"event": f"console_{what}_refused", "reason": reason, **details},
+            payload={"reason": reason, **event},
         )
 
 

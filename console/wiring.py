@@ -17,6 +17,7 @@ def console_for(agent: Agent) -> ASGIApp:
             audit=agent.audit,
             approvals=agent.approvals,
             kill_switch=agent.kill_switch,
+            refusals=agent.refusals,
             clock=agent.clock,
         )
     )
