@@ -78,6 +78,9 @@ def _change(
     reason: str,
 ) -> None:
     settings = settings_from(config, data_dir)
+    approvers = set(settings.approvals.cli_approvers) | set(settings.approvals.approver_user_ids)
+    if promote and by not in approvers:  # giving up approvals is an approver's decision (demoting is not)
+        _fail(f"{by} is not on the approver lists (approvals.cli_approvers, approvals.approver_user_ids)")
     store = open_store(settings)
     try:
         action, namespace, alert = case

@@ -20,6 +20,7 @@ from risk.track import Call, Ending, HumanCall, PastDecision
 from tests.risk.builders import restart
 
 runner = CliRunner()
+APPROVERS = {"SCUTUM_APPROVALS__CLI_APPROVERS": '["lead"]'}
 CASE = ["--action", "restart_workload", "--namespace", "shop", "--alert", "KubePodCrashLooping"]
 
 
@@ -53,7 +54,7 @@ def _store(tmp_path: Path) -> Path:
 
 
 def _run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), env={}, catch_exceptions=False)
+    result = runner.invoke(app, list(args), env=APPROVERS, catch_exceptions=False)
     return result.exit_code, result.stdout + result.stderr
 
 
@@ -116,3 +117,12 @@ def test_a_promotion_never_covers_the_two_approver_band(tmp_path: Path) -> None:
     decided = apply_grant(proposal, Decision(Verdict.APPROVE, risk, ("approval required",)), store.autonomy)
     assert decided.verdict is Verdict.APPROVE
     store.close()
+
+
+def test_only_an_approver_may_promote(tmp_path: Path) -> None:
+    data = str(_store(tmp_path))
+
+    code, out = _run("policy", "promote", *CASE, "--as", "mallory", "--data-dir", data)
+
+    assert code == 2 and "not on the approver lists" in out
+    assert json.loads(_run("policy", "list", "--data-dir", data, "--json")[1]) == []
