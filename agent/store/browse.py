@@ -14,23 +14,21 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from actions.base import ActionName
 from agent.store.approval_requests import _request, _votes_of
 from agent.store.audit_rows import _record
-from agent.store.database import Database, utc, utc_or_none
+from agent.store.database import Database, utc
 from agent.store.executions import _execution
 from agent.store.incidents import _decision, _incident, _proposal
 from agent.store.records import AuditRecord, DecisionRecord, Execution, Incident, ProposalRecord
 from agent.store.tables import (
     ApprovalRequestRow,
-    ApprovalVoteRow,
     AuditRow,
     DecisionRow,
     ExecutionRow,
     IncidentRow,
     ProposalRow,
 )
-from approvals.model import ApprovalRequest, ApprovalState, Target, Vote, VoteChannel, VoteDecision
+from approvals.model import ApprovalRequest, ApprovalState
 
 DECIDED_VERDICTS = ("execute", "approve", "deny")
 """Verdicts stored with a proposal's decision; `escalate` and `ignore` live in the incident's status."""
@@ -160,23 +158,8 @@ class BrowseRepository:
                 .where(ApprovalRequestRow.state == ApprovalState.PENDING.value)
                 .order_by(col(ApprovalRequestRow.created_at), col(ApprovalRequestRow.id))
             ).all()
-            votes: dict[str, list[Vote]] = {}
-            ids = [r.id for r in rows]
-            if ids:
-                vote_rows = session.exec(
-                    select(ApprovalVoteRow)
-                    .where(col(ApprovalVoteRow.request_id).in_(ids))
-                    .order_by(col(ApprovalVoteRow.id))
-                )
-                for v in vote_rows:
-                    vote = Vote(
-                        approver=v.approver,
-                        decision=VoteDecision(v.decision),
-                        channel=VoteChannel(v.channel),
-                        at=utc(v.at),
-                    )
-                    votes.setdefault(v.request_id, []).append(vote)
-            return [_request_of(r, votes.get(r.id, [])) for r in rows]
+            votes = _votes_of(session, [r.id for r in rows])
+            return [_request(r, votes.get(r.id, [])) for r in rows]
 
     def audit_page(self, *, before: int | None = None, limit: int = 50) -> list[AuditRecord]:
         """Audit records newest first, those with seq below `before` when given."""
@@ -192,30 +175,6 @@ class BrowseRepository:
         with self._db.session() as session:
             row = session.get(AuditRow, seq)
             return _record(row) if row else None
-
-
-def _request_of(row: ApprovalRequestRow, votes: list[Vote]) -> ApprovalRequest:
-    return ApprovalRequest(
-        id=row.id,
-        incident_id=row.incident_id,
-        incident_summary=row.incident_summary,
-        action=ActionName(row.action),
-        params=dict(row.params),
-        target=Target(kind=row.target_kind, name=row.target_name, namespace=row.target_namespace),
-        risk=dict(row.risk),
-        threshold=row.threshold,
-        required_approvals=row.required_approvals,
-        requested_by=row.requested_by,
-        state=ApprovalState(row.state),
-        created_at=utc(row.created_at),
-        deadline=utc(row.deadline),
-        updated_at=utc_or_none(row.updated_at),
-        slack_channel=row.slack_channel,
-        slack_ts=row.slack_ts,
-        result=row.result,
-        undo_available=row.undo_available,
-        votes=tuple(votes),
-    )
 
 
 def _conditions(filters: IncidentFilter) -> list[Any]:

@@ -12,14 +12,15 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
-from agent.store.database import Database, utc, utc_or_none
+from agent.store.audit_rows import _record as _audit
+from agent.store.database import Database, utc
+from agent.store.executions import _execution
+from agent.store.incidents import _decision, _incident, _proposal
 from agent.store.records import (
     AuditRecord,
     DecisionRecord,
     Execution,
-    ExecutionState,
     Incident,
-    IncidentStatus,
     ProposalRecord,
 )
 from agent.store.tables import AuditRow, DecisionRow, ExecutionRow, IncidentRow, ProposalRow, SnapshotRow
@@ -111,79 +112,3 @@ class OutcomeRows:
 
 def _chunks(ids: list[str]) -> list[list[str]]:
     return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
-
-
-# Row -> record, kept here (not borrowed from the repositories that own these tables) so that a
-# change to another repository's private helpers cannot break the reports.
-
-
-def _incident(row: IncidentRow) -> Incident:
-    return Incident(
-        id=row.id,
-        fingerprint=row.fingerprint,
-        status=IncidentStatus(row.status),
-        started_at=utc(row.started_at),
-        updated_at=utc(row.updated_at),
-        group_key=row.group_key,
-        alert_name=row.alert_name,
-        namespace=row.namespace,
-        resolved_at=utc_or_none(row.resolved_at),
-    )
-
-
-def _proposal(row: ProposalRow) -> ProposalRecord:
-    return ProposalRecord(
-        id=row.id,
-        incident_id=row.incident_id,
-        action=row.action,
-        params=dict(row.params),
-        target_kind=row.target_kind,
-        target_name=row.target_name,
-        target_namespace=row.target_namespace,
-        claims=dict(row.claims),
-        planner=row.planner,
-        created_at=utc(row.created_at),
-    )
-
-
-def _decision(row: DecisionRow) -> DecisionRecord:
-    return DecisionRecord(
-        id=row.id,
-        proposal_id=row.proposal_id,
-        verdict=row.verdict,
-        risk_total=row.risk_total,
-        components=dict(row.components),
-        rules=tuple(row.rules),
-        shadow=row.shadow,
-        created_at=utc(row.created_at),
-    )
-
-
-def _execution(row: ExecutionRow) -> Execution:
-    return Execution(
-        id=row.id,
-        action=row.action,
-        params=dict(row.params),
-        target_kind=row.target_kind,
-        target_name=row.target_name,
-        target_namespace=row.target_namespace,
-        state=ExecutionState(row.state),
-        created_at=utc(row.created_at),
-        proposal_id=row.proposal_id,
-        incident_id=row.incident_id,
-        claimed_at=utc_or_none(row.claimed_at),
-        finished_at=utc_or_none(row.finished_at),
-    )
-
-
-def _audit(row: AuditRow) -> AuditRecord:
-    return AuditRecord(
-        seq=row.seq,
-        ts=utc(row.ts),
-        kind=row.kind,
-        actor=row.actor,
-        incident_id=row.incident_id,
-        payload=dict(row.payload),
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
