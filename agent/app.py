@@ -6,6 +6,7 @@ constructor; `Agent.start()` is where I/O begins.
 
 from __future__ import annotations
 
+import gc
 import socket
 import time
 from collections.abc import Callable
@@ -469,6 +470,15 @@ class Agent:
 
 ConsoleFactory = Callable[[Agent], ASGIApp]
 """Builds the web console for an agent (`console.wiring.console_for`); passed in from above."""
+
+
+def settle_heap() -> None:
+    """Freeze what start-up built (modules, settings, the watch cache's first lists): it lives as
+    long as the process, and frozen it is no longer rescanned by every full garbage collection,
+    which would otherwise stall a decision or a console page for 100 ms and more. For the daemon's
+    process (`scutum run`), not for a process that builds many agents (tests)."""
+    gc.collect()
+    gc.freeze()
 
 
 def alerts_url(settings: Settings, kube: Kube) -> str:

@@ -25,6 +25,7 @@ from agent.app import (
     build_agent,
     effective_policy,
     kube_from,
+    settle_heap,
 )
 from agent.cli import (
     EXIT_BAD_INPUT,
@@ -380,6 +381,7 @@ def run(ctx: typer.Context, config: ConfigOption = None, data_dir: DataDirOption
         agent.stop()
         raise typer.Exit(1) from None
     agent.start()
+    settle_heap()
     close_socket = None
     if agent.clicks is not None and agent.slack is not None and settings.slack.mode.value == "socket":
         close_socket = connect_socket_mode(

@@ -24,7 +24,7 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from actions.base import ActionName
-from agent.app import approvals_audit, audit_log, utc_now
+from agent.app import approvals_audit, audit_log, settle_heap, utc_now
 from agent.audit import AuditEntry, AuditKind
 from agent.control import KillSwitch
 from agent.refusals import RefusalLog
@@ -187,6 +187,7 @@ def measure(incidents: int, requests: int) -> list[PageResult]:
         store.upgrade()
         try:
             client = TestClient(build_console(seed(store, settings, incidents)))
+            settle_heap()  # as `scutum run` does once the daemon is up
             results = []
             for name, path in pages(incidents).items():
                 for _ in range(5):
