@@ -609,9 +609,7 @@ def build_agent(
         slack=slack,
         pager=pager,
         mattermost_actions=(
-            MattermostActions(
-                settings.mattermost, settings.approvals, vote=approvals.vote, audit=approvals_audit(audit)
-            )
+            MattermostActions(settings.mattermost, vote=approvals.vote, audit=approvals_audit(audit))
             if mattermost is not None
             else None
         ),
@@ -765,7 +763,7 @@ def _mattermost_channel(settings: Settings, store: Store, audit: AuditLog) -> Ma
 
 def _mattermost_actions(settings: Settings, approvals: ApprovalQueue, audit: AuditLog) -> MattermostActions:
     """Votes from Mattermost buttons, through the same queue as every other channel."""
-    return MattermostActions(settings.mattermost, settings.approvals, vote=approvals.vote, audit=approvals_audit(audit))
+    return MattermostActions(settings.mattermost, vote=approvals.vote, audit=approvals_audit(audit))
 
 
 def _notifier(slack: SlackChannel | None, mattermost: MattermostChannel | None) -> ApprovalNotifier | None:

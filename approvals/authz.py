@@ -12,6 +12,8 @@ identity they map to.
 Console votes are allowed for `console_approvers` only: the identity an authenticating proxy
 sends (an e-mail address, a login) is a different name space from Slack user IDs.
 Whoever requested an action (e.g. clicked Undo) may not approve it.
+Everyone named in `people` may approve from each channel they have an identity on; every check
+(requester, on-call, the lists) is made on the person `approvals.identity` resolves the vote to.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, assert_never
 
+from approvals.identity import IdentityMap, Voter
 from approvals.model import ApprovalRequest, VoteChannel, VoteDecision
 from approvals.oncall import OnCallDirectory, OnCallLookupFailed
 from approvals.settings import ApprovalSettings
@@ -87,44 +90,61 @@ class ApproverPolicy:
         self._settings = settings
         self._groups = groups
         self._on_call = on_call
+        self._identities = IdentityMap(settings)
+
+    @property
+    def identities(self) -> IdentityMap:
+        """The one resolver of channel identities to people (the queue counts votes with it)."""
+        return self._identities
 
     def check(
         self, request: ApprovalRequest, approver: str, decision: VoteDecision, *, channel: VoteChannel
     ) -> Refusal | None:
-        """None when the vote is allowed, else the reason it is refused."""
-        if decision is VoteDecision.APPROVE and request.requested_by is not None and approver == request.requested_by:
+        """None when the vote is allowed, else the reason it is refused (`approver` is the
+        identity the channel vouched for)."""
+        return self.check_voter(request, self._identities.resolve(channel, approver), decision)
+
+    def check_voter(self, request: ApprovalRequest, voter: Voter, decision: VoteDecision) -> Refusal | None:
+        """`check` for a vote already resolved to its person."""
+        requester = request.requested_by
+        own = requester is not None and voter.person == self._identities.person_of(requester)
+        if decision is VoteDecision.APPROVE and own:
             return Refusal("you requested this action, so someone else must approve it")
-        if channel is not VoteChannel.CONSOLE and self._is_on_call(approver):
+        return self._authority(voter)
+
+    def _authority(self, voter: Voter) -> Refusal | None:
+        """Whether the person behind the vote may approve on this channel at all."""
+        if voter.listed:
+            return None
+        channel = voter.channel
+        if channel is not VoteChannel.CONSOLE and self._is_on_call(voter.person):
             return None  # the console's proxy logins are another name space than the rota's identities
         match channel:
             case VoteChannel.CLI:
-                return self._check_cli(approver)
+                return self._check_cli(voter.identity)
             case VoteChannel.MATTERMOST:
-                return self._check_mattermost(approver)
+                return Refusal("your Mattermost account is not on the approver list")
             case VoteChannel.SLACK:
-                return self._check_slack(approver)
+                return self._check_slack(voter.identity)
             case VoteChannel.CONSOLE:
-                return self._check_console(approver)
+                return self._check_console(voter.identity)
             case _:
                 assert_never(channel)
 
-    def _is_on_call(self, approver: str) -> bool:
+    def _is_on_call(self, person: str) -> bool:
         """On call now per the schedules; False (the static lists decide) when they cannot be read."""
         if self._on_call is None:
             return False
         try:
-            return approver in self._on_call.on_call()
+            on_call = self._on_call.on_call()
         except OnCallLookupFailed:
             return False
-
-    def _check_mattermost(self, approver: str) -> Refusal | None:
-        """`approver` is the identity a Mattermost user maps to; only mapped identities may vote."""
-        if approver in self._settings.mattermost_approvers.values():
-            return None
-        return Refusal("your Mattermost account is not on the approver list")
+        return any(self._identities.person_of(identity) == person for identity in on_call)
 
     def may_operate(self, user: str) -> Refusal | None:
         """Whether a signed-in console user may approve, reject, pause and resume."""
+        if self._identities.resolve(VoteChannel.CONSOLE, user).listed:
+            return None
         return self._check_console(user)
 
     def _check_console(self, approver: str) -> Refusal | None:
@@ -137,6 +157,8 @@ class ApproverPolicy:
 
     def may_vote(self, approver: str, *, channel: VoteChannel) -> Refusal | None:
         """Whether `approver` holds approving authority at all (Undo requires the same)."""
+        if self._identities.resolve(channel, approver).listed:
+            return None
         return self._check_cli(approver) if channel is VoteChannel.CLI else self._check_slack(approver)
 
     def _check_cli(self, approver: str) -> Refusal | None:

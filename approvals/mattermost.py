@@ -2,7 +2,8 @@
 taken from the buttons' callbacks.
 
 Votes go through the same `ApprovalQueue.vote` as Slack and the CLI: the same allowlist (a
-Mattermost user counts under the identity `approvals.mattermost_approvers` maps them to), the
+Mattermost user counts under the person `approvals.people` or `approvals.mattermost_approvers`
+maps them to, see approvals/identity.py), the
 same two-approver band, expiry, re-validation before execution, and audit.
 """
 
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from approvals.mattermost_render import request_post, result_text, token_matches, vote_text
 from approvals.model import ApprovalRequest, MessageRefs, VoteChannel, VoteDecision
 from approvals.queue import AlreadyDecided, Expired, NotFound, VoteResult
-from approvals.settings import ApprovalSettings, MattermostSettings
+from approvals.settings import MattermostSettings
 
 log = structlog.get_logger(__name__)
 
@@ -113,13 +114,11 @@ class MattermostActions:
     def __init__(
         self,
         settings: MattermostSettings,
-        approvals: ApprovalSettings,
         *,
         vote: Callable[..., VoteResult],
         audit: AuditSink,
     ) -> None:
         self._secret = settings.action_secret.get_secret_value()
-        self._identities = approvals.mattermost_approvers
         self._vote = vote
         self._audit = audit
         self._refused = 0
@@ -143,20 +142,19 @@ class MattermostActions:
         ):
             self._refuse("bad button token", now)
             return 401, {"error": "invalid button"}
-        identity = self._identities.get(callback.user_id, f"mattermost:{callback.user_id}")
+        user = callback.user_id
         if now.timestamp() > button.expires:
             result: VoteResult = NotFound(button.request_id)
             self._audit(
                 "mattermost_vote_refused",
-                {"request_id": button.request_id, "user": identity, "reason": "expired button"},
+                {"request_id": button.request_id, "user": user, "reason": "expired button"},
             )
             return 200, {"ephemeral_text": "This button has expired; nothing was run."}
-        result = self._vote(button.request_id, identity, button.vote, channel=VoteChannel.MATTERMOST, now=now)
+        # The queue maps the Mattermost user to a person and checks that person may approve.
+        result = self._vote(button.request_id, user, button.vote, channel=VoteChannel.MATTERMOST, now=now)
         if isinstance(result, Expired | AlreadyDecided | NotFound):
             reason = type(result).__name__
-            self._audit(
-                "mattermost_vote_refused", {"request_id": button.request_id, "user": identity, "reason": reason}
-            )
+            self._audit("mattermost_vote_refused", {"request_id": button.request_id, "user": user, "reason": reason})
         return 200, {"ephemeral_text": vote_text(result)}
 
     def flush(self, now: datetime) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from approvals.authz import ApproverPolicy, required_approvals
+from approvals.identity import Voter
 from approvals.model import (
     ApprovalRepository,
     ApprovalRequest,
@@ -132,6 +133,11 @@ VoteResult = Approved | Rejected | NeedsAnotherApprover | NotAllowed | Expired |
 """Every possible answer to a vote."""
 
 
+def _who(voter: Voter) -> dict[str, str]:
+    """Audit fields of a voter: the person counted, and the identity the channel vouched for."""
+    return {"approver": voter.person, "channel": voter.channel.value, "channel_identity": voter.identity}
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -228,26 +234,27 @@ class ApprovalQueue:
     def vote(
         self, request_id: str, approver: str, decision: VoteDecision, *, channel: VoteChannel, now: datetime
     ) -> VoteResult:
-        """Record one person's decision. Only the vote that wins the state change gets
-        Approved or Rejected; a repeat, a race loser or a late click changes nothing."""
+        """Record one person's decision; `approver` is the identity the channel vouched for, and
+        the vote counts under the person it resolves to (the same person on two channels is one
+        approver). Only the vote that wins the state change gets Approved or Rejected; a repeat,
+        a race loser or a late click changes nothing."""
         request = self._repo.get(request_id)
         if request is None:
             return NotFound(request_id)
-        blocked = self._vote_blocked(request, approver, decision, channel=channel, now=now)
+        voter = self._policy.identities.resolve(channel, approver)
+        blocked = self._vote_blocked(request, voter, decision, now=now)
         if blocked is not None:
             return blocked
-        if decision is VoteDecision.APPROVE and approver in request.approvers():
+        if decision is VoteDecision.APPROVE and voter.person in request.approvers():
             return NeedsAnotherApprover(request, len(request.approvers()), request.required_approvals, repeated=True)
-        self._repo.add_vote(request_id, Vote(approver=approver, decision=decision, at=now, channel=channel))
-        self._emit(
-            ApprovalEvent.VOTE_RECORDED, request, approver=approver, decision=decision.value, channel=channel.value
-        )
+        self._repo.add_vote(request_id, Vote(approver=voter.person, decision=decision, at=now, channel=channel))
+        self._emit(ApprovalEvent.VOTE_RECORDED, request, decision=decision.value, **_who(voter))
         if decision is VoteDecision.REJECT:
             return self._finish_reject(request, now)
         return self._count_approvals(request, now)
 
     def _vote_blocked(
-        self, request: ApprovalRequest, approver: str, decision: VoteDecision, *, channel: VoteChannel, now: datetime
+        self, request: ApprovalRequest, voter: Voter, decision: VoteDecision, *, now: datetime
     ) -> VoteResult | None:
         """The answer when the vote cannot count at all: decided, expired, or not allowed."""
         if request.state is S.EXPIRED:
@@ -257,17 +264,10 @@ class ApprovalQueue:
         if is_past_deadline(request, now):
             self._expire(request, now)
             return Expired(self._reload(request))
-        refusal = self._policy.check(request, approver, decision, channel=channel)
+        refusal = self._policy.check_voter(request, voter, decision)
         if refusal is None:
             return None
-        self._emit(
-            ApprovalEvent.VOTE_REFUSED,
-            request,
-            approver=approver,
-            decision=decision.value,
-            channel=channel.value,
-            reason=refusal.reason,
-        )
+        self._emit(ApprovalEvent.VOTE_REFUSED, request, decision=decision.value, reason=refusal.reason, **_who(voter))
         return NotAllowed(refusal.reason, request)
 
     def _finish_reject(self, request: ApprovalRequest, now: datetime) -> VoteResult:

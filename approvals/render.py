@@ -9,6 +9,7 @@ format; every mrkdwn object is `verbatim` (Slack does not auto-link names or URL
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from actions.untrusted import clean_text
@@ -90,10 +91,15 @@ def _slack_date(request: ApprovalRequest) -> str:
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{request.deadline.isoformat()}>"
 
 
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+"""A vote counts under a person's name from `approvals.people` or under a Slack user ID; only the
+latter can be a mention."""
+
+
 def _who(request: ApprovalRequest, person: str) -> str:
-    """A Slack mention for people who voted in Slack, the plain name (CLI) otherwise."""
+    """A Slack mention for people who voted in Slack as themselves, the plain name otherwise."""
     channels = {v.channel for v in request.votes if v.approver == person}
-    if VoteChannel.SLACK in channels:
+    if VoteChannel.SLACK in channels and _SLACK_USER_ID.fullmatch(person):
         return f"<@{escape(clean_text(person, limit=40))}>"
     where = ", ".join(_CHANNEL_NAMES[c] for c in sorted(channels)) or "CLI"
     return f"{literal(person, limit=80)} ({where})"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import assert_never
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from approvals.model import VoteChannel
 
 
 class OnCallSource(StrEnum):
@@ -34,6 +37,35 @@ class OnCallSettings(BaseModel):
     cache_seconds: float = Field(default=60.0, ge=0.0, le=3600)
     """How long an answer is trusted before the schedule is read again. When it cannot be read,
     only the static approver lists apply."""
+
+
+class PersonIdentities(BaseModel):
+    """One person's identities on each approval channel; every one of them is that person."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    slack: tuple[str, ...] = ()
+    """Slack user IDs (e.g. U012ABC)."""
+    mattermost: tuple[str, ...] = ()
+    """Mattermost user IDs (26 characters)."""
+    console: tuple[str, ...] = ()
+    """Console logins (the identity the authenticating proxy sends)."""
+    cli: tuple[str, ...] = ()
+    """Names given to `scutum approvals approve ID --as NAME`."""
+
+    def on(self, channel: VoteChannel) -> tuple[str, ...]:
+        """This person's identities on one channel."""
+        match channel:
+            case VoteChannel.SLACK:
+                return self.slack
+            case VoteChannel.MATTERMOST:
+                return self.mattermost
+            case VoteChannel.CONSOLE:
+                return self.console
+            case VoteChannel.CLI:
+                return self.cli
+            case _:
+                assert_never(channel)
 
 
 class ApprovalSettings(BaseModel):
@@ -66,6 +98,27 @@ class ApprovalSettings(BaseModel):
     """How long a resolved user-group membership is trusted before asking Slack again."""
     oncall: OnCallSettings = Field(default_factory=OnCallSettings)
     """Approvers from the current on-call of PagerDuty or Opsgenie schedules."""
+    people: dict[str, PersonIdentities] = Field(default_factory=dict)
+    """Person name → their identities on each channel. Everyone listed may approve from every
+    channel they have an identity on, and every vote counts under the person's name, so one
+    person is one approver in the two-approver band whichever channels they use. The per-channel
+    lists above keep working (each of their identities is a person of its own)."""
+
+    @model_validator(mode="after")
+    def _one_person_per_identity(self) -> ApprovalSettings:
+        owners: dict[tuple[VoteChannel, str], str] = {}
+        for person, ids in self.people.items():
+            for channel in VoteChannel:
+                for identity in ids.on(channel):
+                    other = owners.setdefault((channel, identity), person)
+                    if other != person:
+                        raise ValueError(
+                            f"approvals.people: {channel} identity {identity} belongs to {other} and {person}"
+                        )
+        for mm_user in self.mattermost_approvers:
+            if (VoteChannel.MATTERMOST, mm_user) in owners:
+                raise ValueError(f"Mattermost user {mm_user} is in both approvals.people and mattermost_approvers")
+        return self
 
 
 class SlackMode(StrEnum):

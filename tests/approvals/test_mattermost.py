@@ -20,7 +20,7 @@ from approvals.mattermost_render import code, request_post
 from approvals.memory import InMemoryApprovalRepository
 from approvals.model import ApprovalState, VoteChannel, VoteDecision
 from approvals.queue import ApprovalQueue
-from approvals.settings import ApprovalSettings, MattermostSettings
+from approvals.settings import ApprovalSettings, MattermostSettings, PersonIdentities
 from tests.approvals.conftest import AuditLog, FakeClock, proposal, risk
 from tests.approvals.mattermost_stub import MattermostStub, mattermost_stub
 
@@ -68,7 +68,7 @@ class MattermostWorld:
             audit=audit,
             notifier=self.channel,
         )
-        self.actions = MattermostActions(self.settings, self.approvals, vote=self.queue.vote, audit=audit)
+        self.actions = MattermostActions(self.settings, vote=self.queue.vote, audit=audit)
 
     @property
     def approved(self) -> list[str]:
@@ -301,3 +301,47 @@ def test_refusals_counted_in_a_flood_that_stops_are_still_recorded(mm: Mattermos
     mm.clock.advance(61)
     mm.actions.flush(mm.clock())
     assert len(mm.audit.of("mattermost_request_rejected")) == 2
+
+
+def test_a_button_token_is_bound_to_its_request_and_its_action(mm: MattermostWorld) -> None:
+    first = mm.ask()
+    second = mm.ask()
+    approve_first = mm.button(0, post=0)
+    reject_second = mm.button(1, post=1)
+
+    swapped_request = mm.click(ALICE_MM, context={**approve_first, "request_id": second})
+    swapped_action = mm.click(ALICE_MM, context={**reject_second, "vote": "approve"})
+    other_token = mm.click(ALICE_MM, context={**approve_first, "token": mm.button(0, post=1)["token"]})
+
+    assert [s for s, _ in (swapped_request, swapped_action, other_token)] == [401, 401, 401]
+    assert mm.approved == []
+    assert all(mm.queue.get(r).votes == () for r in (first, second))  # type: ignore[union-attr]
+
+
+def test_the_mattermost_user_in_the_callback_must_map_to_an_approver_through_people(
+    clock: FakeClock, audit: AuditLog
+) -> None:
+    with mattermost_stub() as stub:
+        world = MattermostWorld(stub, clock, audit)
+        approvals = ApprovalSettings(people={"alice": PersonIdentities(mattermost=(ALICE_MM,), slack=("UALICE",))})
+        queue = ApprovalQueue(
+            InMemoryApprovalRepository(),
+            approvals,
+            policy=ApproverPolicy(approvals),
+            audit=audit,
+            notifier=world.channel,
+        )
+        world.queue = queue
+        world.actions = MattermostActions(world.settings, vote=queue.vote, audit=audit)
+        request_id = world.ask()
+
+        refused = world.click(BOB_MM)  # a genuine button, clicked by a user nobody mapped
+        counted = world.click(ALICE_MM)
+        world.channel.close()
+
+    assert refused[0] == 200 and "not accepted" in refused[1]["ephemeral_text"]
+    (vote,) = queue.get(request_id).votes  # type: ignore[union-attr]
+    assert (vote.approver, vote.channel) == ("alice", VoteChannel.MATTERMOST)
+    assert counted[1]["ephemeral_text"].startswith("Approved")
+    refusal = audit.of("approval_vote_refused")[0]
+    assert (refusal["approver"], refusal["channel_identity"]) == (f"mattermost:{BOB_MM}", BOB_MM)
