@@ -7,17 +7,18 @@ self-contained HTML file; otherwise a short text summary is printed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-from agent.app import open_store
-from agent.cli import EXIT_BAD_INPUT, ConfigOption, DataDirOption, JsonOption, settings_from
+from agent.cli import EXIT_BAD_INPUT, ConfigOption, DataDirOption, JsonOption, existing_store, settings_from
 from agent.reports.build import calibration_lines, calibration_report, coverage_lines, coverage_report, terminal_safe
 from agent.reports.html import calibration_html, coverage_html
 from agent.reports.labels import load_history
+from agent.store import Store
 from risk.autonomy import autonomy, autonomy_json
 from risk.precondition_audit import audit_json, precondition_audit
 
@@ -29,6 +30,7 @@ SinceOption = Annotated[
     str | None,
     typer.Option("--since", help="Only incidents since: an ISO date/time, or a span like 30d or 12h (default: all)."),
 ]
+Report = TypeVar("Report")
 HtmlOption = Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report to FILE.")]
 
 
@@ -51,10 +53,17 @@ def parse_since(text: str | None, *, now: datetime) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _emit(data: dict[str, Any], *, as_json: bool, html: Path | None, page: str, lines: list[str]) -> None:
+def _emit(
+    data: dict[str, Any],
+    *,
+    as_json: bool,
+    html: Path | None,
+    page: Callable[[dict[str, Any]], str],
+    lines: Callable[[dict[str, Any]], list[str]],
+) -> None:
     if html is not None:
         try:
-            html.write_text(page, encoding="utf-8")
+            html.write_text(page(data), encoding="utf-8")
         except OSError as exc:
             typer.echo(f"scutum: cannot write {html}: {exc.strerror}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -62,7 +71,30 @@ def _emit(data: dict[str, Any], *, as_json: bool, html: Path | None, page: str, 
     if as_json:
         typer.echo(json.dumps(data, indent=2, sort_keys=True))
     elif html is None:
-        typer.echo("\n".join(terminal_safe(line) for line in lines))
+        typer.echo("\n".join(terminal_safe(line) for line in lines(data)))
+
+
+def read_history(
+    config: Path | None, data_dir: Path | None, since: str | None, read: Callable[[Store, datetime | None], Report]
+) -> Report:
+    """`read(store, since)` over the store that exists (exit 2, nothing created, when there is
+    none: a mistyped --data-dir must not report on an empty new store), closed afterwards."""
+    start = parse_since(since, now=datetime.now(UTC))
+    store = existing_store(settings_from(config, data_dir))
+    try:
+        return read(store, start)
+    finally:
+        store.close()
+
+
+def _rows_out(rows: list[dict[str, Any]], *, as_json: bool, lines: Callable[[dict[str, Any]], Iterable[str]]) -> None:
+    """The rows as JSON, or each row's text lines."""
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, sort_keys=True))
+        return
+    for row in rows:
+        for line in lines(row):
+            say(line)
 
 
 @report_app.command("calibration")
@@ -74,13 +106,10 @@ def report_calibration(
     html: HtmlOption = None,
 ) -> None:
     """Predicted risk vs observed outcomes, how people approve, drift signals, precondition audit."""
-    now = datetime.now(UTC)
-    store = open_store(settings_from(config, data_dir))
-    try:
-        data = calibration_report(store, since=parse_since(since, now=now), now=now)
-    finally:
-        store.close()
-    _emit(data, as_json=as_json, html=html, page=calibration_html(data) if html else "", lines=calibration_lines(data))
+    data = read_history(
+        config, data_dir, since, lambda store, start: calibration_report(store, since=start, now=datetime.now(UTC))
+    )
+    _emit(data, as_json=as_json, html=html, page=calibration_html, lines=calibration_lines)
 
 
 @report_app.command("coverage")
@@ -92,13 +121,8 @@ def report_coverage(
     html: HtmlOption = None,
 ) -> None:
     """The share of incidents each action addressed, what no action fit, the marginal curve."""
-    now = datetime.now(UTC)
-    store = open_store(settings_from(config, data_dir))
-    try:
-        data = coverage_report(store, since=parse_since(since, now=now))
-    finally:
-        store.close()
-    _emit(data, as_json=as_json, html=html, page=coverage_html(data) if html else "", lines=coverage_lines(data))
+    data = read_history(config, data_dir, since, lambda store, start: coverage_report(store, since=start))
+    _emit(data, as_json=as_json, html=html, page=coverage_html, lines=coverage_lines)
 
 
 @report_app.command("autonomy")
@@ -109,25 +133,22 @@ def report_autonomy(
     as_json: JsonOption = False,
 ) -> None:
     """Per (action, namespace, alert): the track record, and a promotion or demotion it has earned."""
-    now = datetime.now(UTC)
-    store = open_store(settings_from(config, data_dir))
-    try:
-        rows = autonomy_json(autonomy(load_history(store, since=parse_since(since, now=now))))
-    finally:
-        store.close()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2, sort_keys=True))
-        return
-    for row in rows:
-        say(
-            f"{row['advice']:<8} {row['action']:<18} {row['namespace'] or '-':<14} {row['alert']:<32} "
-            f"mode {row['mode']:<8} ran {row['ran']:>3} bad {row['bad']:>2} streak {row['streak']:>2}  {row['why']}"
+    rows = read_history(
+        config, data_dir, since, lambda store, start: autonomy_json(autonomy(load_history(store, since=start)))
+    )
+    _rows_out(rows, as_json=as_json, lines=_autonomy_lines)
+
+
+def _autonomy_lines(row: dict[str, Any]) -> Iterable[str]:
+    yield (
+        f"{row['advice']:<8} {row['action']:<18} {row['namespace'] or '-':<14} {row['alert']:<32} "
+        f"mode {row['mode']:<8} ran {row['ran']:>3} bad {row['bad']:>2} streak {row['streak']:>2}  {row['why']}"
+    )
+    if row["advice"] != "hold":
+        yield (
+            f"         apply: scutum policy {row['advice']} --action {row['action']} "
+            f"--namespace {row['namespace'] or '-'} --alert {row['alert']} --as YOU"
         )
-        if row["advice"] != "hold":
-            say(
-                f"         apply: scutum policy {row['advice']} --action {row['action']} "
-                f"--namespace {row['namespace'] or '-'} --alert {row['alert']} --as YOU"
-            )
 
 
 @report_app.command("preconditions")
@@ -138,20 +159,20 @@ def report_preconditions(
     as_json: JsonOption = False,
 ) -> None:
     """How often the independent auditor disputed each planner's claims, with examples."""
-    now = datetime.now(UTC)
-    store = open_store(settings_from(config, data_dir))
-    try:
-        rows = audit_json(precondition_audit(load_history(store, since=parse_since(since, now=now))))
-    finally:
-        store.close()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2, sort_keys=True))
-        return
-    for row in rows:
-        share = "-" if row["share"] is None else f"{row['share']:.1%}"
-        say(
-            f"{row['planner']:<12} {row['disputed']}/{row['proposals']} proposals disputed ({share}, "
-            f"95% {row['low']:.3f}-{row['high']:.3f})"
-        )
-        for example in row["examples"]:
-            say(f"  {example['at']}  {example['incident']}  {example['alert']}  {example['action']}")
+    rows = read_history(
+        config,
+        data_dir,
+        since,
+        lambda store, start: audit_json(precondition_audit(load_history(store, since=start))),
+    )
+    _rows_out(rows, as_json=as_json, lines=_precondition_lines)
+
+
+def _precondition_lines(row: dict[str, Any]) -> Iterable[str]:
+    share = "-" if row["share"] is None else f"{row['share']:.1%}"
+    yield (
+        f"{row['planner']:<12} {row['disputed']}/{row['proposals']} proposals disputed ({share}, "
+        f"95% {row['low']:.3f}-{row['high']:.3f})"
+    )
+    for example in row["examples"]:
+        yield f"  {example['at']}  {example['incident']}  {example['alert']}  {example['action']}"

@@ -9,15 +9,24 @@ a CONTROL record in the audit chain naming who made it; nothing changes silently
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from agent.app import audit_log, open_store
+from agent.app import audit_log
 from agent.audit import AuditKind
-from agent.cli import EXIT_BAD_INPUT, AsUserOption, ConfigOption, DataDirOption, JsonOption, settings_from
+from agent.cli import (
+    EXIT_BAD_INPUT,
+    AsUserOption,
+    ConfigOption,
+    DataDirOption,
+    JsonOption,
+    existing_store,
+    settings_from,
+)
 from agent.reports.cli import say
 from agent.reports.labels import load_history
 from agent.store import Store
@@ -40,32 +49,30 @@ def _fail(message: str) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-@policy_app.command("promote")
-def policy_promote(
-    action: ActionOption,
-    namespace: NamespaceOption,
-    alert: AlertOption,
-    as_user: AsUserOption,
-    reason: ReasonOption = "",
-    config: ConfigOption = None,
-    data_dir: DataDirOption = None,
-) -> None:
-    """Let a case whose record earned it execute without approval (up to the risk it was seen at)."""
-    _change(config, data_dir, promote=True, case=(action, _namespace(namespace), alert), by=as_user, reason=reason)
+def _case_command(*, promote: bool) -> Callable[..., None]:
+    """`policy promote` and `policy demote` take the same case and differ only in direction."""
+
+    def command(
+        action: ActionOption,
+        namespace: NamespaceOption,
+        alert: AlertOption,
+        as_user: AsUserOption,
+        reason: ReasonOption = "",
+        config: ConfigOption = None,
+        data_dir: DataDirOption = None,
+    ) -> None:
+        _change(
+            config, data_dir, promote=promote, case=(action, _namespace(namespace), alert), by=as_user, reason=reason
+        )
+
+    return command
 
 
-@policy_app.command("demote")
-def policy_demote(
-    action: ActionOption,
-    namespace: NamespaceOption,
-    alert: AlertOption,
-    as_user: AsUserOption,
-    reason: ReasonOption = "",
-    config: ConfigOption = None,
-    data_dir: DataDirOption = None,
-) -> None:
-    """Send a promoted case back to asking people."""
-    _change(config, data_dir, promote=False, case=(action, _namespace(namespace), alert), by=as_user, reason=reason)
+policy_app.command(
+    "promote",
+    help="Let a case whose record earned it execute without approval (up to the risk it was seen at).",
+)(_case_command(promote=True))
+policy_app.command("demote", help="Send a promoted case back to asking people.")(_case_command(promote=False))
 
 
 def _change(
@@ -81,7 +88,7 @@ def _change(
     approvers = set(settings.approvals.cli_approvers) | set(settings.approvals.approver_user_ids)
     if promote and by not in approvers:  # giving up approvals is an approver's decision (demoting is not)
         _fail(f"{by} is not on the approver lists (approvals.cli_approvers, approvals.approver_user_ids)")
-    store = open_store(settings)
+    store = existing_store(settings)
     try:
         action, namespace, alert = case
         if promote:
@@ -136,7 +143,7 @@ def _earned(store: Store, case: tuple[str, str | None, str]) -> tuple[float, lis
 @policy_app.command("list")
 def policy_list(config: ConfigOption = None, data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
     """Every promotion and demotion, oldest first, with who made it."""
-    store = open_store(settings_from(config, data_dir))
+    store = existing_store(settings_from(config, data_dir))
     try:
         grants = store.autonomy.history()
     finally:

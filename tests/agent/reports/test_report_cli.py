@@ -116,3 +116,23 @@ def test_report_text_is_made_safe_for_a_terminal() -> None:
 
     assert terminal_safe("KubePodCrashLooping\x1b[2J\x07 on shop") == "KubePodCrashLooping?[2J? on shop"
     assert len(terminal_safe("x" * 1000)) == 400
+
+
+@pytest.mark.parametrize("report", ["calibration", "coverage", "autonomy", "preconditions"])
+def test_a_report_on_a_missing_store_is_refused_and_creates_nothing(report: str, tmp_path: Path) -> None:
+    missing = tmp_path / "typo"
+
+    result = runner.invoke(app, ["report", report, "--data-dir", str(missing), "--json"], env={})
+
+    assert result.exit_code == 2
+    assert "no store at" in result.stderr and result.stdout == ""
+    assert not missing.exists()
+
+
+def test_policy_list_on_a_missing_store_is_refused_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo"
+
+    result = runner.invoke(app, ["policy", "list", "--data-dir", str(missing)], env={})
+
+    assert result.exit_code == 2 and "no store at" in result.stderr
+    assert not missing.exists()
