@@ -69,7 +69,14 @@ def build_checkpointer(
             metrics.checkpoints.labels(witness=witness, outcome="published" if ok else "failed").inc()
 
     witnesses = build_witnesses(settings, kube)
-    return Checkpointer(current, witnesses, head=store.audit.head, clock=clock, on_result=count)
+    return Checkpointer(
+        current,
+        witnesses,
+        head=store.audit.head,
+        clock=clock,
+        on_result=count,
+        key_records=lambda: store.audit_kinds.records_of_kind(AuditKind.CHECKPOINT_KEY),
+    )
 
 
 def start_checkpointing(settings: Settings, store: Store, audit: AuditLog) -> AuditRecord | None:

@@ -8,6 +8,10 @@ from the end with the head rewound to match, or a history rewritten from some re
 Keys rotate: the agent records each signing key in the chain (an `AuditKind.CHECKPOINT_KEY`
 record), endorsed by the key before it. A verifier trusts the public keys it is given (the
 anchors) and every key the chain shows endorsed by a key it already trusts.
+
+Endorsing its successor retires a key: from that record on it endorses nothing more and its
+checkpoints of later heads are refused, while those it signed before still verify. So a stolen
+old key cannot introduce a key of its own or vouch for a rewritten present.
 """
 
 from __future__ import annotations
@@ -177,11 +181,38 @@ def _key_statement(new_key_id: str, public_key: str) -> bytes:
     return canonical_json({"domain": KEY_DOMAIN, "key_id": new_key_id, "public_key": public_key})
 
 
+def _endorsement(record: AuditRecord, endorser: Ed25519PublicKey) -> Ed25519PublicKey | None:
+    """The key a key record shows `endorser` genuinely endorsing (not itself), or None."""
+    payload = record.payload
+    kid, text, sig = (payload.get(k) for k in ("key_id", "public_key", "endorsement"))
+    if not (isinstance(kid, str) and isinstance(text, str) and isinstance(sig, str)):
+        return None
+    if kid == key_id(endorser):
+        return None
+    try:
+        key = load_public_key(text)
+        endorser.verify(base64.b64decode(sig), _key_statement(kid, text))
+    except (CheckpointKeyError, InvalidSignature, binascii.Error, ValueError):
+        return None
+    return key if key_id(key) == kid else None
+
+
+def retired_at(records: Iterable[AuditRecord], key: Ed25519PublicKey) -> int | None:
+    """The seq of the key record in which `key` endorsed its successor (retiring it), or None."""
+    own = key_id(key)
+    for record in records:
+        if record.payload.get("endorsed_by") == own and _endorsement(record, key) is not None:
+            return record.seq
+    return None
+
+
 @dataclass
 class KeyRing:
-    """The public keys a verifier trusts, by key id."""
+    """The public keys a verifier trusts, by key id, and where each retired key retired."""
 
     keys: dict[str, Ed25519PublicKey] = field(default_factory=dict)
+    retired: dict[str, int] = field(default_factory=dict)
+    """Key id → seq of the record in which it endorsed its successor."""
 
     @classmethod
     def of(cls, keys: Iterable[Ed25519PublicKey]) -> KeyRing:
@@ -189,22 +220,20 @@ class KeyRing:
         return cls({key_id(key): key for key in keys})
 
     def extend_from_chain(self, records: Iterable[AuditRecord]) -> list[str]:
-        """Trust each key a key record shows endorsed by a trusted key, in chain order;
-        returns the key ids added. Unendorsed or badly endorsed keys stay untrusted."""
+        """Trust each key a key record shows endorsed by a trusted key that has not retired, in
+        chain order, and retire the endorser; returns the key ids added. Unendorsed, badly
+        endorsed, or retired-endorsed keys stay untrusted."""
         added = []
         for record in records:
-            payload = record.payload
-            kid, text, by, sig = (payload.get(k) for k in ("key_id", "public_key", "endorsed_by", "endorsement"))
-            if kid in self.keys or not isinstance(by, str) or by not in self.keys:
+            by = record.payload.get("endorsed_by")
+            if not isinstance(by, str) or by not in self.keys or by in self.retired:
                 continue
-            if not (isinstance(kid, str) and isinstance(text, str) and isinstance(sig, str)):
+            key = _endorsement(record, self.keys[by])
+            if key is None:
                 continue
-            try:
-                key = load_public_key(text)
-                self.keys[by].verify(base64.b64decode(sig), _key_statement(kid, text))
-            except (CheckpointKeyError, InvalidSignature, binascii.Error, ValueError):
-                continue
-            if key_id(key) == kid:
+            self.retired[by] = record.seq
+            kid = key_id(key)
+            if kid not in self.keys:
                 self.keys[kid] = key
                 added.append(kid)
         return added
@@ -214,6 +243,9 @@ class KeyRing:
         key = self.keys.get(checkpoint.key_id)
         if key is None:
             return Problem.UNKNOWN_KEY
+        retired = self.retired.get(checkpoint.key_id)
+        if retired is not None and checkpoint.seq >= retired:
+            return Problem.RETIRED_KEY
         try:
             key.verify(base64.b64decode(checkpoint.signature), checkpoint.signed_bytes())
         except (InvalidSignature, binascii.Error, ValueError):
@@ -236,6 +268,8 @@ class Problem(StrEnum):
     """The checkpoint's signature does not verify: it was forged or altered."""
     UNKNOWN_KEY = "unknown key"
     """No trusted key has the checkpoint's key id."""
+    RETIRED_KEY = "retired key"
+    """The checkpoint's key had endorsed its successor before the head it signs: it was retired."""
     NONE_READ = "no checkpoints"
     """Checkpoints were asked for and none was read: nothing is proved (a wrong or emptied file)."""
 

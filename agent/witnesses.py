@@ -23,7 +23,7 @@ import structlog
 
 from actions.kube import ConflictError, Kube, KubeError
 from agent.audit import AuditKind, AuditLog
-from agent.checkpoints import Checkpoint, CheckpointSigner, read_checkpoint_lines
+from agent.checkpoints import Checkpoint, CheckpointKeyError, CheckpointSigner, read_checkpoint_lines, retired_at
 from agent.store.records import AuditHead, AuditRecord
 
 log = structlog.get_logger(__name__)
@@ -134,8 +134,11 @@ class Checkpointer:
         head: Callable[[], AuditHead],
         clock: Callable[[], datetime],
         on_result: Callable[[str, bool], None] | None = None,
+        key_records: Callable[[], Sequence[AuditRecord]] | None = None,
     ) -> None:
         self.signer = signer
+        self._key_records = key_records
+        """The chain's key records; when they show this key retired, nothing more is signed."""
         self._on_result = on_result or (lambda _witness, _ok: None)
         """Told (witness name, published?) after each attempt: the metrics count failures."""
         self._witnesses = tuple(witnesses)
@@ -149,6 +152,9 @@ class Checkpointer:
         is logged and the others still get the checkpoint."""
         head = self._head()
         if head.seq == 0 or (head == self._last and not force):
+            return None
+        if self._key_records is not None and retired_at(self._key_records(), self.signer.public_key) is not None:
+            log.warning("checkpoint_key_retired", key_id=self.signer.key_id, seq=head.seq)
             return None
         checkpoint = self.signer.sign(head, at=self._clock())
         published = 0
@@ -176,8 +182,14 @@ def record_key(
     """Put the signing key in the chain (once), endorsed by `previous` when rotating.
 
     `recorded` are the chain's existing `checkpoint_key` records; nothing is written when the
-    key is already among them.
+    key is already among them. A retired key (one that endorsed its successor) may neither sign
+    nor endorse: CheckpointKeyError says which.
     """
+    for name, key in (("signing", signer), ("previous signing", previous)):
+        if key is not None and retired_at(recorded, key.public_key) is not None:
+            raise CheckpointKeyError(
+                f"the {name} key {key.key_id} was retired when it endorsed its successor; configure a new key"
+            )
     if any(record.payload.get("key_id") == signer.key_id for record in recorded):
         return None
     return audit.append(AuditKind.CHECKPOINT_KEY, actor="scutum", payload=signer.key_record(previous))

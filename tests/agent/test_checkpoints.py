@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from agent.audit import AuditKind, AuditLog
 from agent.checkpoints import (
     Checkpoint,
+    CheckpointKeyError,
     CheckpointSigner,
     KeyRing,
     Problem,
@@ -250,3 +251,55 @@ def test_asking_to_prove_checkpoints_and_reading_none_is_not_a_pass(lines: list[
     assert not report.ok
     assert [f.problem for f in report.findings] == [Problem.NONE_READ]
     assert "no checkpoint" in report.describe()
+
+
+def _rotate(store: Store, clock: FakeClock) -> tuple[AuditLog, CheckpointSigner, CheckpointSigner, Checkpoint]:
+    """`old` signs a checkpoint, then endorses `new`: the old key is retired from that record on."""
+    log = AuditLog(store.audit, clock=clock)
+    old, new = _signer(), _signer()
+    record_key(log, old, previous=None, recorded=_key_records(store))
+    _append(log, 3)
+    before = old.sign(store.audit.head(), at=clock.now)
+    record_key(log, new, previous=old, recorded=_key_records(store))
+    _append(log, 2, tag="after rotation")
+    return log, old, new, before
+
+
+def test_a_retired_key_cannot_endorse_a_new_key(store: Store, clock: FakeClock) -> None:
+    log, old, new, _ = _rotate(store, clock)
+    thief_key = _signer()
+    log.append(AuditKind.CHECKPOINT_KEY, actor="scutum", payload=thief_key.key_record(old))  # old endorses again
+
+    ring = KeyRing.of([old.public_key])
+
+    assert ring.extend_from_chain(_key_records(store)) == [new.key_id]
+    head = store.audit.head()
+    report = verify_checkpoints(_chain(store), [thief_key.sign(head, at=clock.now)], keys=ring)
+    assert [f.problem for f in report.findings] == [Problem.UNKNOWN_KEY]
+
+
+def test_a_retired_key_still_proves_what_it_signed_but_not_a_later_head(store: Store, clock: FakeClock) -> None:
+    _, old, new, before = _rotate(store, clock)
+    ring = KeyRing.of([old.public_key, new.public_key])  # both configured as anchors
+    ring.extend_from_chain(_key_records(store))
+    head = store.audit.head()
+
+    assert verify_checkpoints(_chain(store), [before, new.sign(head, at=clock.now)], keys=ring).ok
+    late = verify_checkpoints(_chain(store), [old.sign(head, at=clock.now)], keys=ring)
+    assert [f.problem for f in late.findings] == [Problem.RETIRED_KEY]
+
+
+def test_a_retired_key_may_neither_sign_nor_be_put_back(store: Store, clock: FakeClock) -> None:
+    log, old, new, _ = _rotate(store, clock)
+    witness = ListWitness()
+    publisher = Checkpointer(
+        old, [witness], head=store.audit.head, clock=clock, key_records=lambda: _key_records(store)
+    )
+
+    assert publisher.publish(force=True) is None and witness.published == []
+    with pytest.raises(CheckpointKeyError, match="retired"):
+        record_key(log, old, previous=None, recorded=_key_records(store))
+    with pytest.raises(CheckpointKeyError, match="retired"):
+        record_key(log, _signer(), previous=old, recorded=_key_records(store))
+    current = Checkpointer(new, [witness], head=store.audit.head, clock=clock, key_records=lambda: _key_records(store))
+    assert current.publish() is not None and len(witness.published) == 1
