@@ -309,6 +309,7 @@ class Agent:
         for request in approved:
             self.executor.on_approved(request)
         self.executor.resume_pending()
+        self.executor.recover_own()
         self.lifecycle.settle_all()
 
     def publish_checkpoint(self, *, force: bool = False) -> None:

@@ -132,6 +132,8 @@ class Executor:
         self._in_flight: set[str] = set()
         """Executions submitted to this process's workers and not finished yet."""
         self._lock = threading.Lock()
+        self._recovering = threading.Lock()
+        """Held while interrupted runs are taken over, so two recoveries never take the same one."""
         self.futures: list[Future[None]] = []
         self._stopping = threading.Event()
         self._writing = 0
@@ -489,11 +491,27 @@ class Executor:
     def reconcile(self) -> list[str]:
         """After a crash or a failover: take over and judge every interrupted run (see
         `agent.recovery`), then start the recorded, unclaimed ones. Returns the runs taken over."""
-        with self._lock:
-            busy = set(self._in_flight)
-        done = self._recovery.recover_all(skip=busy)
+        with self._recovering:
+            with self._lock:
+                busy = set(self._in_flight)
+            done = self._recovery.recover_all(skip=busy)
         self.resume_pending()
         return done
+
+    def recover_own(self) -> list[str]:
+        """Settle the runs this replica claimed that no worker of it runs any more (one crashed,
+        e.g. when the store failed mid-run), as a restart would, without waiting for one: the
+        store, not this process's memory, says they are unfinished. Returns the runs taken over."""
+        if self._stopping.is_set():
+            return []  # what shutdown abandons is the next start's to recover
+        if not self._recovering.acquire(blocking=False):
+            return []  # a reconcile is settling them now
+        try:
+            with self._lock:
+                busy = set(self._in_flight)  # read under the recovery lock: what it submitted is in here
+            return self._recovery.recover_all(skip=busy, owner=self.identity)
+        finally:
+            self._recovering.release()
 
     def forget_dispatched(self, still_approved: set[str]) -> None:
         """Drop the memory of requests that left the approved state (run, failed, superseded)."""

@@ -72,11 +72,12 @@ class Recovery:
         self._max_attempts = max_attempts
         self._run = run
 
-    def recover_all(self, *, skip: set[str]) -> list[str]:
-        """Settle every unfinished run except those in `skip` (this process runs them); the ids taken over."""
+    def recover_all(self, *, skip: set[str], owner: str | None = None) -> list[str]:
+        """Settle every unfinished run (only `owner`'s, when given) except those in `skip` (this
+        process runs them); the ids taken over."""
         done = []
         for execution in self._store.executions.unfinished():
-            if execution.id in skip:
+            if execution.id in skip or (owner is not None and execution.claimed_by != owner):
                 continue
             bound = log.bind(execution=execution.id)
             try:

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import yaml
 
-from agent.store import Execution, Store
+from agent.store import Execution, Incident, IncidentStatus, Store
 from simcluster.clock import SystemClock
 from simcluster.harness import RunningSim, running_sim
 
@@ -69,6 +69,8 @@ class Chaos:
     workdir: Path
     database_url: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    agent_database_url: str | None = None
+    """Where the agents connect, when not `database_url` itself (through an outage proxy)."""
 
     def start_agent(self, identity: str, *, leader_election: bool = False) -> subprocess.Popen[bytes]:
         """Start `scutum run` as `identity`; returns once it answers /healthz."""
@@ -76,7 +78,7 @@ class Chaos:
         settings: dict[str, Any] = {
             "kube": {"url": self.sim.url},
             "http": {"port": port},
-            "database": {"url": None if self.sqlite else self.database_url},
+            "database": {"url": None if self.sqlite else (self.agent_database_url or self.database_url)},
             "agent": {"identity": identity, "shutdown_budget_seconds": 5.0},
             "alertmanager": {"poll_interval_seconds": 0.3},
             "policy": {"namespaces": {NAMESPACE: {"execute_max": 0.79}}},
@@ -126,6 +128,14 @@ class Chaos:
             return [
                 e for e in store.executions.recent(SystemClock().now().replace(year=2000)) if e.target_name == WORKLOAD
             ]
+        finally:
+            store.close()
+
+    def incidents(self) -> list[Incident]:
+        """Every incident in the store."""
+        store = Store.connect(self.database_url)
+        try:
+            return [i for status in IncidentStatus for i in store.incidents.in_status(status)]
         finally:
             store.close()
 

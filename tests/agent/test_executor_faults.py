@@ -319,3 +319,29 @@ def test_a_run_claimed_but_never_started_is_run_by_recovery(agent: Agent, settle
     assert execution is not None and execution.state is ExecutionState.SUCCEEDED
     assert execution.claimed_by == "agent-b" and (execution.intent or {}).get("attempts") == 2
     assert len(real_patches(settled)) == 1
+
+
+def test_a_run_that_crashed_in_this_replica_is_recovered_by_the_next_dispatch(
+    agent: Agent, settled: RunningSim
+) -> None:
+    agent.dispatch()  # leading already: what follows is no take-over's reconcile
+    agent.executor.wait(timeout=30)
+    execution_id = new_execution(agent)
+    own = agent.executor.identity
+    assert agent.store.executions.claim_execution(execution_id, own)
+    agent.store.executions.mark_running(execution_id, own)  # ... and the run crashed here (the store failed)
+
+    agent.dispatch()  # the same process, no restart
+
+    def finished() -> bool:
+        execution = agent.store.executions.get(execution_id)
+        return execution is not None and execution.state is ExecutionState.SUCCEEDED
+
+    deadline = time.monotonic() + 30
+    while not finished() and time.monotonic() < deadline:
+        settled.cluster.tick(10)
+        time.sleep(0.1)
+    execution = agent.store.executions.get(execution_id)
+    assert execution is not None and execution.state is ExecutionState.SUCCEEDED
+    assert (execution.intent or {}).get("attempts") == 2
+    assert len(real_patches(settled)) == 1
