@@ -72,6 +72,11 @@ def ended_once(world: Chaos) -> bool:
     return bool(settled(world)) and all(i.status in DONE for i in world.incidents())
 
 
+def felt_by(world: Chaos, identity: str) -> str:
+    """The agent's log: the outage must have reached it (or the test proved nothing)."""
+    return (world.workdir / f"{identity}.log").read_text(encoding="utf-8", errors="replace")
+
+
 def assert_ended_exactly_once(world: Chaos) -> None:
     """One incident, decided once, executed once, written once, nothing left open, chain intact."""
     (incident,) = world.incidents()
@@ -115,6 +120,7 @@ def test_sqlite_locked_in_the_middle_of_a_run_ends_the_incident_exactly_once(wor
         time.sleep(13.0)
 
     wait_until(lambda: ended_once(world), timeout=90, what="the agent to finish the incident after the lock")
+    assert "database is locked" in felt_by(world, "agent-a")
     assert_ended_exactly_once(world)
 
 
@@ -148,4 +154,5 @@ def test_postgres_refusing_connections_in_the_middle_of_a_run_ends_the_incident_
     proxy.up()
 
     wait_until(lambda: ended_once(world), timeout=90, what="the agent to finish the incident after the outage")
+    assert "OperationalError" in felt_by(world, "agent-a")
     assert_ended_exactly_once(world)
