@@ -98,6 +98,24 @@ def new_execution(agent: Agent, *, incident: bool = True) -> str:
     ).id
 
 
+def run_of_a_dead_replica(agent: Agent) -> tuple[str, FenceGuard]:
+    """An execution a replica called "dead" claimed and started, with the fence it writes under."""
+    execution_id = new_execution(agent)
+    assert agent.store.executions.claim_execution(execution_id, "dead")
+    agent.store.executions.mark_running(execution_id, "dead")
+    claimed = agent.store.executions.get(execution_id)
+    assert claimed is not None
+    guard = FenceGuard(
+        agent.store.executions,
+        agent.kube,
+        execution_id=execution_id,
+        owner="dead",
+        fence=claimed.fence,
+        holds_lease=lambda: True,
+    )
+    return execution_id, guard
+
+
 def failed_metric(agent: Agent, reason: str) -> float:
     value = agent.metrics.registry.get_sample_value(
         "scutum_actions_failed_total", {"action": "scale_workload", "reason": reason}
@@ -182,19 +200,7 @@ def test_a_former_leader_sends_no_write_after_a_take_over(agent: Agent, settled:
 
 
 def test_a_crash_after_the_write_before_recording_is_recovered_as_succeeded(agent: Agent, settled: RunningSim) -> None:
-    execution_id = new_execution(agent)
-    assert agent.store.executions.claim_execution(execution_id, "dead")
-    agent.store.executions.mark_running(execution_id, "dead")
-    claimed = agent.store.executions.get(execution_id)
-    assert claimed is not None
-    guard = FenceGuard(
-        agent.store.executions,
-        agent.kube,
-        execution_id=execution_id,
-        owner="dead",
-        fence=claimed.fence,
-        holds_lease=lambda: True,
-    )
+    execution_id, guard = run_of_a_dead_replica(agent)
     guarded = agent.kube.guarded(guard)
     guarded.patch("Deployment", "catalog", {"spec": {"replicas": 3}}, "shop", dry_run=True)
     guarded.patch("Deployment", "catalog", {"spec": {"replicas": 3}}, "shop")  # ... and the process dies here
@@ -211,19 +217,7 @@ def test_a_crash_after_the_write_before_recording_is_recovered_as_succeeded(agen
 
 
 def test_a_crash_during_the_dry_run_is_run_again_without_cooldown(agent: Agent, settled: RunningSim) -> None:
-    execution_id = new_execution(agent)
-    assert agent.store.executions.claim_execution(execution_id, "dead")
-    agent.store.executions.mark_running(execution_id, "dead")
-    claimed = agent.store.executions.get(execution_id)
-    assert claimed is not None
-    guard = FenceGuard(
-        agent.store.executions,
-        agent.kube,
-        execution_id=execution_id,
-        owner="dead",
-        fence=claimed.fence,
-        holds_lease=lambda: True,
-    )
+    execution_id, guard = run_of_a_dead_replica(agent)
     agent.kube.guarded(guard).patch("Deployment", "catalog", {"spec": {"replicas": 3}}, "shop", dry_run=True)
 
     recovering = executor(agent, settled, identity="agent-b")
@@ -278,19 +272,7 @@ def test_shutdown_abandons_verification_and_recovery_settles_it(agent: Agent, se
 def test_an_interrupted_write_that_cannot_be_told_is_escalated_with_both_states(
     agent: Agent, settled: RunningSim
 ) -> None:
-    execution_id = new_execution(agent)
-    assert agent.store.executions.claim_execution(execution_id, "dead")
-    agent.store.executions.mark_running(execution_id, "dead")
-    claimed = agent.store.executions.get(execution_id)
-    assert claimed is not None
-    guard = FenceGuard(
-        agent.store.executions,
-        agent.kube,
-        execution_id=execution_id,
-        owner="dead",
-        fence=claimed.fence,
-        holds_lease=lambda: True,
-    )
+    execution_id, guard = run_of_a_dead_replica(agent)
     agent.kube.guarded(guard).patch("Deployment", "catalog", {"spec": {"replicas": 3}}, "shop")
     agent.kube.patch("Deployment", "catalog", {"spec": {"replicas": 5}}, "shop")  # someone else, meanwhile
 
