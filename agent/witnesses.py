@@ -185,11 +185,14 @@ def record_key(
     key is already among them. A retired key (one that endorsed its successor) may neither sign
     nor endorse: CheckpointKeyError says which.
     """
-    for name, key in (("signing", signer), ("previous signing", previous)):
-        if key is not None and retired_at(recorded, key.public_key) is not None:
-            raise CheckpointKeyError(
-                f"the {name} key {key.key_id} was retired when it endorsed its successor; configure a new key"
-            )
+    if retired_at(recorded, signer.public_key) is not None:
+        raise CheckpointKeyError(_retired("signing", signer))
     if any(record.payload.get("key_id") == signer.key_id for record in recorded):
-        return None
+        return None  # already introduced (a restart after a rotation keeps the previous key configured)
+    if previous is not None and retired_at(recorded, previous.public_key) is not None:
+        raise CheckpointKeyError(_retired("previous signing", previous))
     return audit.append(AuditKind.CHECKPOINT_KEY, actor="scutum", payload=signer.key_record(previous))
+
+
+def _retired(name: str, signer: CheckpointSigner) -> str:
+    return f"the {name} key {signer.key_id} was retired when it endorsed its successor; configure a new key"

@@ -297,6 +297,7 @@ def test_a_retired_key_may_neither_sign_nor_be_put_back(store: Store, clock: Fak
     )
 
     assert publisher.publish(force=True) is None and witness.published == []
+    assert record_key(log, new, previous=old, recorded=_key_records(store)) is None  # a restart after the rotation
     with pytest.raises(CheckpointKeyError, match="retired"):
         record_key(log, old, previous=None, recorded=_key_records(store))
     with pytest.raises(CheckpointKeyError, match="retired"):
