@@ -30,6 +30,8 @@ from agent.cli import (
 from agent.reports.cli import say
 from agent.reports.labels import load_history
 from agent.store import Store
+from approvals.authz import ApproverPolicy
+from approvals.model import VoteChannel
 from risk.autonomy import Advice, case_history, case_record, earned_max_risk
 
 policy_app = typer.Typer(help="Earned autonomy: promote or demote one case, audited.", no_args_is_help=True)
@@ -85,9 +87,12 @@ def _change(
     reason: str,
 ) -> None:
     settings = settings_from(config, data_dir)
-    approvers = set(settings.approvals.cli_approvers) | set(settings.approvals.approver_user_ids)
-    if promote and by not in approvers:  # giving up approvals is an approver's decision (demoting is not)
-        _fail(f"{by} is not on the approver lists (approvals.cli_approvers, approvals.approver_user_ids)")
+    # Giving up approvals is an approver's decision (demoting is not): the CLI's who-may-approve.
+    if promote and ApproverPolicy(settings.approvals).may_vote(by, channel=VoteChannel.CLI) is not None:
+        _fail(
+            f"{by} is not on the approver lists "
+            "(approvals.people, approvals.cli_approvers, approvals.approver_user_ids)"
+        )
     store = existing_store(settings)
     try:
         action, namespace, alert = case

@@ -126,3 +126,17 @@ def test_only_an_approver_may_promote(tmp_path: Path) -> None:
 
     assert code == 2 and "not on the approver lists" in out
     assert json.loads(_run("policy", "list", "--data-dir", data, "--json")[1]) == []
+
+
+def test_a_person_named_in_people_may_promote_under_their_cli_name(tmp_path: Path) -> None:
+    clock = SeedClock()
+    store = Store.connect(f"sqlite:///{tmp_path / 'scutum.db'}", clock=clock.now)
+    store.upgrade()
+    seed(store, clock, [_decision(i, risk=0.5) for i in range(PROMOTE_STREAK)])
+    store.close()
+    people = {"SCUTUM_APPROVALS__PEOPLE": '{"dana": {"cli": ["dana"], "slack": ["UDANA"]}}'}
+
+    result = runner.invoke(app, ["policy", "promote", *CASE, "--as", "dana", "--data-dir", str(tmp_path)], env=people)
+
+    assert result.exit_code == 0, result.output
+    assert "promoted by dana" in result.output
