@@ -1,7 +1,7 @@
 """Probes: read the facts one proposal needs, from the cluster and the agent's store.
 
 The probes never take facts from the planner; they read the target, its controller, its
-PDBs and history themselves. Reads are few (typically 3-5 per proposal) and are all
+PDBs and history themselves. Reads are few (typically 3-6 per proposal; Events only for troubled pods) and are all
 `get`/`list` calls, so a `ClusterCache` can serve them without touching the API server.
 """
 
