@@ -62,7 +62,8 @@ def troubled(pods: Iterable[Obj]) -> list[Obj]:
 
 
 def _seen(event: Obj) -> datetime | None:
-    return parse_time(event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp"))
+    seen = parse_time(event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp"))
+    return seen.replace(tzinfo=UTC) if seen is not None and seen.tzinfo is None else seen
 
 
 def _recent(events: Iterable[Obj], now: datetime) -> list[Obj]:

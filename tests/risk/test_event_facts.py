@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from actions.kube import Kube
 from risk.assess import assess
-from risk.event_probe import MAX_PODS
+from risk.event_probe import MAX_PODS, probe_events
 from risk.facts import EventReason, Facts
 from risk.model import Component, Proposal
 from risk.probes import probe
@@ -179,3 +179,28 @@ def test_a_crash_loop_weighs_on_a_restart_through_its_back_off_events(bare_sim: 
     assert facts.events is not None and facts.events.finding(EventReason.BACK_OFF) is not None
     reasons = _validity(bare_sim, _restart("crashy"), facts)[1]
     assert any(r.startswith("Events: 1 pod: BackOff") for r in reasons), reasons
+
+
+def test_odd_events_from_the_cluster_are_read_safely() -> None:
+    """Event text is the cluster's: capped and cleaned; odd timestamps and counts do not break the probe."""
+    pod = {
+        "metadata": {"name": "big-1", "namespace": NS, "uid": "u1"},
+        "spec": {},
+        "status": {"conditions": [{"type": "PodScheduled", "status": "False"}]},
+    }
+    events = [
+        {"reason": "FailedScheduling", "message": "\x1b[31mred\u202e" + "x" * 5000, "count": "many",
+         "lastTimestamp": "2026-11-25T09:59:00"},  # no zone: read as UTC
+        {"reason": "FailedScheduling", "message": "old", "count": 3, "lastTimestamp": "2026-11-25T07:00:00Z"},
+        {"reason": "FailedScheduling", "message": "garbled time", "lastTimestamp": "yesterday"},
+    ]  # fmt: skip
+
+    class Reader(RecordingReader):
+        def list(self, kind: str, namespace: str | None = None, **kw: Any) -> builtins.list[Obj]:
+            return events if kind == "Event" else []
+
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    facts = probe_events(Reader(None), [pod], namespace=NS, now=now)  # type: ignore[arg-type]
+    found = facts.finding(EventReason.FAILED_SCHEDULING)
+    assert found is not None and found.count == 1, "the old and the unreadable ones do not count"
+    assert len(found.message) <= 200 and "\x1b" not in found.message and "\u202e" not in found.message
