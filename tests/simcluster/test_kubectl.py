@@ -418,6 +418,7 @@ GENERATORS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
     (("namespace", "demo"), ()),
     (("deployment", "web", "-n", "demo", "--image=nginx:1.25", "--replicas=3", "--port=8080"), ()),
     (("deployment", "worker", "-n", "demo", "--image=busybox:1"), ("--", "sleep", "3600")),
+    (("deployment", "pair", "-n", "demo", "--image=busybox:1", "--image=registry.example/team/nginx:1.25"), ()),
     (("configmap", "settings", "-n", "demo", "--from-literal=mode=fast", "--from-literal=level=3"), ()),
 ]
 
@@ -441,6 +442,11 @@ def test_create_generators_send_protobuf_and_the_objects_arrive_as_sent(bare_sim
     assert web["spec"]["strategy"]["type"] == "RollingUpdate", "defaulted like any other create"
     worker = get_json(bare_sim, "deploy/worker", "-n", "demo")
     assert worker["spec"]["template"]["spec"]["containers"][0]["command"] == ["sleep", "3600"]
+    pair = get_json(bare_sim, "deploy/pair", "-n", "demo")["spec"]["template"]["spec"]["containers"]
+    assert [(c["name"], c["image"]) for c in pair] == [
+        ("busybox", "busybox:1"),
+        ("nginx", "registry.example/team/nginx:1.25"),
+    ]
     settings = get_json(bare_sim, "configmap/settings", "-n", "demo")
     assert settings["data"] == {"mode": "fast", "level": "3"}
     assert "demo" in kubectl(bare_sim, "get", "namespaces", "-o", "name")
