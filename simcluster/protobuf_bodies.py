@@ -28,6 +28,7 @@ from simcluster.protowire import LENGTH, VARINT, WireError, WireField, fields, s
 Obj = dict[str, Any]
 
 MAGIC = b"k8s\x00"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 MAX_DEPTH = 24
 """Messages nested deeper than any of these kinds nests are refused."""
 
@@ -202,6 +203,8 @@ def decode_body(body: bytes) -> Obj:
         api_version, kind = str(type_meta.get("apiVersion", "")), str(type_meta.get("kind", ""))
         if envelope.get("contentEncoding"):
             raise BadRequest(f"protobuf content encoding {envelope['contentEncoding']!r} is not supported")
+        if envelope.get("contentType", PROTOBUF) != PROTOBUF:  # empty: the raw bytes are protobuf
+            raise BadRequest(f"a protobuf envelope around {envelope['contentType']!r} is not supported")
         table = KINDS.get((api_version, kind))
         if table is None:
             raise UnsupportedProtobufKind(f"{api_version}/{kind}" if api_version or kind else "an untyped object")

@@ -10,11 +10,10 @@ from typing import Any
 import yaml
 
 from simcluster.errors import BadRequest, StoreError
-from simcluster.protobuf_bodies import KINDS, UnsupportedProtobufKind, decode_body
+from simcluster.protobuf_bodies import KINDS, PROTOBUF, UnsupportedProtobufKind, decode_body
 
 Obj = dict[str, Any]
 
-PROTOBUF = "application/vnd.kubernetes.protobuf"
 _UNSUPPORTED_MEDIA = frozenset({"application/cbor", "application/apply-patch+cbor"})
 
 

@@ -163,6 +163,8 @@ def test_unknown_fields_of_every_wire_type_are_skipped() -> None:
         (envelope("v1", "Namespace", _len(1, _key(1, 0) + b"\x01")), "expected length-delimited"),
         (envelope("apps/v1", "Deployment", _len(2, _len(1, b"3"))), "expected a varint"),
         (envelope("v1", "Namespace", b"\x00"), "field number 0"),
+        (MAGIC + _len(1, _len(1, b"v1") + _len(2, b"Namespace")) + _len(4, b"application/json"), "envelope around"),
+        (MAGIC + _len(1, _len(1, b"v1") + _len(2, b"Namespace")) + _len(3, b"gzip"), "content encoding"),
     ],
 )
 def test_malformed_bytes_are_a_bad_request_that_says_where(body: bytes, says: str) -> None:
