@@ -44,6 +44,8 @@ class OwnerWatch:
     clock: Callable[[], datetime]
     window: timedelta = timedelta(minutes=10)
     """How long after a run its target is watched."""
+    notify: Callable[[Execution, str], None] = lambda execution, text: None
+    """How a human hears of it (the failure notice: Slack, the pager), once per run."""
 
     def check(self) -> list[str]:
         """One pass: the ids of the runs found reverted by their owner in it."""
@@ -83,6 +85,15 @@ class OwnerWatch:
             return False
         record_reverted(self.audit, execution, actor=self.identity, owner=owner.describe(), detail=verification.detail)
         log.warning("reverted_by_owner", execution=execution.id, owner=owner.describe(), detail=verification.detail)
+        where = f"{execution.target_kind} {execution.target_namespace or ''}/{execution.target_name}"
+        text = (
+            f"Escalated: {execution.action} on {where} did not hold: {owner.describe()} reverted it "
+            f"({verification.detail}). Make the fix in the owner's source, or pause the owner."
+        )
+        try:
+            self.notify(execution, text)
+        except Exception:  # recorded already; a notice that cannot be sent must not stop the watch
+            log.exception("reverted_notice_failed", execution=execution.id)
         return True
 
 

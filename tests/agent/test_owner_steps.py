@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,16 @@ def test_a_restarted_watch_reports_each_revert_once_and_a_second_revert_again(
         assert [p["execution"] for p in found] == [first, second]
     finally:
         agent.stop()
+
+
+@pytest.mark.parametrize("agent", [OwnerPolicy.ACT], indirect=True)
+def test_a_reverted_fix_reaches_a_human_once(bare_sim: RunningSim, agent: Agent) -> None:
+    before = _bad_rollout_from_git(bare_sim, agent, heal_seconds=120)
+    run_id = _rollback_reverted_by_self_heal(bare_sim, agent, before)
+    assert agent.owner_watch is not None
+    notices: list[tuple[str, str]] = []
+    watch = replace(agent.owner_watch, notify=lambda execution, text: notices.append((execution.id, text)))
+    assert watch.check() == [run_id]
+    assert watch.check() == []
+    assert len(notices) == 1 and notices[0][0] == run_id
+    assert "did not hold: Argo CD Application shop-web reverted it" in notices[0][1]
