@@ -134,6 +134,12 @@ class RiskHints:
     """Overrides the profile's class for this invocation (a cordon without evictions is reversible)."""
     reads_hpa: bool = False
     """An HPA owning the replica count matters to it: the probes read it (scale, set_resources)."""
+    reads_events: bool = False
+    """Events about the workload's troubled pods (FailedScheduling, BackOff, OOMKilling) matter to
+    it: the probes read them (scale, set_resources, restart)."""
+    restarts_as_is: bool = False
+    """It replaces the pods with the same template and resources (restart): what crashed or
+    OOM-killed them is still there, which state validity weighs."""
 
 
 @dataclass(frozen=True)

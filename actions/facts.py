@@ -103,6 +103,50 @@ class PodFacts:
     is_mirror_pod: bool
 
 
+class EventReason(StrEnum):
+    """The Events about a workload's pods that change what an action can achieve."""
+
+    FAILED_SCHEDULING = "FailedScheduling"
+    """The scheduler found no node for the pod (resources, selectors, taints)."""
+    BACK_OFF = "BackOff"
+    """The kubelet backs off restarting a crashing container (or pulling its image)."""
+    OOM_KILLING = "OOMKilling"
+    """The kernel's OOM killer ended a container (reported on the pod's node)."""
+
+
+@dataclass(frozen=True)
+class EventFinding:
+    """One reason of recent Events about the target's pods, still borne out by those pods' state."""
+
+    reason: EventReason
+    pods: tuple[str, ...]
+    """The pods it was reported about (the pods examined are bounded, so these are too)."""
+    count: int
+    """How many times, summed over those pods (Events aggregate repeats)."""
+    message: str
+    """The newest message, capped (the text is the cluster's: shown escaped, never obeyed)."""
+
+    def describe(self) -> str:
+        """`2 pods: FailedScheduling (x5): "0/3 nodes are available ..."`, for reasons."""
+        pods = f"{len(self.pods)} pod" + ("" if len(self.pods) == 1 else "s")
+        return f'{pods}: {self.reason.value} (x{self.count}): "{self.message}"'
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """Recent Events about the workload's troubled pods, read per pod (field-selected by the
+    involved object), counted only while the pod's own state still shows the trouble."""
+
+    read_at: datetime
+    pods_examined: int
+    """Troubled pods whose Events were read (at most the probe's bound)."""
+    findings: tuple[EventFinding, ...] = ()
+
+    def finding(self, reason: EventReason) -> EventFinding | None:
+        """The finding for that reason, if any pod has it."""
+        return next((f for f in self.findings if f.reason is reason), None)
+
+
 @dataclass(frozen=True)
 class NodeFacts:
     """A node and what runs on it."""
@@ -238,6 +282,8 @@ class Facts:
     consumers: ConsumerFacts | None = None
     premises: PremiseFacts | None = None
     """What the cluster says about each thing the incident's alerts claim."""
+    events: EventFacts | None = None
+    """Recent Events about the workload's troubled pods (for actions whose hints ask for them)."""
     api_reads: int = 0
     """Reads the probe made through its reader (served from a cache or the API)."""
 
@@ -256,6 +302,7 @@ class Facts:
             self.hpa,
             self.consumers,
             self.premises,
+            self.events,
         )
         return min(g.read_at for g in groups if g is not None)
 

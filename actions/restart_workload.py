@@ -104,4 +104,4 @@ class RestartWorkload(Action[RestartParams]):
         return None
 
     def risk_hints(self, params: RestartParams) -> RiskHints:
-        return RiskHints(Disruption.ROLLING_REPLACEMENT, "restarts")
+        return RiskHints(Disruption.ROLLING_REPLACEMENT, "restarts", reads_events=True, restarts_as_is=True)

@@ -26,7 +26,7 @@ from actions.base import (
     TargetRef,
     Verification,
 )
-from actions.facts import Facts
+from actions.facts import EventReason, Facts
 from actions.guarded_write import Write, dry_run_then_write
 from actions.kube import Kube, PatchType
 from actions.workloads import verify_rollout
@@ -100,6 +100,22 @@ def _wanted_bounds(params: ScaleParams, current_min: int, current_max: int, repl
     return current_min, current_max
 
 
+def new_replicas_schedulable(facts: Facts, params: ScaleParams) -> list[Precondition]:
+    """A scale-up is useless while the scheduler already finds no node for the workload's pods
+    (FailedScheduling Events on pods still Pending): the new replicas would stay Pending too."""
+    workload, events = facts.workload, facts.events
+    if workload is None or events is None or params.replicas <= workload.desired_replicas:
+        return []
+    failing = events.finding(EventReason.FAILED_SCHEDULING)
+    if failing is None:
+        return [Precondition("new_replicas_schedulable", True, "no pod of the workload is failing to schedule")]
+    return [
+        Precondition(
+            "new_replicas_schedulable", False, f"{failing.describe()}; more replicas would stay Pending as well"
+        )
+    ]
+
+
 class ScaleWorkload(Action[ScaleParams]):
     """Set a workload's replicas; never fight an HPA (its bounds move instead)."""
 
@@ -120,6 +136,7 @@ class ScaleWorkload(Action[ScaleParams]):
         checks = scale_caps(params, limits)
         if facts.hpa is not None and params.replicas == 0:
             checks.append(Precondition("hpa_allows", False, f"HPA {facts.hpa.name} owns the replicas: not to zero"))
+        checks.extend(new_replicas_schedulable(facts, params))
         return checks
 
     def execute(self, ctx: ActionContext, params: ScaleParams) -> Outcome:
@@ -206,5 +223,10 @@ class ScaleWorkload(Action[ScaleParams]):
 
     def risk_hints(self, params: ScaleParams) -> RiskHints:
         return RiskHints(
-            Disruption.REPLICA_CHANGE, "scales", target_replicas=params.replicas, respects_pdb=False, reads_hpa=True
+            Disruption.REPLICA_CHANGE,
+            "scales",
+            target_replicas=params.replicas,
+            respects_pdb=False,
+            reads_hpa=True,
+            reads_events=True,
         )

@@ -27,7 +27,7 @@ from actions.base import (
     TargetRef,
     Verification,
 )
-from actions.facts import Facts
+from actions.facts import EventReason, Facts
 from actions.guarded_write import Write, dry_run_then_write
 from actions.quantity import QUANTITY_PATTERN, parse_quantity
 from actions.workloads import WorkloadParams, template_takes_effect, verify_rollout
@@ -71,6 +71,33 @@ def _resources(workload: Obj, container: str) -> Obj:
 
 def _current_values(resources: Obj) -> dict[str, str | None]:
     return {key: (resources.get(section) or {}).get(res) for key, (section, res) in FIELDS.items()}
+
+
+def _grows(current: dict[str, str | None], wanted: dict[str, str], key: str) -> bool | None:
+    """Whether `key` goes up (True), down (False) or is not changed or not comparable (None)."""
+    old, new = current.get(key), wanted.get(key)
+    if new is None or old is None or parse_quantity(new) == parse_quantity(old):
+        return None
+    return parse_quantity(new) > parse_quantity(old)
+
+
+def event_checks(facts: Facts, current: dict[str, str | None], wanted: dict[str, str]) -> list[Precondition]:
+    """What the Events about the workload's pods say of this change: larger requests cannot help
+    pods the scheduler already finds no node for, and a lower memory limit cannot help containers
+    the OOM killer already ends."""
+    events = facts.events
+    if events is None:
+        return []
+    checks = []
+    unschedulable = events.finding(EventReason.FAILED_SCHEDULING)
+    if unschedulable is not None and any(_grows(current, wanted, k) for k in ("cpu_request", "memory_request")):
+        detail = f"{unschedulable.describe()}; larger requests make the pods harder to place"
+        checks.append(Precondition("requests_schedulable", False, detail))
+    oom = events.finding(EventReason.OOM_KILLING)
+    if oom is not None and any(_grows(current, wanted, k) is False for k in ("memory_limit", "memory_request")):
+        detail = f"{oom.describe()}; a lower memory limit or request makes that worse"
+        checks.append(Precondition("memory_not_lowered_under_oom", False, detail))
+    return checks
 
 
 def check_bounds(current: dict[str, str | None], wanted: dict[str, str], factor_up: float, factor_down: float) -> None:
@@ -124,6 +151,7 @@ class SetResources(Action[SetResourcesParams]):
             checks.append(Precondition("within_bounds", True, "within the operator's factor"))
         except ActionRefused as refused:
             checks.append(Precondition("within_bounds", False, refused.reason))
+        checks.extend(event_checks(facts, container.values(), self._wanted(params)))
         return checks
 
     def execute(self, ctx: ActionContext, params: SetResourcesParams) -> Outcome:
@@ -177,4 +205,4 @@ class SetResources(Action[SetResourcesParams]):
         return Invocation(self.name, {**base, "container": params.container, **previous})
 
     def risk_hints(self, params: SetResourcesParams) -> RiskHints:
-        return RiskHints(Disruption.ROLLING_REPLACEMENT, "recreates", reads_hpa=True)
+        return RiskHints(Disruption.ROLLING_REPLACEMENT, "recreates", reads_hpa=True, reads_events=True)

@@ -630,7 +630,13 @@ def build_agent(
             audit=approvals_audit(audit),
         ),
         owner_watch=OwnerWatch(
-            context, store, audit, identity, clock, window=timedelta(seconds=settings.owners.watch_seconds)
+            context,
+            store,
+            audit,
+            identity,
+            clock,
+            window=timedelta(seconds=settings.owners.watch_seconds),
+            notify=_failure_notice(slack, pager, clock),
         ),
     )
     return agent

@@ -1,7 +1,7 @@
 """`make bench`: the benchmarks, one after the other; the sections of docs/benchmarks.md they
 produce are regenerated (the others are left as they were).
 
-    python -m bench [--only micro suite storm cluster history drift flood console soak chaos]
+    python -m bench [--only micro suite owners storm cluster history drift flood console soak chaos]
                     [--storm-sizes ...] [--cluster-sizes ...] [--audit-lengths ...] [--approvals N] [--database-url URL]
 
 `make bench BENCH_ARGS="..."` passes the options. The defaults run everything at the sizes the
@@ -11,6 +11,7 @@ page reports, except the 50,000-Deployment cluster (add `--cluster-sizes 100 100
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from bench import (
     drift,
     flood,
     history_bench,
+    owners,
     report,
     report_scale,
     risk_bench,
@@ -36,7 +38,7 @@ from bench.scenarios import SCENARIOS
 CHAOS_RUNS = 3
 """Runs of each chaos fault."""
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-PARTS = ("micro", "suite", "storm", "cluster", "history", "drift", "flood", "console", "soak", "chaos")
+PARTS = ("micro", "suite", "owners", "storm", "cluster", "history", "drift", "flood", "console", "soak", "chaos")
 CHAOS_RUNS = 3
 """Runs of each fault in the chaos section."""
 
@@ -66,6 +68,11 @@ def main(argv: list[str] | None = None) -> None:
         suite_results = suite.run_suite(SCENARIOS)
         sections["suite"] = report.suite_section(suite_results)
         sections["coverage"] = coverage.section([asdict(r) for r in suite_results]).strip("\n").splitlines()
+    if "owners" in args.only:
+        print("\nowner scenarios")
+        started = time.perf_counter()
+        owner_results = owners.run_all()
+        sections["owners"] = owners.section(owner_results, seconds=time.perf_counter() - started)
     if "drift" in args.only:
         print("\ndrift signals (generated histories)")
         sections["drift"] = drift.section(100).strip("\n").splitlines()

@@ -14,12 +14,14 @@ import shutil
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from actions.owners import OwnerPolicy
 from agent.owner_settings import OwnersSettings
 from agent.owner_watch import REVERTED_BY_OWNER
+from agent.reports.labels import load_history
 from bench.scenarios import Expect, Scenario
 from bench.suite import Run
 from simcluster.controllers.gitops import DESIRED
@@ -69,6 +71,8 @@ class OwnerResult:
     owner_reason: str = ""
     image_after: str = ""
     owner_note: str = ""
+    sync_restored: bool | None = None
+    """pause-then-act: after the Undo of the fix, the owner's automated sync is back (None: no pause)."""
     verdict: str = "fail"
 
 
@@ -155,15 +159,43 @@ def _judge(run: Run, scenario: OwnerScenario, result: OwnerResult) -> None:
     ran = [e for e in executions if not (e.outcome or {}).get("refused")]
     result.actions = [f"{e.action} {e.target_kind}/{e.target_name}: {e.state.value}" for e in executions]
     result.owner_reason = _owner_reason(run)
-    result.image_after = _image(run, scenario)
+    result.image_after = result.image_after or _image(run, scenario)
     good = not result.image_after.endswith(":doesnotexist") and not result.image_after.endswith(":broken")
     if scenario.expect == "escalate":
         ok = not ran and "policy escalate" in result.owner_reason and "revert" in result.owner_reason
     elif scenario.expect in ("holds", "act"):
         ok = bool(ran) and good and "manages the target" in result.owner_reason
+        ok = ok and result.sync_restored is not False
     else:
-        ok = bool(ran) and result.owner_note == REVERTED_BY_OWNER
+        ok = bool(ran) and result.owner_note == f"{REVERTED_BY_OWNER}; report label {REVERTED_BY_OWNER}"
     result.verdict = "pass" if ok else "fail"
+
+
+def _synced(run: Run, scenario: OwnerScenario) -> bool:
+    """Whether the owner reconciles automatically: Argo CD's automated sync, Flux not suspended."""
+    store = run.sim.cluster.store
+    if scenario.owner == "argocd":
+        return "automated" in (store.get("Application", "argocd", "shop")["spec"].get("syncPolicy") or {})
+    return not store.get("Kustomization", "flux-system", "shop")["spec"].get("suspend", False)
+
+
+def _undo_restores_sync(run: Run, scenario: OwnerScenario) -> bool:
+    """Undo the fix as on-call would (Slack's Undo button: a new request, approved by someone else,
+    run by the leader): the owner's pause must be lifted with it."""
+    recent = run.agent.store.executions.recent(run.clock.now() - timedelta(days=2))
+    fixes = [e for e in recent if (e.outcome or {}).get("owner_pause") and e.approval_request_id]
+    if not fixes or _synced(run, scenario):
+        return False  # nothing was paused, or the pause did not hold until the Undo
+    run.tick(16 * 60)  # past the cooldown on the target
+    answer = run.agent.undo(str(fixes[-1].approval_request_id), "oncall-asker")
+    for _ in range(5):
+        run._approve_pending()
+        run.agent.dispatch()
+        run.agent.executor.wait(timeout=60)
+        run.tick(30)
+    if not _synced(run, scenario):
+        print(f"      undo: {answer}")
+    return _synced(run, scenario)
 
 
 def run_one(scenario: OwnerScenario, workdir: Path) -> OwnerResult:
@@ -183,17 +215,72 @@ def run_one(scenario: OwnerScenario, workdir: Path) -> OwnerResult:
         if scenario.expect == "holds":
             run.tick(600)  # well past the owner's heal delay or interval
             result.owner_note = f"after 10 more minutes the image is {_image(run, scenario)}"
+            result.image_after = _image(run, scenario)
+            result.sync_restored = _undo_restores_sync(run, scenario)
         if scenario.expect == "reverted":
             reverted: list[str] = []
             for _ in range(20):  # the leader's watch job, every simulated minute
                 run.tick(60)
                 reverted += run.agent.watch_owners()
-            result.owner_note = REVERTED_BY_OWNER if reverted else "held"
+            labels = sorted({d.ending.value for d in load_history(run.agent.store, since=None) if d.executed})
+            result.owner_note = (REVERTED_BY_OWNER if reverted else "held") + f"; report label {', '.join(labels)}"
         _judge(run, scenario, result)
     finally:
         run.agent.stop()
         run.sim.stop()
     return result
+
+
+def run_all(names: list[str] | None = None) -> list[OwnerResult]:
+    """Run the named scenarios (all when none), each on its own cluster and agent, printing a line each."""
+    results = []
+    for scenario in [s for s in SCENARIOS if not names or s.name in names]:
+        workdir = Path(tempfile.mkdtemp(prefix="owners-bench-"))
+        try:
+            result = run_one(scenario, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        results.append(result)
+        line = f"{result.verdict:4}  {result.name:22} {result.policy:15} actions={len(result.actions)}"
+        print(f"{line} image={result.image_after} sync_restored={result.sync_restored}")
+        print(f"      {result.owner_reason[:200]} {result.owner_note}")
+    return results
+
+
+EXPECTED = {
+    "escalate": "escalate with the image to revert to",
+    "holds": "the fix holds",
+    "act": "act; the owner may revert",
+    "reverted": "reverted-by-owner, labelled so",
+}
+
+
+def section(results: list[OwnerResult], *, seconds: float) -> list[str]:
+    """The Markdown section for docs/benchmarks.md."""
+    passed = sum(1 for r in results if r.verdict == "pass")
+    lines = [
+        "## Owner scenarios",
+        "",
+        "`python -m bench --only owners` (or `python -m bench.owners [--json PATH] [NAME ...]`) runs bad",
+        "rollouts of objects another controller manages through the same closed loop (see",
+        "[owners.md](owners.md)). Under `pause-then-act` the fix must hold ten simulated minutes past the",
+        "owner's heal delay, then on-call's Undo (a new request approved by someone else) must restore the",
+        "owner's automated sync. That Undo puts the broken image back, so its rollout never completes and",
+        "the Undo's run ends `failed` (verification), as it should: what matters there is the sync.",
+        "",
+        "| scenario | policy | expected | what ran | image after | sync restored on Undo | outcome | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        ran = "; ".join(r.actions) or "nothing"
+        restored = "-" if r.sync_restored is None else ("yes" if r.sync_restored else "no")
+        outcome = r.owner_note if r.expect == "reverted" else "-"
+        lines.append(
+            f"| {r.title} | {r.policy} | {EXPECTED[r.expect]} | {ran} | {r.image_after} | {restored} | {outcome} "
+            f"| {r.verdict} |"
+        )
+    lines += ["", f"{passed} of {len(results)} pass; the run took {seconds:.0f} s of wall time.", ""]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,18 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    chosen = [s for s in SCENARIOS if not args.names or s.name in args.names]
-    results = []
-    for scenario in chosen:
-        workdir = Path(tempfile.mkdtemp(prefix="owners-bench-"))
-        try:
-            result = run_one(scenario, workdir)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        results.append(result)
-        line = f"{result.verdict:4}  {result.name:22} {result.policy:15} actions={len(result.actions)}"
-        print(f"{line} image={result.image_after}")
-        print(f"      {result.owner_reason[:200]} {result.owner_note}")
+    results = run_all(args.names)
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
     return 0 if all(r.verdict == "pass" for r in results) else 1

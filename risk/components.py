@@ -13,7 +13,7 @@ from typing import assert_never
 from actions.base import ActionName, ActionParams, Disruption, Profile, Reversibility, RiskHints
 from actions.preconditions import Judgement
 from actions.registry import get_action
-from risk.facts import Facts, Tier
+from risk.facts import EventReason, Facts, Tier
 from risk.model import ComponentScore
 from risk.settings import RiskSettings
 
@@ -206,6 +206,7 @@ def state_validity(
     hints = hints_for(action, params)
     _validity_workload(facts, hints, found)
     _validity_history(facts, hints, found)
+    _validity_events(facts, hints, found)
     pdb_blocks = facts.pdb is not None and facts.pdb.min_disruptions_allowed == 0
     if hints.disruption is Disruption.POD_EVICTION and facts.pod is not None and pdb_blocks:
         found.add(0.6, "a PodDisruptionBudget allows 0 disruptions: the eviction will be refused")
@@ -229,6 +230,23 @@ def _validity_workload(facts: Facts, hints: RiskHints, found: _Findings) -> None
         found.add(0.5, f"controller has not observed generation {w.generation} (last saw {w.observed_generation})")
     if w.rollout_in_flight and not hints.undoes_recent_change:
         found.add(0.45, f"rollout in flight: {w.updated_replicas} of {w.desired_replicas} replicas updated")
+
+
+EVENT_VALIDITY: dict[EventReason, tuple[float, str]] = {
+    EventReason.FAILED_SCHEDULING: (0.5, "the replacement pods would wait for a node as well"),
+    EventReason.OOM_KILLING: (0.5, "a restart keeps the same memory limit (set_resources can raise it)"),
+    EventReason.BACK_OFF: (0.3, "a restart with the same template may crash the same way"),
+}
+"""For an action that replaces pods as they are (restart): how much each finding lowers the odds
+that it helps, and why. Not a veto: a restart does clear a leak or a wedged process for a while."""
+
+
+def _validity_events(facts: Facts, hints: RiskHints, found: _Findings) -> None:
+    if facts.events is None or not hints.restarts_as_is:
+        return
+    for finding in facts.events.findings:
+        score, why = EVENT_VALIDITY[finding.reason]
+        found.add(score, f"Events: {finding.describe()}; {why}")
 
 
 def _validity_history(facts: Facts, hints: RiskHints, found: _Findings) -> None:

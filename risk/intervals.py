@@ -52,13 +52,14 @@ def normal_upper_tail(z: float) -> float:
 
 def two_proportion_p(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float:
     """One-sided p-value that b's proportion exceeds a's (pooled two-proportion z-test); 1.0
-    when either sample is empty or nothing varies."""
+    when either sample is empty; 0.5 when nothing varies (all hits or all misses in both: the
+    proportions are equal, z = 0), so one more hit in b never raises the p-value."""
     if n_a <= 0 or n_b <= 0:
         return 1.0
     pooled = (hits_a + hits_b) / (n_a + n_b)
     spread = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
     if spread == 0.0:
-        return 1.0
+        return 0.5
     return normal_upper_tail((hits_b / n_b - hits_a / n_a) / spread)
 
 

@@ -1,7 +1,7 @@
 """Probes: read the facts one proposal needs, from the cluster and the agent's store.
 
 The probes never take facts from the planner; they read the target, its controller, its
-PDBs and history themselves. Reads are few (typically 3-5 per proposal) and are all
+PDBs and history themselves. Reads are few (typically 3-6 per proposal; Events only for troubled pods) and are all
 `get`/`list` calls, so a `ClusterCache` can serve them without touching the API server.
 """
 
@@ -17,6 +17,7 @@ from actions.registry import get_action
 from actions.revisions import history_kind, known_good_snapshot, revisions_of, template_digest
 from actions.selectors import selector_query
 from actions.workloads import template_of
+from risk.event_probe import probe_events
 from risk.facts import (
     TIER_LABEL,
     ActivityFacts,
@@ -207,8 +208,12 @@ def _probe_workload(
     }
     template_labels = dict(((obj.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {})
     parts["pdb"] = _pdb(reader.list("PodDisruptionBudget", ns), template_labels, now=now)
-    if get_action(proposal.action).risk_hints(proposal.params).reads_hpa:
+    hints = get_action(proposal.action).risk_hints(proposal.params)
+    if hints.reads_hpa:
         parts["hpa"] = _hpa(reader.list("HorizontalPodAutoscaler", ns), proposal.target.kind, name, now=now)
+    if hints.reads_events and ns and selector:
+        pods = reader.list("Pod", ns, label_selector=selector)
+        parts["events"] = probe_events(reader, pods, namespace=ns, now=now)
     return parts
 
 

@@ -186,7 +186,8 @@ def _proposal(
         bad_chance = min(1.0, bad_chance * world.auto_failure_factor)
     ending = Ending.VERIFIED
     if rng.random() < bad_chance:
-        ending = rng.choices((Ending.FAILED, Ending.UNDONE, Ending.OVERRIDDEN), weights=(2, 1, 1))[0]
+        bad = (Ending.FAILED, Ending.UNDONE, Ending.OVERRIDDEN, Ending.REVERTED_BY_OWNER)
+        ending = rng.choices(bad, weights=(4, 2, 1, 1))[0]
     return replace(decision, ending=ending, resolved_after_seconds=rng.uniform(900, 3600))
 
 

@@ -34,6 +34,9 @@ class Ending(StrEnum):
     """Executed and verified, then reverted by Scutum's own Undo at a person's request."""
     OVERRIDDEN = "overridden"
     """Executed and verified, then the same object was changed by someone else within the window."""
+    REVERTED_BY_OWNER = "reverted-by-owner"
+    """Executed and verified, then the target's owner (GitOps, Helm, an operator) put it back
+    within the owner watch's window: the fix did not hold."""
     NOT_RUN = "not_run"
     """Cleared to run, but stopped before acting (re-validation, kill switch, superseded)."""
     REJECTED = "rejected"
@@ -52,7 +55,7 @@ class Ending(StrEnum):
     """Not known yet: awaiting a decision, or the action is still running."""
 
 
-BAD_ENDINGS: frozenset[Ending] = frozenset({Ending.FAILED, Ending.UNDONE, Ending.OVERRIDDEN})
+BAD_ENDINGS: frozenset[Ending] = frozenset({Ending.FAILED, Ending.UNDONE, Ending.OVERRIDDEN, Ending.REVERTED_BY_OWNER})
 """Endings that count as a bad outcome of an executed action."""
 EXECUTED_ENDINGS: frozenset[Ending] = frozenset({Ending.VERIFIED, *BAD_ENDINGS})
 """Endings of actions that actually ran: the population calibration is measured on."""
@@ -122,12 +125,12 @@ class PastDecision:
 
     @property
     def executed(self) -> bool:
-        """The action actually ran (verified, failed, undone or overridden)."""
+        """The action actually ran (verified, failed, undone, overridden or reverted by its owner)."""
         return self.ending in EXECUTED_ENDINGS
 
     @property
     def bad(self) -> bool:
-        """The action ran and ended badly (failed, undone or overridden)."""
+        """The action ran and ended badly (failed, undone, overridden or reverted by its owner)."""
         return self.ending in BAD_ENDINGS
 
 
@@ -141,10 +144,13 @@ def ending_of(
     overridden: bool,
     resolved_after_seconds: float | None,
     self_resolve_seconds: float,
+    reverted_by_owner: bool = False,
 ) -> Ending:
     """The ending of one decision from the facts the store holds.
 
-    A run decides first (its result, then an Undo, then someone else's change). Without a run,
+    A run decides first (its result, then an Undo, then its owner reverting it, then someone
+    else's change: the owner's revert is also a change by someone else, the more specific
+    label wins). Without a run,
     an alert that resolved within `self_resolve_seconds` is SELF_RESOLVED whatever the reason
     nothing ran (the counterfactual "would waiting have worked?"); otherwise the reason nothing
     ran is the ending.
@@ -152,7 +158,7 @@ def ending_of(
     if run is not None:
         match run:
             case RunEnd.SUCCEEDED:
-                return Ending.UNDONE if undone else Ending.OVERRIDDEN if overridden else Ending.VERIFIED
+                return _held(undone=undone, reverted_by_owner=reverted_by_owner, overridden=overridden)
             case RunEnd.FAILED:
                 return Ending.FAILED
             case RunEnd.UNFINISHED:
@@ -164,6 +170,15 @@ def ending_of(
     if resolved_after_seconds is not None and resolved_after_seconds <= self_resolve_seconds:
         return Ending.SELF_RESOLVED
     return _idle_ending(verdict=verdict, shadow=shadow, human=human, refused=run is RunEnd.REFUSED)
+
+
+def _held(*, undone: bool, reverted_by_owner: bool, overridden: bool) -> Ending:
+    """How a verified run ended afterwards: Undo, then its owner's revert, then anyone's change."""
+    if undone:
+        return Ending.UNDONE
+    if reverted_by_owner:
+        return Ending.REVERTED_BY_OWNER
+    return Ending.OVERRIDDEN if overridden else Ending.VERIFIED
 
 
 _BY_CALL = {Call.REJECTED: Ending.REJECTED, Call.EXPIRED: Ending.EXPIRED}

@@ -79,7 +79,8 @@ def calibration_html(data: dict[str, Any]) -> str:
     cal = data["calibration"]
     parts = [
         f"<p>Generated {escape(data['generated_at'])}. {cal['decisions']} decisions, {cal['executed']} actions ran, "
-        f"{cal['bad']} ended badly (failed, undone or overridden). Brier score: {escape(_cell(cal['brier']))}.</p>",
+        f"{cal['bad']} ended badly (failed, undone, overridden or reverted by its owner). "
+        f"Brier score: {escape(_cell(cal['brier']))}.</p>",
         "<h2>Drift signals</h2>",
         _drift_table(data["drift"]),
         "<h2>How decisions ended</h2>",

@@ -64,6 +64,7 @@ class _Gatherer:
         for request in requests:
             self._requests[request.incident_id].append(request)
         self._reasons = {a.incident_id: str(a.payload.get("reason", "")) for a in rows.escalations if a.incident_id}
+        self._reverted = rows.reverted_by_owner
 
     def decisions_of(self, incident: Incident) -> list[PastDecision]:
         resolved = (
@@ -149,13 +150,15 @@ class _Gatherer:
         resolved: float | None,
     ) -> Ending:
         undone = run is not None and self._undone(incident.id, run)
-        overridden = run is not None and not undone and self._overridden(run)
+        reverted = run is not None and run.id in self._reverted
+        overridden = run is not None and not undone and not reverted and self._overridden(run)
         return ending_of(
             verdict=verdict,
             shadow=shadow,
             human=human,
             run=_run_end(run) if run is not None else None,
             undone=undone,
+            reverted_by_owner=reverted,
             overridden=overridden,
             resolved_after_seconds=resolved,
             self_resolve_seconds=self._windows.self_resolve.total_seconds(),

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from actions.base import ActionName
 from agent.audit import AuditKind, AuditLog
+from agent.owner_watch import record_reverted
 from agent.store import IncidentStatus, Store
 from approvals.model import ApprovalRequest, ApprovalState, Target, Vote, VoteChannel, VoteDecision
 from risk.track import Call, Ending, HumanCall, PastDecision
@@ -56,10 +57,10 @@ def _write(store: Store, audit: AuditLog, clock: SeedClock, d: PastDecision) -> 
             payload={"reason": d.escalation_reason or "denied by policy"},
         )
     if d.action is not None:
-        _proposal(store, clock, d)
+        _proposal(store, audit, clock, d)
     store.incidents.transition(d.incident_id, IncidentStatus.ESCALATED if d.action is None else IncidentStatus.HANDLING)
     if d.action is not None:  # a HANDLING incident leaves only through its action's end
-        verified = d.ending in (Ending.VERIFIED, Ending.UNDONE, Ending.OVERRIDDEN)
+        verified = d.ending in (Ending.VERIFIED, Ending.UNDONE, Ending.OVERRIDDEN, Ending.REVERTED_BY_OWNER)
         store.incidents.transition(d.incident_id, IncidentStatus.VERIFIED if verified else IncidentStatus.ESCALATED)
     if d.resolved_after_seconds is not None:
         clock.at = d.at + timedelta(seconds=d.resolved_after_seconds)
@@ -71,7 +72,7 @@ def _kind(action: str) -> str:
     return TARGET_KIND.get(action, "Deployment")
 
 
-def _proposal(store: Store, clock: SeedClock, d: PastDecision) -> None:
+def _proposal(store: Store, audit: AuditLog, clock: SeedClock, d: PastDecision) -> None:
     assert d.action is not None and d.risk is not None
     kind, name = _kind(d.action), f"app-{d.incident_id}"
     proposal = store.incidents.add_proposal(
@@ -99,7 +100,7 @@ def _proposal(store: Store, clock: SeedClock, d: PastDecision) -> None:
     if d.human is not None:
         _request(store, d, d.human, target, requested_by=None)
     if d.executed:
-        _run(store, clock, d, proposal.id, target)
+        _run(store, audit, clock, d, run_of=(proposal.id, target))
 
 
 def _request(
@@ -145,7 +146,8 @@ def _request(
     )
 
 
-def _run(store: Store, clock: SeedClock, d: PastDecision, proposal_id: str, target: Target) -> None:
+def _run(store: Store, audit: AuditLog, clock: SeedClock, d: PastDecision, *, run_of: tuple[str, Target]) -> None:
+    proposal_id, target = run_of
     seconds = d.human.seconds or 0.0 if d.human else 0.0
     clock.at = d.at + timedelta(seconds=seconds + 1)
     run = store.executions.create(
@@ -162,8 +164,13 @@ def _run(store: Store, clock: SeedClock, d: PastDecision, proposal_id: str, targ
     _snapshot(store, target, "ours", clock.at + timedelta(seconds=5))
     clock.at += timedelta(seconds=60)
     store.executions.finish(run.id, OWNER, succeeded=d.ending is not Ending.FAILED, outcome={})
-    if d.ending is Ending.OVERRIDDEN:
+    if d.ending in (Ending.OVERRIDDEN, Ending.REVERTED_BY_OWNER):
         _snapshot(store, target, "theirs", clock.at + timedelta(minutes=10))
+    if d.ending is Ending.REVERTED_BY_OWNER:  # what the owner watch writes when it sees the revert
+        clock.at += timedelta(minutes=10)
+        finished = store.executions.get(run.id)
+        assert finished is not None
+        record_reverted(audit, finished, actor=OWNER, owner="Argo CD Application seeded", detail="image put back")
     if d.ending is Ending.UNDONE:
         undo = HumanCall(Call.APPROVED, by=("oncall-undo",), seconds=30.0)
         _request(store, d, undo, target, requested_by="oncall-asker", at=clock.at + timedelta(minutes=5))

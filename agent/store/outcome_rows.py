@@ -6,11 +6,11 @@ Nothing here writes; the reports derive every outcome label from rows other modu
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from agent.store.audit_rows import _record as _audit
 from agent.store.database import Database, utc
@@ -24,6 +24,7 @@ from agent.store.records import (
     ProposalRecord,
 )
 from agent.store.tables import AuditRow, DecisionRow, ExecutionRow, IncidentRow, ProposalRow, SnapshotRow
+from risk.track import Ending
 
 CHUNK = 500
 """IDs per IN (...) clause: well below SQLite's and PostgreSQL's parameter limits."""
@@ -39,6 +40,8 @@ class DecisionRows:
     executions: tuple[Execution, ...]
     escalations: tuple[AuditRecord, ...]
     """ESCALATION audit records of those incidents (they carry the reason)."""
+    reverted_by_owner: frozenset[str] = frozenset()
+    """Executions of those incidents whose fix the target's owner reverted (the owner watch's records)."""
 
 
 class OutcomeRows:
@@ -71,6 +74,7 @@ class OutcomeRows:
                         select(AuditRow).where(AuditRow.kind == "escalation", col(AuditRow.incident_id).in_(chunk))
                     )
                 ]
+            reverted = _reverted_by_owner(session, ids)
             decisions: list[DecisionRecord] = []
             for chunk in _chunks([p.id for p in proposals]):
                 on_chunk = select(DecisionRow).where(col(DecisionRow.proposal_id).in_(chunk))
@@ -81,7 +85,24 @@ class OutcomeRows:
             decisions=tuple(sorted(decisions, key=lambda d: d.created_at)),
             executions=tuple(sorted(executions, key=lambda e: e.created_at)),
             escalations=tuple(sorted(escalations, key=lambda a: a.seq)),
+            reverted_by_owner=frozenset(reverted),
         )
+
+    def reverted_by_owner(self, incident_ids: Collection[str | None]) -> set[str]:
+        """Of these incidents' executions, the ones recorded as reverted by the target's owner
+        (None stands for runs attached to no incident).
+
+        The owner watch writes one VERIFICATION audit record per reverted run (outcome
+        `reverted-by-owner`, naming the execution); this is the one reader of those records,
+        for the reports' labels and for the watch itself (what it has already reported)."""
+        with self._db.session() as session:
+            found = _reverted_by_owner(session, [i for i in incident_ids if i is not None])
+            if None in incident_ids:
+                unattached = select(AuditRow).where(
+                    AuditRow.kind == "verification", col(AuditRow.incident_id).is_(None)
+                )
+                found |= _reverted_in(session.exec(unattached))
+            return found
 
     def changes_after(
         self, *, kind: str, namespace: str | None, name: str, after: datetime, until: datetime
@@ -108,6 +129,24 @@ class OutcomeRows:
             query = query.where(col(AuditRow.ts) >= since)
         with self._db.session() as session:
             return [_audit(r) for r in session.exec(query.order_by(col(AuditRow.seq)))]
+
+
+def _reverted_by_owner(session: Session, incident_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(incident_ids))):
+        query = select(AuditRow).where(AuditRow.kind == "verification", col(AuditRow.incident_id).in_(chunk))
+        found |= _reverted_in(session.exec(query))
+    return found
+
+
+def _reverted_in(rows: Iterable[AuditRow]) -> set[str]:
+    """The executions named by the `reverted-by-owner` records among these verification records."""
+    found: set[str] = set()
+    for row in rows:
+        payload = row.payload or {}
+        if payload.get("outcome") == Ending.REVERTED_BY_OWNER.value and payload.get("execution"):
+            found.add(str(payload["execution"]))
+    return found
 
 
 def _chunks(ids: list[str]) -> list[list[str]]:

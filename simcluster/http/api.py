@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from simcluster import discovery
 from simcluster.apifaults import ApiFaults, RequestInfo, request_info
 from simcluster.errors import BadRequest, NotFound, StoreError
-from simcluster.http import resources, subresources
+from simcluster.http import events_v1, resources, subresources
 from simcluster.http.messages import Request, Response
 from simcluster.http.routing import ResourceRoute, resolve
 from simcluster.http.simroutes import SimRoutes
@@ -86,6 +86,11 @@ class KubeApi:
             if request.method != "GET":
                 raise MethodNotAllowed(f"the server does not allow this method on {path}")
             return Response.json(200, found)
+        as_core = events_v1.core_request(request)
+        if as_core is not None:
+            if request.method == "PATCH":
+                raise MethodNotAllowed("PATCH of events.k8s.io/v1 Events is not simulated: use core/v1 or PUT")
+            return events_v1.v1_response(self._dispatch(as_core))
         route = resolve(path, self.store.types)
         if route is None:
             raise NotFound("the server could not find the requested resource")
@@ -96,7 +101,9 @@ class KubeApi:
         fixed: dict[str, Callable[[], Obj]] = {
             "/version": lambda: discovery.SERVER_VERSION,
             "/api": lambda: discovery.core_versions(types),
-            "/apis": lambda: discovery.api_groups(types),
+            "/apis": lambda: _with_events_group(discovery.api_groups(types)),
+            f"/apis/{events_v1.GROUP}": lambda: events_v1.GROUP_DOC,
+            events_v1.PREFIX: lambda: events_v1.RESOURCE_LIST,
             "/openapi/v3": lambda: discovery.openapi_v3_root(types),
         }
         if path in fixed:
@@ -170,3 +177,8 @@ class KubeApi:
         if handler is None:
             raise MethodNotAllowed(f"the server does not allow the method {request.method} here")
         return handler()
+
+
+def _with_events_group(groups: Obj) -> Obj:
+    """The group list with events.k8s.io, which serves the core Events converted (`events_v1`)."""
+    return {**groups, "groups": [*groups["groups"], events_v1.GROUP_DOC]}

@@ -10,12 +10,11 @@ from typing import Any
 import yaml
 
 from simcluster.errors import BadRequest, StoreError
+from simcluster.protobuf_bodies import KINDS, PROTOBUF, UnsupportedProtobufKind, decode_body
 
 Obj = dict[str, Any]
 
-_UNSUPPORTED_MEDIA = frozenset(
-    {"application/vnd.kubernetes.protobuf", "application/cbor", "application/apply-patch+cbor"}
-)
+_UNSUPPORTED_MEDIA = frozenset({"application/cbor", "application/apply-patch+cbor"})
 
 
 class UnsupportedMediaType(StoreError):
@@ -36,13 +35,16 @@ class Request:
     raw_query: str = ""
 
     def json_body(self) -> Any:
-        """The body parsed as JSON (or YAML, which server-side apply sends); 400 if unreadable,
-        415 for protobuf or CBOR, which the simulated server does not speak (clients retry in JSON)."""
+        """The body parsed as JSON (or YAML, which server-side apply sends, or the protobuf that
+        kubectl's generator commands send, for the kinds `simcluster.protobuf_bodies` knows);
+        400 if unreadable, 415 for CBOR or a protobuf kind without a field table."""
         media = self.headers.get("content-type", "").split(";")[0].strip().lower()
         if media in _UNSUPPORTED_MEDIA:
             raise UnsupportedMediaType(f"the body of a request must be JSON or YAML, not {media}")
         if not self.body.strip():
             raise BadRequest("the request body is empty")
+        if media == PROTOBUF:
+            return self._protobuf_body()
         try:
             return json.loads(self.body)
         except ValueError:
@@ -51,6 +53,15 @@ class Request:
             return yaml.safe_load(self.body.decode("utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise BadRequest(f"unable to decode the request body: {exc}") from None
+
+    def _protobuf_body(self) -> Any:
+        try:
+            return decode_body(self.body)
+        except UnsupportedProtobufKind as exc:
+            known = ", ".join(f"{v}/{k}" if "/" in v else f"{v} {k}" for v, k in sorted(KINDS))
+            raise UnsupportedMediaType(
+                f"a protobuf body is decoded only for {known}, not {exc}; send JSON or YAML"
+            ) from None
 
     @property
     def dry_run(self) -> bool:

@@ -21,6 +21,9 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL_NAME_KINDS = frozenset({"Namespace", "Service"})
 
 
+INT32_MAX = 2**31 - 1
+
+
 def _fail(kind: str, name: str, causes: list[str]) -> Invalid:
     return Invalid(
         f'{kind} "{name}" is invalid: ' + ", ".join(causes),
@@ -76,6 +79,8 @@ def _check_replicas(spec: Obj, path: str, causes: list[str]) -> None:
     replicas = spec.get("replicas")
     if replicas is not None and (not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0):
         causes.append(f"{path}.replicas: Invalid value: {replicas!r}: must be greater than or equal to 0")
+    elif isinstance(replicas, int) and replicas > INT32_MAX:  # an int32 in the API: a real server cannot hold more
+        causes.append(f"{path}.replicas: Invalid value: {replicas}: must be no more than {INT32_MAX}")
 
 
 def _workload(obj: Obj, causes: list[str]) -> None:

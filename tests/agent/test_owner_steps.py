@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,64 @@ def test_default_policy_escalates_with_the_image_to_revert_to_in_git(bare_sim: R
         "policy escalate" in r and f"revert the image in the owner's source (Git) to {GOOD}" in r for r in reasons
     )
     assert _image(agent) == BAD
+
+
+def _rollback_reverted_by_self_heal(sim: RunningSim, agent: Agent, before: str) -> str:
+    params = {"kind": "Deployment", "namespace": NS, "name": "web", "before": before}
+    run_id = agent.executor.submit_new(_proposal("rollback_workload", params, agent), None, proposal_id=None)
+    agent.executor.wait(timeout=60)
+    run = agent.store.executions.get(run_id)
+    assert run is not None and run.state is ExecutionState.SUCCEEDED, run
+    assert _image(agent) == GOOD
+    for _ in range(20):
+        sim.cluster.tick(10)
+    assert _image(agent) == BAD, "self-heal re-applied Git's version"
+    return run_id
+
+
+def _restarted(sim: RunningSim, agent: Agent, data_dir: Path) -> Agent:
+    """A new process on the same store: nothing of the old one's memory survives."""
+    agent.stop()
+    clock = sim.cluster.clock
+    assert isinstance(clock, ManualClock)
+    again = build_agent(
+        _settings(sim, data_dir, OwnerPolicy.ACT), clock=clock.now, use_cache=False, sleep=sim.cluster.tick,
+        verify_timeout_seconds=5.0,
+    )  # fmt: skip
+    again.start(schedule=False)
+    return again
+
+
+@pytest.mark.parametrize("agent", [OwnerPolicy.ACT], indirect=True)
+def test_a_restarted_watch_reports_each_revert_once_and_a_second_revert_again(
+    bare_sim: RunningSim, agent: Agent, tmp_path: Path
+) -> None:
+    before = _bad_rollout_from_git(bare_sim, agent, heal_seconds=120)
+    first = _rollback_reverted_by_self_heal(bare_sim, agent, before)
+    assert agent.watch_owners() == [first]
+    agent = _restarted(bare_sim, agent, tmp_path)
+    try:
+        assert agent.watch_owners() == [], "the restarted watch reads what was reported from the store"
+        bare_sim.cluster.tick(16 * 60)  # past the cooldown on the target
+        second = _rollback_reverted_by_self_heal(bare_sim, agent, before)
+        assert agent.watch_owners() == [second], "the owner reverting a second fix is a second outcome"
+        assert agent.watch_owners() == []
+        agent = _restarted(bare_sim, agent, tmp_path)
+        assert agent.watch_owners() == []
+        found = [r.payload for r in agent.store.audit.records() if r.payload.get("outcome") == "reverted-by-owner"]
+        assert [p["execution"] for p in found] == [first, second]
+    finally:
+        agent.stop()
+
+
+@pytest.mark.parametrize("agent", [OwnerPolicy.ACT], indirect=True)
+def test_a_reverted_fix_reaches_a_human_once(bare_sim: RunningSim, agent: Agent) -> None:
+    before = _bad_rollout_from_git(bare_sim, agent, heal_seconds=120)
+    run_id = _rollback_reverted_by_self_heal(bare_sim, agent, before)
+    assert agent.owner_watch is not None
+    notices: list[tuple[str, str]] = []
+    watch = replace(agent.owner_watch, notify=lambda execution, text: notices.append((execution.id, text)))
+    assert watch.check() == [run_id]
+    assert watch.check() == []
+    assert len(notices) == 1 and notices[0][0] == run_id
+    assert "did not hold: Argo CD Application shop-web reverted it" in notices[0][1]

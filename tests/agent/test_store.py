@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from agent.audit import AuditKind, AuditLog
+from agent.owner_watch import record_reverted
 from agent.store import ExecutionState, IncidentStatus, Store
 from tests.agent.conftest import FakeClock
 
@@ -161,3 +163,22 @@ def test_kill_switch_state_round_trips(store: Store, clock: FakeClock) -> None:
 def test_upgrade_is_idempotent(store: Store) -> None:
     store.upgrade()
     assert store.control.get().paused is False
+
+
+def test_runs_reverted_by_their_owner_are_read_back_from_the_audit_records(store: Store, clock: FakeClock) -> None:
+    """The one reader of the owner watch's records: by incident, and for runs with no incident."""
+    incident = store.incidents.open("fp-owner", alerts=[], started_at=clock.now)
+    runs = [
+        store.executions.create(
+            action="rollback_workload", params={}, target_kind="Deployment", target_name=name, incident_id=incident_id
+        )
+        for name, incident_id in (("web", incident.id), ("api", incident.id), ("db", None))
+    ]
+    audit = AuditLog(store.audit, clock=clock)
+    record_reverted(audit, runs[0], actor="scutum", owner="Argo CD Application shop", detail="image put back")
+    record_reverted(audit, runs[2], actor="scutum", owner="Flux Kustomization flux-system/db", detail="x")
+    audit.append(AuditKind.VERIFICATION, actor="scutum", incident_id=incident.id, payload={"execution": runs[1].id})
+    assert store.outcomes.reverted_by_owner([incident.id]) == {runs[0].id}
+    assert store.outcomes.reverted_by_owner([incident.id, None]) == {runs[0].id, runs[2].id}
+    assert store.outcomes.reverted_by_owner([]) == set()
+    assert store.outcomes.since(None).reverted_by_owner == frozenset({runs[0].id})

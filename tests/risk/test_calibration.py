@@ -22,7 +22,8 @@ def test_reliability_intervals_hold_the_true_bad_outcome_rate() -> None:
             continue
         truth = sum(WORLD.bad_base + WORLD.bad_slope * r * r for r in members) / len(members)
         assert row.low <= truth <= row.high, row
-    assert report.bad == sum(1 for d in executed if d.ending in (Ending.FAILED, Ending.UNDONE, Ending.OVERRIDDEN))
+    bad = (Ending.FAILED, Ending.UNDONE, Ending.OVERRIDDEN, Ending.REVERTED_BY_OWNER)
+    assert report.bad == sum(1 for d in executed if d.ending in bad)
     assert report.brier is not None and 0.0 < report.brier < 0.25
 
 

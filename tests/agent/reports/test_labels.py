@@ -50,6 +50,7 @@ def test_every_ending_is_derived_from_the_rows_as_generated(seeded: tuple[Store,
     endings = Counter(d.ending for d in history)
     assert {Ending.VERIFIED, Ending.FAILED, Ending.ESCALATED, Ending.SELF_RESOLVED, Ending.REJECTED} <= set(endings)
     assert Ending.SHADOW in endings
+    assert Ending.REVERTED_BY_OWNER in endings, "the owner's revert is among the generated endings"
     assert {d.people_acted for d in history if d.shadow} == {True, False}
     assert sorted(map(_key, loaded)) == sorted(map(_key, history))
 
@@ -64,9 +65,9 @@ def test_since_limits_the_history_to_incidents_started_after_it(seeded: tuple[St
 def test_a_later_undo_relabels_a_verified_action(seeded: tuple[Store, list[PastDecision]]) -> None:
     store, history = seeded
     undone = [d for d in history if d.ending is Ending.UNDONE]
-    overridden = [d for d in history if d.ending is Ending.OVERRIDDEN]
+    changed = [d for d in history if d.ending in (Ending.OVERRIDDEN, Ending.REVERTED_BY_OWNER)]
     loaded = {d.incident_id: d for d in load_history(store, since=None)}
-    assert undone and overridden
+    assert undone and changed
     assert all(loaded[d.incident_id].ending is Ending.UNDONE for d in undone)
-    assert all(loaded[d.incident_id].bad for d in [*undone, *overridden])
+    assert all(loaded[d.incident_id].bad for d in [*undone, *changed])
     assert replace(undone[0], ending=Ending.VERIFIED).bad is False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from agent.commands import app
 from agent.reports.seed import SeedClock, seed
 from agent.store import Store
 from risk.simulated_history import World, generate
+from risk.track import Ending, PastDecision
 
 runner = CliRunner()
 
@@ -136,3 +138,37 @@ def test_policy_list_on_a_missing_store_is_refused_and_creates_nothing(tmp_path:
 
     assert result.exit_code == 2 and "no store at" in result.stderr
     assert not missing.exists()
+
+
+def test_calibration_counts_a_fix_its_owner_reverted_as_a_bad_outcome(tmp_path: Path) -> None:
+    """The owner watch's `reverted-by-owner` record labels the run: executed, ended badly."""
+    clock = SeedClock()
+    store = Store.connect(f"sqlite:///{tmp_path / 'scutum.db'}", clock=clock.now)
+    store.upgrade()
+    start = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    endings = [Ending.VERIFIED, Ending.REVERTED_BY_OWNER, Ending.VERIFIED, Ending.REVERTED_BY_OWNER]
+    history = [
+        PastDecision(
+            at=start + timedelta(hours=i),
+            incident_id=f"inc-{i}",
+            alert_name="KubeDeploymentRolloutStuck",
+            namespace="shop",
+            verdict="execute",
+            ending=ending,
+            action="rollback_workload",
+            planner="runbook",
+            risk=0.25,
+            components={"state_validity": 0.1},
+            resolved_after_seconds=1800.0,
+        )
+        for i, ending in enumerate(endings)
+    ]
+    seed(store, clock, history)
+    reverted = [r.payload for r in store.audit.records() if r.payload.get("outcome") == "reverted-by-owner"]
+    store.close()
+    assert len(reverted) == 2
+    cal = json.loads(_invoke("report", "calibration", "--data-dir", str(tmp_path), "--json"))["calibration"]
+    assert cal["executed"] == 4
+    assert cal["bad"] == 2
+    assert cal["endings"] == {"verified": 2, "reverted-by-owner": 2}
+    assert sum(row["bad"] for row in cal["reliability"]) == 2
