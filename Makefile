@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/scutum demo --yes
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
