@@ -103,6 +103,8 @@ def _refused_vote(result: VoteResult) -> str | None:
             return f"already decided ({request.state.value})"
         case NotFound():
             return "unknown request id"
+        case Relayed():
+            return None
     return None
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
+from agent.cluster import DEFAULT_CLUSTER
 from agent.store.audit_rows import _record as _audit
 from agent.store.database import Database, utc
 from agent.store.executions import _execution
@@ -23,7 +24,14 @@ from agent.store.records import (
     Incident,
     ProposalRecord,
 )
-from agent.store.tables import AuditRow, DecisionRow, ExecutionRow, IncidentRow, ProposalRow, SnapshotRow
+from agent.store.tables import (
+    AuditRow,
+    DecisionRow,
+    ExecutionRow,
+    IncidentRow,
+    ProposalRow,
+    SnapshotRow,
+)
 
 CHUNK = 500
 """IDs per IN (...) clause: well below SQLite's and PostgreSQL's parameter limits."""
@@ -44,13 +52,14 @@ class DecisionRows:
 class OutcomeRows:
     """The queries behind `scutum report`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cluster: str = DEFAULT_CLUSTER) -> None:
         self._db = db
+        self._cluster = cluster
 
     def since(self, since: datetime | None) -> DecisionRows:
         """Every incident started at or after `since` (all when None) and its rows."""
         with self._db.session() as session:
-            query = select(IncidentRow)
+            query = select(IncidentRow).where(IncidentRow.cluster == self._cluster)
             if since is not None:
                 query = query.where(col(IncidentRow.started_at) >= since)
             incidents = [_incident(r) for r in session.exec(query.order_by(col(IncidentRow.started_at)))]
@@ -68,7 +77,11 @@ class OutcomeRows:
                 escalations += [
                     _audit(r)
                     for r in session.exec(
-                        select(AuditRow).where(AuditRow.kind == "escalation", col(AuditRow.incident_id).in_(chunk))
+                        select(AuditRow).where(
+                            AuditRow.cluster == self._cluster,
+                            AuditRow.kind == "escalation",
+                            col(AuditRow.incident_id).in_(chunk),
+                        )
                     )
                 ]
             decisions: list[DecisionRecord] = []
@@ -90,6 +103,7 @@ class OutcomeRows:
         query = (
             select(SnapshotRow.observed_at)
             .where(
+                SnapshotRow.cluster == self._cluster,
                 SnapshotRow.kind == kind,
                 SnapshotRow.namespace == (namespace or ""),
                 SnapshotRow.name == name,
@@ -103,7 +117,7 @@ class OutcomeRows:
 
     def audit_of_kinds(self, kinds: Collection[str], since: datetime | None) -> list[AuditRecord]:
         """Audit records of these kinds at or after `since`, in chain order."""
-        query = select(AuditRow).where(col(AuditRow.kind).in_(list(kinds)))
+        query = select(AuditRow).where(AuditRow.cluster == self._cluster, col(AuditRow.kind).in_(list(kinds)))
         if since is not None:
             query = query.where(col(AuditRow.ts) >= since)
         with self._db.session() as session:
