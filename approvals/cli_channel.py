@@ -21,8 +21,8 @@ from approvals.queue import (
     NeedsAnotherApprover,
     NotAllowed,
     NotFound,
-    Relayed,
     Rejected,
+    Relayed,
     VoteResult,
 )
 

@@ -23,8 +23,8 @@ from approvals.queue import (
     NeedsAnotherApprover,
     NotAllowed,
     NotFound,
-    Relayed,
     Rejected,
+    Relayed,
     VoteResult,
 )
 

@@ -20,8 +20,8 @@ from approvals.queue import (
     NeedsAnotherApprover,
     NotAllowed,
     NotFound,
-    Relayed,
     Rejected,
+    Relayed,
     VoteResult,
 )
 
@@ -176,7 +176,9 @@ def request_message(request: ApprovalRequest, *, escalation_mention: str | None 
     params = clean_text(json.dumps(request.params, indent=2, sort_keys=True), limit=2000, multiline=True)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},
-        _section(f"{_cluster_prefix(request)}*Incident* {literal(request.incident_id)}: {literal(request.incident_summary)}"),
+        _section(
+            f"{_cluster_prefix(request)}*Incident* {literal(request.incident_id)}: {literal(request.incident_summary)}"
+        ),
         {
             "type": "section",
             "fields": [

@@ -76,9 +76,7 @@ def _now() -> datetime:
 class Store:
     """One database and its repositories, scoped to one cluster."""
 
-    def __init__(
-        self, db: Database, *, clock: Callable[[], datetime] = _now, cluster: str = DEFAULT_CLUSTER
-    ) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = _now, cluster: str = DEFAULT_CLUSTER) -> None:
         self._db = db
         self._clock = clock
         self.cluster = cluster_name(cluster)

@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -131,7 +132,7 @@ class SqlApprovalRepository:
             row = session.get(ApprovalRequestRow, request_id)
             return row.cluster if row else None
 
-    def relay_vote(self, request_id: str, vote: Vote) -> str | None:
+    def relay(self, request_id: str, vote: Vote) -> str | None:
         """Hand a vote to the cluster that owns the request (an `approvals.queue.VoteRelay`):
         stored for that cluster's agent to take; nothing of the request changes here. Returns
         the owner, or None when no cluster has the request."""
@@ -152,34 +153,49 @@ class SqlApprovalRepository:
             )
             return row.cluster
 
-    def take_relayed_votes(self, *, limit: int = 100) -> list[tuple[str, Vote, str]]:
-        """This cluster's relayed votes, oldest first, removed as they are read (request id, the
-        vote, the cluster that received it): whoever takes one casts it; SKIP LOCKED on
-        PostgreSQL keeps two replicas from taking the same."""
-        with self._db.session(write_lock=True) as session:
-            query = (
-                select(RelayedVoteRow)
-                .where(RelayedVoteRow.cluster == self._cluster)
-                .order_by(col(RelayedVoteRow.id))
-                .limit(limit)
-            )
-            rows = session.exec(query.with_for_update(skip_locked=True) if self._db.is_postgres else query).all()
-            taken = [
-                (
-                    row.request_id,
-                    Vote(
+    def relayed_votes(self, *, limit: int = 100) -> Sequence[RelayedVote]:
+        """Votes other clusters' agents received for this cluster's requests, oldest first."""
+        query = (
+            select(RelayedVoteRow)
+            .where(RelayedVoteRow.cluster == self._cluster)
+            .order_by(col(RelayedVoteRow.id))
+            .limit(limit)
+        )
+        with self._db.session() as session:
+            return [
+                RelayedVote(
+                    id=int(row.id or 0),
+                    request_id=row.request_id,
+                    vote=Vote(
                         approver=row.approver,
                         decision=VoteDecision(row.decision),
                         channel=VoteChannel(row.channel),
                         at=utc(row.at),
                     ),
-                    row.received_by,
+                    received_by=row.received_by,
                 )
-                for row in rows
+                for row in session.exec(query)
             ]
-            for row in rows:
-                session.delete(row)
-            return taken
+
+    def forget_relayed_vote(self, relayed_id: int) -> None:
+        """Drop a relayed vote once it has been cast (cast first: a crash in between casts it
+        again, which the queue answers as a repeat, never as a second approval)."""
+        with self._db.session(write_lock=True) as session:
+            session.connection().execute(
+                delete(RelayedVoteRow).where(
+                    col(RelayedVoteRow.id) == relayed_id, col(RelayedVoteRow.cluster) == self._cluster
+                )
+            )
+
+
+@dataclass(frozen=True)
+class RelayedVote:
+    """A vote received by another cluster's agent for one of this cluster's requests."""
+
+    id: int
+    request_id: str
+    vote: Vote
+    received_by: str
 
 
 def _row(request: ApprovalRequest, cluster: str) -> ApprovalRequestRow:

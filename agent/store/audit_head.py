@@ -13,9 +13,11 @@ from agent.store.records import AuditHead
 def lock_head(session: Session, cluster: str) -> AuditHead:
     """The cluster's head, locked until the transaction ends (its appends serialize on it); a
     cluster's first append creates its head at zero."""
-    row = session.connection().execute(
-        text("SELECT head_seq, head_hash FROM scutum_audit_lock_head(:cluster)"), {"cluster": cluster}
-    ).first()
+    row = (
+        session.connection()
+        .execute(text("SELECT head_seq, head_hash FROM scutum_audit_lock_head(:cluster)"), {"cluster": cluster})
+        .first()
+    )
     return AuditHead(seq=0, hash="") if row is None else AuditHead(seq=int(row[0]), hash=str(row[1]))
 
 

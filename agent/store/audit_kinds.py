@@ -21,7 +21,11 @@ class AuditKindIndex:
     def records_of_kind(self, kind: str) -> list[AuditRecord]:
         """Every record of `kind`, oldest first (meant for rare kinds such as `checkpoint_key`)."""
         with self._db.session() as session:
-            rows = session.exec(select(AuditRow).where(AuditRow.cluster == self._cluster, AuditRow.kind == kind).order_by(col(AuditRow.seq))).all()
+            rows = session.exec(
+                select(AuditRow)
+                .where(AuditRow.cluster == self._cluster, AuditRow.kind == kind)
+                .order_by(col(AuditRow.seq))
+            ).all()
             return [
                 AuditRecord(
                     seq=row.seq,

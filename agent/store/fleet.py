@@ -51,7 +51,7 @@ class FleetReader:
         found: set[str] = set()
         with self._db.session() as session:
             for table in tables:
-                found.update(str(c) for c in session.exec(select(table.cluster).distinct()))  # type: ignore[attr-defined]
+                found.update(str(c) for c in session.exec(select(table.cluster).distinct()))
         return sorted(found)
 
     def summaries(self) -> list[ClusterSummary]:
@@ -80,7 +80,9 @@ class FleetReader:
             heads = {row.cluster: AuditHead(seq=row.seq, hash=row.hash) for row in session.exec(select(AuditHeadRow))}
             paused = {row.cluster: row.paused for row in session.exec(select(ControlRow))}
             leaders: dict[str, ReplicaRow] = {}
-            for row in session.exec(select(ReplicaRow).where(col(ReplicaRow.leading)).order_by(col(ReplicaRow.updated_at))):
+            for row in session.exec(
+                select(ReplicaRow).where(col(ReplicaRow.leading)).order_by(col(ReplicaRow.updated_at))
+            ):
                 leaders[row.cluster] = row  # the most recent report wins
         names = sorted({*incidents, *pending, *decided, *heads, *paused, *leaders})
         return [

@@ -186,7 +186,9 @@ class IncidentRepository:
     def proposals(self, incident_id: str) -> list[ProposalRecord]:
         """The proposals made for an incident, oldest first."""
         with self._db.session() as session:
-            query = select(ProposalRow).where(ProposalRow.cluster == self._cluster, ProposalRow.incident_id == incident_id)
+            query = select(ProposalRow).where(
+                ProposalRow.cluster == self._cluster, ProposalRow.incident_id == incident_id
+            )
             return [_proposal(r) for r in session.exec(query.order_by(col(ProposalRow.created_at)))]
 
     def add_decision(
@@ -219,7 +221,9 @@ class IncidentRepository:
     def decisions(self, proposal_id: str) -> list[DecisionRecord]:
         """The decisions taken on a proposal, oldest first."""
         with self._db.session() as session:
-            query = select(DecisionRow).where(DecisionRow.cluster == self._cluster, DecisionRow.proposal_id == proposal_id)
+            query = select(DecisionRow).where(
+                DecisionRow.cluster == self._cluster, DecisionRow.proposal_id == proposal_id
+            )
             return [_decision(r) for r in session.exec(query.order_by(col(DecisionRow.created_at)))]
 
 

@@ -122,7 +122,9 @@ class SnapshotRepository:
     def history(self, kind: str, namespace: str, name: str) -> list[Snapshot]:
         """Every kept version of the object, oldest first."""
         with self._db.session() as session:
-            rows = session.exec(_of(self._cluster, kind, namespace, name).order_by(col(SnapshotRow.observed_at), col(SnapshotRow.id)))
+            rows = session.exec(
+                _of(self._cluster, kind, namespace, name).order_by(col(SnapshotRow.observed_at), col(SnapshotRow.id))
+            )
             return [_snapshot(r) for r in rows]
 
     def changed_at(self, kind: str, namespace: str | None, name: str) -> datetime | None:
@@ -149,7 +151,12 @@ class SnapshotRepository:
                 col(SnapshotRow.id).label("id"),
                 func.row_number()
                 .over(
-                    partition_by=(col(SnapshotRow.cluster), col(SnapshotRow.kind), col(SnapshotRow.namespace), col(SnapshotRow.name)),
+                    partition_by=(
+                        col(SnapshotRow.cluster),
+                        col(SnapshotRow.kind),
+                        col(SnapshotRow.namespace),
+                        col(SnapshotRow.name),
+                    ),
                     order_by=(col(SnapshotRow.observed_at).desc(), col(SnapshotRow.id).desc()),
                 )
                 .label("position"),
@@ -253,7 +260,9 @@ def _load_contents(
 def _of(cluster: str, kind: str, namespace: str, name: str) -> Any:
     return select(SnapshotRow).where(
         SnapshotRow.cluster == cluster,
-        SnapshotRow.kind == kind, SnapshotRow.namespace == (namespace or ""), SnapshotRow.name == name
+        SnapshotRow.kind == kind,
+        SnapshotRow.namespace == (namespace or ""),
+        SnapshotRow.name == name,
     )
 
 
