@@ -46,12 +46,13 @@ class FleetReader:
         self._db = db
 
     def clusters(self) -> list[str]:
-        """Every cluster with a row anywhere that names clusters, sorted."""
-        tables = (IncidentRow, ApprovalRequestRow, ExecutionRow, AuditHeadRow, ReplicaRow, ControlRow)
+        """Every cluster with a chain, an incident, a request, a run or a replica, sorted."""
+        tables = (IncidentRow, ApprovalRequestRow, ExecutionRow, ReplicaRow)
         found: set[str] = set()
         with self._db.session() as session:
             for table in tables:
                 found.update(str(c) for c in session.exec(select(table.cluster).distinct()))
+            found.update(str(c) for c in session.exec(select(AuditHeadRow.cluster).where(col(AuditHeadRow.seq) > 0)))
         return sorted(found)
 
     def summaries(self) -> list[ClusterSummary]:
@@ -77,8 +78,15 @@ class FleetReader:
                     select(DecisionRow.cluster, func.max(DecisionRow.created_at)).group_by(col(DecisionRow.cluster))
                 ).all()
             )
-            heads = {row.cluster: AuditHead(seq=row.seq, hash=row.hash) for row in session.exec(select(AuditHeadRow))}
-            paused = {row.cluster: row.paused for row in session.exec(select(ControlRow))}
+            # a fresh store's seed rows (an empty head, a never-set switch) name no cluster in use
+            heads = {
+                row.cluster: AuditHead(seq=row.seq, hash=row.hash)
+                for row in session.exec(select(AuditHeadRow).where(col(AuditHeadRow.seq) > 0))
+            }
+            paused = {
+                row.cluster: row.paused
+                for row in session.exec(select(ControlRow).where(col(ControlRow.changed_at).is_not(None)))
+            }
             leaders: dict[str, ReplicaRow] = {}
             for row in session.exec(
                 select(ReplicaRow).where(col(ReplicaRow.leading)).order_by(col(ReplicaRow.updated_at))
