@@ -77,6 +77,8 @@ class FleetResult:
     transactions_per_decision: float
     rows_per_decision: float
     bytes_per_decision: float
+    database_cpu_ms_per_decision: float
+    """CPU time of every PostgreSQL server process on this machine during the run, per decision."""
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -166,6 +168,23 @@ def _database_counters(dsn: str, schema: str) -> tuple[int, int, int]:
     return int(commits[0]) if commits else 0, int(rows[0]) if rows else 0, int(size[0]) if size else 0
 
 
+def _postgres_cpu_seconds() -> float:
+    """User + system CPU seconds of the PostgreSQL server processes (read from /proc; 0 elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        if name.startswith("postgres"):
+            total += int(rest[11]) + int(rest[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
+
+
 def run_fleet(agents: int, decisions: int, *, dsn: str = DEFAULT_DSN) -> FleetResult:
     """Start `agents` agent processes on one fresh schema, let them decide at once, measure."""
     schema, url = _schema(dsn)
@@ -189,6 +208,7 @@ def run_fleet(agents: int, decisions: int, *, dsn: str = DEFAULT_DSN) -> FleetRe
                 raise RuntimeError(f"an agent did not start: {line!r}")
         time.sleep(2)  # the counters settle (statistics are sent at most every 500 ms)
         commits_before, rows_before, bytes_before = _database_counters(dsn, schema)
+        cpu_before = _postgres_cpu_seconds()
         for proc in procs:
             assert proc.stdin is not None
             proc.stdin.write("go\n")
@@ -197,6 +217,7 @@ def run_fleet(agents: int, decisions: int, *, dsn: str = DEFAULT_DSN) -> FleetRe
         for proc in procs:
             out, _ = proc.communicate(timeout=3600)
             runs.append(AgentRun(**json.loads(out.strip().splitlines()[-1])))
+        cpu_after = _postgres_cpu_seconds()
         time.sleep(2)
         commits_after, rows_after, bytes_after = _database_counters(dsn, schema)
     finally:
@@ -215,6 +236,7 @@ def run_fleet(agents: int, decisions: int, *, dsn: str = DEFAULT_DSN) -> FleetRe
         transactions_per_decision=(commits_after - commits_before) / total,
         rows_per_decision=(rows_after - rows_before) / total,
         bytes_per_decision=(bytes_after - bytes_before) / total,
+        database_cpu_ms_per_decision=(cpu_after - cpu_before) * 1000 / total,
     )
 
 
@@ -230,17 +252,19 @@ def section(results: list[FleetResult], *, decisions: int, when: str, machine: s
         "on one PostgreSQL schema on the same machine; shadow mode (decided and recorded, nothing run).",
         f"Every agent decides {decisions} alerts on distinct targets, all agents starting at the same instant.",
         "Transactions (reads included: each store read is one), rows inserted and bytes the schema grew by",
-        "are PostgreSQL's own statistics over the run, per decision.",
+        "are PostgreSQL's own statistics over the run, per decision; PostgreSQL CPU is the user and system",
+        "time of its server processes over the run (from /proc), per decision.",
         "",
         "| agents | decisions | wall, s | decisions/s (fleet) | per agent | decide p50 / p99, ms "
-        "| transactions / decision | rows / decision | bytes / decision |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| transactions / decision | rows / decision | bytes / decision | PostgreSQL CPU / decision, ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.agents} | {r.decisions:,} | {r.wall_seconds:.1f} | {r.decisions_per_second:.1f} "
             f"| {r.per_agent_per_second:.1f} | {r.decide_p50_ms:.1f} / {r.decide_p99_ms:.1f} "
-            f"| {r.transactions_per_decision:.1f} | {r.rows_per_decision:.1f} | {r.bytes_per_decision:,.0f} |"
+            f"| {r.transactions_per_decision:.1f} | {r.rows_per_decision:.1f} | {r.bytes_per_decision:,.0f} "
+            f"| {r.database_cpu_ms_per_decision:.2f} |"
         )
     cores = os.cpu_count() or 1
     lines += [
@@ -273,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{count:>3} agents  {result.decisions:>6} decisions  {result.decisions_per_second:>7.1f}/s "
             f"({result.per_agent_per_second:.1f} per agent)  p50/p99 {result.decide_p50_ms:.1f}/"
             f"{result.decide_p99_ms:.1f} ms  {result.transactions_per_decision:.1f} transactions, "
-            f"{result.rows_per_decision:.1f} rows, {result.bytes_per_decision:,.0f} B per decision",
+            f"{result.rows_per_decision:.1f} rows, {result.bytes_per_decision:,.0f} B, "
+            f"{result.database_cpu_ms_per_decision:.2f} ms PostgreSQL CPU per decision",
             flush=True,
         )
     if args.json:

@@ -288,3 +288,44 @@ def test_status_of_all_clusters_has_one_row_per_cluster(fleet: tuple[Member, Mem
     assert not alpha.agent.kill_switch.is_paused()
     lines = status.lines()
     assert lines[0].startswith("CLUSTER") and any(line.startswith("alpha *") for line in lines)
+
+
+def test_a_relayed_vote_survives_a_restart_of_its_owner_and_a_second_cast_runs_nothing_twice(
+    fleet: tuple[Member, Member], postgres_url: str
+) -> None:
+    alpha, beta = fleet
+    beta_request = _fire_runaway_cronjob(beta)
+    cli_channel.approve(alpha.agent.approvals, beta_request, as_user="oncall", now=alpha.agent.clock())
+    (relayed,) = beta.agent.store.approvals.relayed_votes()
+    beta.agent.stop()  # beta restarts before its leader took the vote
+
+    clock = beta.sim.cluster.clock
+    assert isinstance(clock, ManualClock)
+    successor = build_agent(
+        _settings(beta.sim, postgres_url, "beta", ("oncall",)),
+        clock=clock.now,
+        use_cache=False,
+        sleep=beta.sim.cluster.tick,
+        verify_timeout_seconds=5.0,
+    )
+    successor.start(schedule=False)
+    try:
+        # as if a leader died between casting the vote and forgetting it: the vote is cast again
+        successor.approvals.vote(
+            beta_request,
+            relayed.vote.approver,
+            relayed.vote.decision,
+            channel=relayed.vote.channel,
+            now=relayed.vote.at,
+        )
+        successor.dispatch()
+        successor.executor.wait(timeout=60)
+        successor.dispatch()
+        successor.executor.wait(timeout=60)
+        assert _suspended(beta) and not _suspended(alpha)
+        assert _rows(postgres_url, "SELECT cluster, state FROM executions") == [("beta", "succeeded")]
+        assert _rows(postgres_url, "SELECT count(*) FROM relayed_votes") == [(0,)]
+        assert successor.approvals.get(beta_request).state is ApprovalState.SUCCEEDED  # type: ignore[union-attr]
+        assert successor.audit.verify().ok
+    finally:
+        successor.stop()
