@@ -169,7 +169,8 @@ def _database_counters(dsn: str, schema: str) -> tuple[int, int, int]:
 
 
 def _postgres_cpu_seconds() -> float:
-    """User + system CPU seconds of the PostgreSQL server processes (read from /proc; 0 elsewhere)."""
+    """User + system CPU seconds of the PostgreSQL server processes and their ended children (read
+    from /proc; 0 elsewhere)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for entry in Path("/proc").iterdir():
@@ -181,7 +182,9 @@ def _postgres_cpu_seconds() -> float:
             continue
         name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
         if name.startswith("postgres"):
-            total += int(rest[11]) + int(rest[12])  # utime, stime (fields 14 and 15)
+            # utime, stime, cutime, cstime (fields 14-17): backends that ended are in the
+            # postmaster's children's time, so connections closed during the run still count
+            total += sum(int(value) for value in rest[11:15])
     return total / ticks
 
 
