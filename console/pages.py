@@ -15,7 +15,14 @@ from actions.base import ActionName
 from agent.audit import export_line
 from agent.settings import redacted
 from agent.store import IncidentStatus
-from agent.store.browse import ALL_CLUSTERS, DECIDED_VERDICTS, IncidentFilter, IncidentSummary, cursor_text, parse_cursor
+from agent.store.browse import (
+    ALL_CLUSTERS,
+    DECIDED_VERDICTS,
+    IncidentFilter,
+    IncidentSummary,
+    cursor_text,
+    parse_cursor,
+)
 from console.present import changes, claim_checks, hide_prompts, risk_bars, row, timeline
 
 if TYPE_CHECKING:
