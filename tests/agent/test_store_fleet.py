@@ -18,7 +18,7 @@ from actions.base import ActionName
 from agent.audit import AuditKind, AuditLog
 from agent.intake.alerts import parse_gettable_alerts
 from agent.intake.incidents import Intake, incident_id
-from agent.store import AuditHead, AuditRecord, IncidentStatus, Store, migrate
+from agent.store import AuditHead, AuditRecord, FencedOut, IncidentStatus, Store, migrate
 from agent.store.database import build_engine
 from approvals.model import ApprovalRequest, ApprovalState, Target
 from tests.agent.conftest import FakeClock
@@ -200,3 +200,18 @@ def test_interleaved_work_of_two_clusters_never_crosses(shared: Store, operation
         assert {r.id for r in mine.approvals.list(state=ApprovalState.APPROVED)} == approved[who]
         assert mine.audit.head().seq == records[who] and logs[who].verify().ok
         assert mine.control.get().paused is paused[who]
+
+
+def test_one_clusters_replica_can_neither_claim_nor_fence_out_anothers_run(store: Store) -> None:
+    alpha, beta = store.for_cluster("alpha"), store.for_cluster("beta")
+    run = beta.executions.create(action="restart_workload", params={}, target_kind="Deployment", target_name="web")
+
+    assert not alpha.executions.claim_execution(run.id, "scutum-0")  # same pod name, other cluster
+    assert beta.executions.claim_execution(run.id, "scutum-0")
+    claimed = beta.executions.get(run.id)
+    assert claimed is not None and alpha.executions.get(run.id) is None
+    assert alpha.executions.take_over(claimed, "scutum-0", restart=True) is None
+    with pytest.raises(FencedOut):
+        alpha.executions.fenced_step(run.id, "scutum-0", claimed.fence, holds_lease=lambda: True)
+    beta.executions.fenced_step(run.id, "scutum-0", claimed.fence, holds_lease=lambda: True)  # still beta's
+    assert alpha.executions.unfinished() == [] and [e.id for e in beta.executions.unfinished()] == [run.id]
