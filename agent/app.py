@@ -95,6 +95,7 @@ def open_store(settings: Settings, *, clock: Callable[[], datetime] = utc_now, c
         clock=clock,
         connect_timeout=settings.database.connect_timeout_seconds,
         statement_timeout=settings.database.statement_timeout_seconds,
+        cluster=settings.agent.cluster,
     )
     if settings.database.migrate_on_start:
         store.upgrade()
@@ -304,6 +305,7 @@ class Agent:
         incidents whose work finished. The store's claims keep each to one run."""
         if not self.take_over():
             return
+        self.take_relayed_votes()
         approved = self.approvals.repository.list(state=ApprovalState.APPROVED)
         self.executor.forget_dispatched({request.id for request in approved})
         for request in approved:
@@ -311,6 +313,28 @@ class Agent:
         self.executor.resume_pending()
         self.executor.recover_own()
         self.lifecycle.settle_all()
+
+    def take_relayed_votes(self) -> int:
+        """Leader only (from `dispatch`): cast the votes other clusters' agents received for this
+        cluster's requests (one Slack app may serve a fleet), through this cluster's own
+        authorisation, expiry and audit; the receiver never touched the request. Returns how many."""
+        relayed = self.store.approvals.relayed_votes()
+        for item in relayed:
+            vote = item.vote
+            self.audit.append(
+                AuditKind.APPROVAL_VOTE,
+                actor=vote.approver,
+                payload={
+                    "event": "approval_vote_relay_taken",
+                    "request_id": item.request_id,
+                    "received_by": item.received_by,
+                    "decision": vote.decision.value,
+                    "channel": vote.channel.value,
+                },
+            )
+            self.approvals.vote(item.request_id, vote.approver, vote.decision, channel=vote.channel, now=vote.at)
+            self.store.approvals.forget_relayed_vote(item.id)
+        return len(relayed)
 
     def publish_checkpoint(self, *, force: bool = False) -> None:
         """Leader only: sign the chain's head and publish it to the witnesses."""
@@ -537,8 +561,9 @@ def build_agent(
         policy=ApproverPolicy(settings.approvals, groups=groups, on_call=_on_call(settings, clock)),
         audit=approvals_audit(audit, metrics),
         notifier=notifier or _notifier(slack, mattermost),
+        relay=store.approvals,  # a shared Slack app or Mattermost team: another cluster's request
     )
-    intake = Intake()
+    intake = Intake(cluster=store.cluster)
     lifecycle = IncidentLifecycle(store, intake, clock=clock)
     # Winning the lease only sets the gauge; the next poll or dispatch takes over (`take_over`).
     leader = _leader(settings, kube, identity, clock=clock, on_change=lambda leading: metrics.leader.set(int(leading)))

@@ -31,7 +31,7 @@ from agent.checkpoints import (
 )
 from agent.control import KillSwitch
 from agent.settings import Settings, SettingsError, load_settings, redacted
-from agent.status import read_status
+from agent.status import read_fleet_status, read_status
 from agent.store import Store
 from agent.store.records import AuditRecord
 
@@ -131,6 +131,12 @@ PublicKeyOption = Annotated[
 ]
 
 
+ClusterOption = Annotated[str | None, typer.Option("--cluster", help="Verify this cluster's chain in a shared store.")]
+AllClustersOption = Annotated[
+    bool, typer.Option("--all-clusters", help="Verify every cluster's chain in a shared store, each on its own.")
+]
+
+
 @audit_app.command("verify")
 def audit_verify(  # noqa: PLR0917 - typer maps each option to a parameter
     config: ConfigOption = None,
@@ -145,9 +151,19 @@ def audit_verify(  # noqa: PLR0917 - typer maps each option to a parameter
     checkpoints: CheckpointsOption = None,
     from_cluster: FromClusterOption = False,
     public_keys: PublicKeyOption = None,
+    cluster: ClusterOption = None,
+    all_clusters: AllClustersOption = False,
 ) -> None:
-    """Exit 0 when the chain is intact (and extends every signed checkpoint given), 1 otherwise."""
+    """Exit 0 when the chain is intact (and extends every signed checkpoint given), 1 otherwise.
+    A shared store holds one chain per cluster: this cluster's is verified unless `--cluster`
+    names another or `--all-clusters` asks for each (reported per cluster)."""
     settings = settings_from(config, data_dir)
+    if cluster is not None or all_clusters:
+        if input_file is not None or checkpoints is not None or from_cluster:
+            typer.echo("scutum: --cluster/--all-clusters verify the store's chains, without checkpoints", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        _verify_clusters(settings, cluster, as_json=as_json)
+        return
     published = _published(settings, checkpoints, from_cluster=from_cluster)
     proof: CheckpointReport | None = None
     try:
@@ -168,6 +184,31 @@ def audit_verify(  # noqa: PLR0917 - typer maps each option to a parameter
         raise typer.Exit(EXIT_BAD_INPUT) from None
     _print_verify(report, proof, as_json=as_json)
     if not report.ok or (proof is not None and not proof.ok):
+        raise typer.Exit(EXIT_CHAIN_BROKEN)
+
+
+def _verify_clusters(settings: Settings, cluster: str | None, *, as_json: bool) -> None:
+    """Verify each named cluster's chain on its own; exit 1 when any is broken. A cluster that
+    wrote with another HMAC key reports `bad key`: verify it with its own configuration."""
+    store = existing_store(settings)
+    try:
+        names = [cluster] if cluster is not None else store.fleet.clusters() or [store.cluster]
+        reports = {name: audit_log(settings, store.for_cluster(name)).verify() for name in names}
+    except ValueError as exc:  # a malformed --cluster name
+        typer.echo(f"scutum: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    finally:
+        store.close()
+    if as_json:
+        out = {
+            name: {**report.__dict__, "problem": report.problem.value if report.problem else None}
+            for name, report in reports.items()
+        }
+        typer.echo(json.dumps({"clusters": out}, sort_keys=True))
+    else:
+        for name, report in reports.items():
+            typer.echo(f"cluster {name}: {report.describe()}", err=not report.ok)
+    if not all(report.ok for report in reports.values()):
         raise typer.Exit(EXIT_CHAIN_BROKEN)
 
 
@@ -281,12 +322,24 @@ def _switch(config: Path | None, data_dir: Path | None, *, as_user: str, pause_r
 
 
 @app.command("status")
-def status(config: ConfigOption = None, data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
+def status(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+    all_clusters: Annotated[
+        bool, typer.Option("--all-clusters", help="One line per cluster of a shared store.")
+    ] = False,
+) -> None:
     """The kill switch (who, why, since when), the leader, pending approvals, open incidents
-    and each replica's last poll, read from the store."""
+    and each replica's last poll, read from the store; with --all-clusters, one row per cluster
+    (leader, open incidents, pending approvals, last decision, chain head)."""
     settings = settings_from(config, data_dir)
     store = open_store(settings)
     try:
+        if all_clusters:
+            fleet = read_fleet_status(store)
+            typer.echo(json.dumps(fleet.as_json(), indent=2) if as_json else "\n".join(fleet.lines()))
+            return
         report = read_status(store)
     finally:
         store.close()

@@ -221,6 +221,7 @@ def _queue(config: Path | None, data_dir: Path | None) -> ApprovalQueue:
         settings.approvals,
         policy=ApproverPolicy(settings.approvals),
         audit=approvals_audit(audit_log(settings, store)),
+        relay=store.approvals,  # another cluster's request: handed to its agent (docs/fleet.md)
     )
 
 

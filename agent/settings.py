@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actions.base import ActionLimits
+from agent.cluster import DEFAULT_CLUSTER, cluster_name
 from agent.owner_settings import OwnersSettings
 from agent.paging.settings import PagingSettings
 from agent.secret_settings import misplaced_secrets
@@ -166,6 +167,11 @@ class AgentIdentitySettings(Section):
     """Namespaces the agent watches and may act in (others are vetoed); empty means every namespace."""
     identity: str | None = None
     """This replica's identity in claims and leases; unset means the host name."""
+    cluster: Annotated[str, AfterValidator(cluster_name)] = DEFAULT_CLUSTER
+    """Name of the Kubernetes cluster this agent runs in (a DNS-1123 label). Every store record
+    carries it, so agents of many clusters may share one database: each sees, dispatches and
+    audits only its own cluster's records (docs/fleet.md). Keep it stable: renaming a cluster
+    leaves its history under the old name."""
     strict_secrets: bool = False
     """Refuse to start when a secret setting (token, key, database URL) arrives from anywhere but
     its own upper-case `SCUTUM_*` variable, filled from a Secret; the chart turns this on."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agent.store import ControlState, IncidentStatus, ReplicaReport, Store
+from agent.store import ClusterSummary, ControlState, IncidentStatus, ReplicaReport, Store
 from agent.store.records import ACTIVE_INCIDENT_STATES
 from approvals.model import ApprovalState
 
@@ -67,8 +67,51 @@ class StatusReport:
         return lines
 
 
+@dataclass(frozen=True)
+class FleetStatus:
+    """`scutum status --all-clusters`: one row per cluster of a shared store."""
+
+    this_cluster: str
+    clusters: tuple[ClusterSummary, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        """The `--json` form."""
+        return {
+            "this_cluster": self.this_cluster,
+            "clusters": [
+                {
+                    "cluster": c.cluster,
+                    "leader": c.leader,
+                    "leader_reported_at": c.leader_seen_at.isoformat() if c.leader_seen_at else None,
+                    "paused": c.paused,
+                    "open_incidents": c.open_incidents,
+                    "pending_approvals": c.pending_approvals,
+                    "last_decision_at": c.last_decision_at.isoformat() if c.last_decision_at else None,
+                    "chain_head": {"seq": c.head.seq, "hash": c.head.hash},
+                }
+                for c in self.clusters
+            ],
+        }
+
+    def lines(self) -> list[str]:
+        """A table, this agent's own cluster marked with `*`."""
+        rows = [("CLUSTER", "LEADER", "OPEN", "PENDING", "LAST DECISION", "CHAIN HEAD")]
+        for c in self.clusters:
+            name = f"{c.cluster}{' (paused)' if c.paused else ''}{' *' if c.cluster == self.this_cluster else ''}"
+            decided = c.last_decision_at.isoformat(timespec="seconds") if c.last_decision_at else "-"
+            head = f"{c.head.seq}:{c.head.hash[:12]}" if c.head.seq else "0"
+            rows.append((name, c.leader or "-", str(c.open_incidents), str(c.pending_approvals), decided, head))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def read_fleet_status(store: Store) -> FleetStatus:
+    """Every cluster's row, read from the shared store (a fleet-wide read)."""
+    return FleetStatus(this_cluster=store.cluster, clusters=tuple(store.fleet.summaries()))
+
+
 def read_status(store: Store) -> StatusReport:
-    """Read the status from the store."""
+    """Read the status from the store (this agent's cluster)."""
     return StatusReport(
         control=store.control.get(),
         replicas=tuple(store.replicas.list()),

@@ -22,6 +22,7 @@ from approvals.queue import (
     NotAllowed,
     NotFound,
     Rejected,
+    Relayed,
     VoteResult,
 )
 
@@ -82,7 +83,7 @@ def reject(queue: ApprovalQueue, request_id: str, *, as_user: str, now: datetime
 
 def _outcome(result: VoteResult) -> CliOutcome:
     """Exit code 0 when the vote counted, 1 when it was refused or came too late."""
-    request: ApprovalRequest | None = None if isinstance(result, NotFound) else result.request
+    request: ApprovalRequest | None = None if isinstance(result, NotFound | Relayed) else result.request
     match result:
         case Approved(request=r):
             name, msg, code = "approved", f"{r.id} approved; the action will run", 0
@@ -102,4 +103,6 @@ def _outcome(result: VoteResult) -> CliOutcome:
             name, msg, code = "already_decided", f"{r.id} is already {r.state.value}", 1
         case NotFound(request_id=request_id):
             name, msg, code = "not_found", f"no approval request {request_id}", 1
+        case Relayed(request_id=request_id, cluster=cluster):
+            name, msg, code = "relayed", f"{request_id} belongs to cluster {cluster}: the vote was handed to it", 0
     return CliOutcome(name, msg, code, request)

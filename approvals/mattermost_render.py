@@ -24,6 +24,7 @@ from approvals.queue import (
     NotAllowed,
     NotFound,
     Rejected,
+    Relayed,
     VoteResult,
 )
 
@@ -111,6 +112,7 @@ def request_post(request: ApprovalRequest, *, callback_url: str, secret: str) ->
     params = json.dumps(request.params, sort_keys=True)
     text = "\n".join(
         [
+            *([f"**Cluster** {code(request.cluster)}"] if request.cluster != "default" else []),
             f"**Incident** {code(request.incident_id)}: {code(request.incident_summary)}",
             f"**Parameters** {code(params)}",
             f"**Deadline** {request.deadline.isoformat()} · **Approvers needed** {request.required_approvals}",
@@ -157,4 +159,6 @@ def vote_text(result: VoteResult) -> str:
             text = f"Already decided ({request.state.value}); your vote changed nothing."
         case NotFound():
             text = "No such request."
+        case Relayed(cluster=cluster):
+            text = f"Your vote was handed to cluster {code(cluster)}, which owns this request."
     return text

@@ -132,6 +132,8 @@ class ApprovalRequest(_Frozen):
     """Execution result detail (succeeded/failed) or the reason for superseding."""
     undo_available: bool = False
     """Whether the executed action has an inverse that can be offered as Undo."""
+    cluster: str = "default"
+    """The cluster the action would run in; only that cluster's agent carries it out."""
 
     @property
     def risk_total(self) -> float:

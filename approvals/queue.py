@@ -129,13 +129,32 @@ class NotFound:
     request_id: str
 
 
-VoteResult = Approved | Rejected | NeedsAnotherApprover | NotAllowed | Expired | AlreadyDecided | NotFound
+@dataclass(frozen=True)
+class Relayed:
+    """The request belongs to another cluster of the fleet: the vote was handed to that
+    cluster's agent, which records it through its own checks. Nothing changed here."""
+
+    request_id: str
+    cluster: str
+
+
+VoteResult = Approved | Rejected | NeedsAnotherApprover | NotAllowed | Expired | AlreadyDecided | NotFound | Relayed
 """Every possible answer to a vote."""
 
 
 def _who(voter: Voter) -> dict[str, str]:
     """Audit fields of a voter: the person counted, and the identity the channel vouched for."""
     return {"approver": voter.person, "channel": voter.channel.value, "channel_identity": voter.identity}
+
+
+class VoteRelay(Protocol):
+    """Hands a vote for a request this agent does not own to the cluster that does (one Slack
+    app or Mattermost team may serve a fleet; see docs/fleet.md)."""
+
+    def relay(self, request_id: str, vote: Vote) -> str | None:
+        """The owning cluster's name when the request exists there and the vote was handed
+        over; None when no cluster has the request."""
+        ...
 
 
 def _new_id() -> str:
@@ -167,8 +186,10 @@ class ApprovalQueue:
         audit: AuditSink,
         notifier: ApprovalNotifier | None = None,
         new_id: Callable[[], str] = _new_id,
+        relay: VoteRelay | None = None,
     ) -> None:
         self._repo = repository
+        self._relay = relay
         self._settings = settings
         self._policy = policy
         self._audit = audit
@@ -228,8 +249,9 @@ class ApprovalQueue:
             deadline=request.deadline.isoformat(),
             requested_by=request.requested_by,
         )
-        self._notifier.publish(request)
-        return self._repo.get(request.id) or request
+        stored = self._repo.get(request.id) or request  # as stored: with the cluster it belongs to
+        self._notifier.publish(stored)
+        return stored
 
     def vote(
         self, request_id: str, approver: str, decision: VoteDecision, *, channel: VoteChannel, now: datetime
@@ -240,7 +262,7 @@ class ApprovalQueue:
         a race loser or a late click changes nothing."""
         request = self._repo.get(request_id)
         if request is None:
-            return NotFound(request_id)
+            return self._relayed(request_id, Vote(approver=approver, decision=decision, at=now, channel=channel))
         voter = self._policy.identities.resolve(channel, approver)
         blocked = self._vote_blocked(request, voter, decision, now=now)
         if blocked is not None:
@@ -252,6 +274,24 @@ class ApprovalQueue:
         if decision is VoteDecision.REJECT:
             return self._finish_reject(request, now)
         return self._count_approvals(request, now)
+
+    def _relayed(self, request_id: str, vote: Vote) -> VoteResult:
+        """A vote for a request another cluster owns: handed over (and audited here, in this
+        cluster's chain, as received and relayed), or NotFound when no cluster has it."""
+        owner = self._relay.relay(request_id, vote) if self._relay is not None else None
+        if owner is None:
+            return NotFound(request_id)
+        self._audit(
+            ApprovalEvent.VOTE_RELAYED,
+            {
+                "request_id": request_id,
+                "owner_cluster": owner,
+                "approver": vote.approver,
+                "decision": vote.decision.value,
+                "channel": vote.channel.value,
+            },
+        )
+        return Relayed(request_id, owner)
 
     def _vote_blocked(
         self, request: ApprovalRequest, voter: Voter, decision: VoteDecision, *, now: datetime

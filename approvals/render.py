@@ -22,6 +22,7 @@ from approvals.queue import (
     NotAllowed,
     NotFound,
     Rejected,
+    Relayed,
     VoteResult,
 )
 
@@ -167,13 +168,23 @@ def _buttons(request: ApprovalRequest) -> dict[str, Any]:
     }
 
 
+def _cluster_prefix(request: ApprovalRequest) -> str:
+    """`*Cluster* name · ` when the request is not the default cluster's: one Slack app may
+    serve a fleet, and the approver must see which cluster the action would touch."""
+    if request.cluster == "default":
+        return ""
+    return f"*Cluster* {literal(request.cluster, limit=63)} · "
+
+
 def request_message(request: ApprovalRequest, *, escalation_mention: str | None = None) -> Message:
     """The channel message for a request in its current state (buttons only while pending)."""
     headline = f"{_HEADLINES[request.state]}: {request.action.value} on {plain(str(request.target), limit=120)}"
     params = clean_text(json.dumps(request.params, indent=2, sort_keys=True), limit=2000, multiline=True)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},
-        _section(f"*Incident* {literal(request.incident_id)}: {literal(request.incident_summary)}"),
+        _section(
+            f"{_cluster_prefix(request)}*Incident* {literal(request.incident_id)}: {literal(request.incident_summary)}"
+        ),
         {
             "type": "section",
             "fields": [
@@ -252,6 +263,8 @@ def vote_feedback(result: VoteResult) -> Message | None:
             text = f"This request was already decided: it is {request.state.value}."
         case NotFound(request_id=request_id):
             text = f"No approval request {literal(request_id, limit=80)} exists."
+        case Relayed(cluster=cluster):
+            text = f"Your vote was handed to cluster {literal(cluster, limit=63)}, which owns this request."
         case Approved() | Rejected():
             return None
     return {"text": text, "blocks": [_section(text)]}

@@ -33,6 +33,7 @@ from approvals.queue import (
     Expired,
     NeedsAnotherApprover,
     NotFound,
+    Relayed,
     VoteResult,
 )
 from approvals.render import APPROVE_ACTION_ID, REJECT_ACTION_ID, UNDO_ACTION_ID, not_allowed_reply, vote_feedback
@@ -103,6 +104,8 @@ def _refused_vote(result: VoteResult) -> str | None:
             return f"already decided ({request.state.value})"
         case NotFound():
             return "unknown request id"
+        case Relayed():
+            return None
     return None
 
 

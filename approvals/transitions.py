@@ -48,6 +48,7 @@ class ApprovalEvent(StrEnum):
     REQUESTED = "approval_requested"
     VOTE_RECORDED = "approval_vote_recorded"
     VOTE_REFUSED = "approval_vote_refused"
+    VOTE_RELAYED = "approval_vote_relayed"
     APPROVED = "approval_approved"
     REJECTED = "approval_rejected"
     EXPIRED = "approval_expired"

@@ -1,7 +1,7 @@
 """`make bench`: the benchmarks, one after the other; the sections of docs/benchmarks.md they
 produce are regenerated (the others are left as they were).
 
-    python -m bench [--only micro suite owners storm cluster history drift flood console soak chaos]
+    python -m bench [--only micro suite owners storm cluster history drift flood console soak chaos fleet]
                     [--storm-sizes ...] [--cluster-sizes ...] [--audit-lengths ...] [--approvals N] [--database-url URL]
 
 `make bench BENCH_ARGS="..."` passes the options. The defaults run everything at the sizes the
@@ -22,6 +22,7 @@ from bench import (
     console_bench,
     coverage,
     drift,
+    fleet,
     flood,
     history_bench,
     owners,
@@ -38,7 +39,23 @@ from bench.scenarios import SCENARIOS
 CHAOS_RUNS = 3
 """Runs of each chaos fault."""
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-PARTS = ("micro", "suite", "owners", "storm", "cluster", "history", "drift", "flood", "console", "soak", "chaos")
+PARTS = (
+    "micro",
+    "suite",
+    "owners",
+    "storm",
+    "cluster",
+    "history",
+    "drift",
+    "flood",
+    "console",
+    "soak",
+    "chaos",
+    "fleet",
+)
+FLEET_AGENTS = (1, 4, 16)
+FLEET_DECISIONS = 150
+"""Decisions per agent in the fleet section."""
 CHAOS_RUNS = 3
 """Runs of each fault in the chaos section."""
 
@@ -108,6 +125,14 @@ def main(argv: list[str] | None = None) -> None:
         print("\nchaos")
         chaos_results = chaos_bench.main(["--runs", str(CHAOS_RUNS)])
         sections["chaos"] = chaos_bench.section(chaos_results, runs=CHAOS_RUNS)
+    if "fleet" in args.only:
+        print("\nfleet on one PostgreSQL")
+        dsn = args.database_url if args.database_url and args.database_url.startswith("postgresql://") else None
+        fleet_results = []
+        for agents in FLEET_AGENTS:
+            fleet_results.append(fleet.run_fleet(agents, FLEET_DECISIONS, dsn=dsn or fleet.DEFAULT_DSN))
+            print(f"{agents:>3} agents  {fleet_results[-1].decisions_per_second:.1f} decisions/s", flush=True)
+        sections["fleet"] = fleet.section(fleet_results, decisions=FLEET_DECISIONS, when=when, machine=machine)
     DOC.write_text(report_scale.replace_sections(page, sections))
     print(f"\nrewrote {', '.join(sections) or 'no'} sections of {DOC.name}")
 

@@ -121,6 +121,7 @@ class Console:
             countdown=lambda deadline: countdown(deadline, now),
             refresh=self.settings.refresh_seconds,
             paused=self.deps.kill_switch.state().paused,
+            cluster=self.deps.store.cluster,
             **context,
         )
         return HTMLResponse(html, status_code=status)

@@ -24,6 +24,7 @@ from approvals.queue import (
     NotAllowed,
     NotFound,
     Rejected,
+    Relayed,
     VoteResult,
 )
 from console.auth import Viewer
@@ -112,6 +113,8 @@ def describe(result: VoteResult) -> tuple[str, int]:
             answer = f"{r.id} is already {r.state.value}.", 409
         case NotFound(request_id=request_id):
             answer = f"No approval request {request_id}.", 404
+        case Relayed(request_id=request_id, cluster=cluster):
+            answer = f"{request_id} belongs to cluster {cluster}: the vote was handed to it.", 202
     return answer
 
 

@@ -15,7 +15,14 @@ from actions.base import ActionName
 from agent.audit import export_line
 from agent.settings import redacted
 from agent.store import IncidentStatus
-from agent.store.browse import DECIDED_VERDICTS, IncidentFilter, IncidentSummary, cursor_text, parse_cursor
+from agent.store.browse import (
+    ALL_CLUSTERS,
+    DECIDED_VERDICTS,
+    IncidentFilter,
+    IncidentSummary,
+    cursor_text,
+    parse_cursor,
+)
 from console.present import changes, claim_checks, hide_prompts, risk_bars, row, timeline
 
 if TYPE_CHECKING:
@@ -43,6 +50,7 @@ def incidents(console: Console) -> Handler:
             verdict=_param(request, "verdict"),
             action=_param(request, "action"),
             status=_param(request, "status"),
+            cluster=_param(request, "cluster"),
         )
         cursor = parse_cursor(request.query_params.get("cursor"))
         browse = console.deps.store.browse
@@ -56,6 +64,9 @@ def incidents(console: Console) -> Handler:
             next_cursor=cursor_text(page.next_cursor) if page.next_cursor else None,
             first_page=cursor is None,
             namespaces=browse.namespaces(),
+            clusters=browse.clusters(),
+            this_cluster=console.deps.store.cluster,
+            all_clusters=ALL_CLUSTERS,
             verdicts=VERDICTS,
             actions=[name.value for name in ActionName],
             statuses=[s.value for s in IncidentStatus],

@@ -74,6 +74,7 @@ class Row:
     proposal: str
     verdict: str
     risk: float | None
+    cluster: str = "default"
 
 
 def band(score: float) -> str:
@@ -134,6 +135,7 @@ def row(summary: IncidentSummary) -> Row:
         proposal=proposal.action if proposal else "-",
         verdict=verdict_of(incident.status, decision),
         risk=decision.risk_total if decision else None,
+        cluster=incident.cluster,
     )
 
 

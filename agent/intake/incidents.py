@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.cluster import DEFAULT_CLUSTER
 from agent.intake.alerts import Alert, ParsedBatch, RejectedAlert, parse_gettable_alerts, parse_webhook
 from agent.planning.targets import ObjectRef, target_from_labels
 
@@ -128,9 +129,13 @@ def group_key(alert: Alert) -> tuple[str, ObjectRef | None]:
     return (target.key(), target) if target else (f"alert/{alert.fingerprint}", None)
 
 
-def incident_id(key: str, alert: Alert) -> str:
-    """Deterministic, so replicas and restarts name the same incident alike."""
+def incident_id(key: str, alert: Alert, *, cluster: str = DEFAULT_CLUSTER) -> str:
+    """Deterministic, so replicas and restarts name the same incident alike; the cluster's name
+    is part of it (the default cluster's ids are as they always were), so the same alert in two
+    clusters of one store is two incidents."""
     seed = f"{key}|{alert.fingerprint}|{alert.starts_at.isoformat()}"
+    if cluster != DEFAULT_CLUSTER:
+        seed = f"{cluster}|{seed}"
     return "inc-" + hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
@@ -139,8 +144,10 @@ class Intake:
     feeding thread and the executor's verification callback; memory is a cache of the store's
     incidents (`restore` rebuilds it)."""
 
-    def __init__(self, limits: IntakeLimits | None = None) -> None:
+    def __init__(self, limits: IntakeLimits | None = None, *, cluster: str = DEFAULT_CLUSTER) -> None:
         self.limits = limits or IntakeLimits()
+        self.cluster = cluster
+        """The cluster whose alerts these are (part of every incident id)."""
         self._lock = threading.RLock()
         self._open: dict[str, Incident] = {}
         self._by_group: dict[str, str] = {}
@@ -325,7 +332,7 @@ class Intake:
                 self.dropped_alerts += 1
                 result.ignored.append(IgnoredAlert(alert, IgnoreReason.CAPACITY))
                 return
-            incident = Incident(incident_id(key, alert), key, target, alert.starts_at, now, now)
+            incident = Incident(incident_id(key, alert, cluster=self.cluster), key, target, alert.starts_at, now, now)
             self._open[incident.id] = incident
             self._by_group[key] = incident.id
             result.new.append(incident)

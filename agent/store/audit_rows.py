@@ -10,6 +10,7 @@ from sqlalchemy import Row
 from sqlalchemy import select as rows_of
 from sqlmodel import col, select
 
+from agent.cluster import DEFAULT_CLUSTER
 from agent.store.audit_head import advance_head, lock_head
 from agent.store.database import Database, utc
 from agent.store.records import AuditHead, AuditRecord
@@ -20,10 +21,16 @@ PAGE = 5000
 
 
 class AuditRepository:
-    """Append-only audit records and the chain head."""
+    """Append-only audit records and the chain head of one cluster (each has its own chain)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cluster: str = DEFAULT_CLUSTER) -> None:
         self._db = db
+        self._cluster = cluster
+
+    @property
+    def cluster(self) -> str:
+        """The cluster whose chain this is."""
+        return self._cluster
 
     def append(self, build: Callable[[AuditHead], AuditRecord]) -> AuditRecord:
         """Append the record `build` makes from the current head, holding the chain's lock.
@@ -39,17 +46,18 @@ class AuditRepository:
         records: list[AuditRecord] = []
         with self._db.session(write_lock=True) as session:
             if self._db.is_postgres:  # the head moves only through the owner's functions
-                locked = lock_head(session)
-                head_row = AuditHeadRow(id=1, seq=locked.seq, hash=locked.hash)
+                locked = lock_head(session, self._cluster)
+                head_row = AuditHeadRow(cluster=self._cluster, seq=locked.seq, hash=locked.hash)
             else:
-                stored = session.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1)).first()
-                head_row = stored or AuditHeadRow(id=1, seq=0, hash="")
+                stored = session.exec(select(AuditHeadRow).where(AuditHeadRow.cluster == self._cluster)).first()
+                head_row = stored or AuditHeadRow(cluster=self._cluster, seq=0, hash="")
             for build in builds:
                 record = build(AuditHead(seq=head_row.seq, hash=head_row.hash))
                 if record.seq != head_row.seq + 1 or record.prev_hash != head_row.hash:
                     raise ValueError("audit record does not extend the current head")
                 session.add(
                     AuditRow(
+                        cluster=self._cluster,
                         seq=record.seq,
                         ts=record.ts,
                         kind=record.kind,
@@ -64,7 +72,7 @@ class AuditRepository:
                 records.append(record)
             if self._db.is_postgres:
                 if records:
-                    advance_head(session, AuditHead(seq=head_row.seq, hash=head_row.hash))
+                    advance_head(session, self._cluster, AuditHead(seq=head_row.seq, hash=head_row.hash))
             else:
                 session.add(head_row)
         return records
@@ -72,7 +80,7 @@ class AuditRepository:
     def head(self) -> AuditHead:
         """The last seq and hash as the head row records them."""
         with self._db.session() as session:
-            row = session.get(AuditHeadRow, 1)
+            row = session.get(AuditHeadRow, self._cluster)
             return AuditHead(seq=row.seq, hash=row.hash) if row else AuditHead(seq=0, hash="")
 
     def records(self) -> Iterator[AuditRecord]:
@@ -94,11 +102,16 @@ class AuditRepository:
             with self._db.session() as session:
                 rows = (
                     session.connection()
-                    .execute(rows_of(*columns).where(col(AuditRow.seq) > after).order_by(col(AuditRow.seq)).limit(page))
+                    .execute(
+                        rows_of(*columns)
+                        .where(col(AuditRow.cluster) == self._cluster, col(AuditRow.seq) > after)
+                        .order_by(col(AuditRow.seq))
+                        .limit(page)
+                    )
                     .all()
                 )
             yield from rows
-            if len(rows) < page:
+            if len(rows) < page:  # (the keyset walks the (cluster, seq) primary key)
                 return
             after = rows[-1].seq
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
+from agent.cluster import DEFAULT_CLUSTER
 from agent.store.database import Database, utc
 from agent.store.tables import AutonomyGrantRow
 from risk.autonomy import Grant
@@ -19,8 +20,9 @@ from risk.autonomy import Grant
 class AutonomyGrantRepository:
     """Promotions and demotions of (action, namespace, alert) cases."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cluster: str = DEFAULT_CLUSTER) -> None:
         self._db = db
+        self._cluster = cluster
 
     def record(
         self,
@@ -37,6 +39,7 @@ class AutonomyGrantRepository:
     ) -> Grant:
         """Append a change; it is in force for the case from now on."""
         row = AutonomyGrantRow(
+            cluster=self._cluster,
             action=action,
             namespace=namespace or "",
             alert_name=alert,
@@ -57,6 +60,7 @@ class AutonomyGrantRepository:
         query = (
             select(AutonomyGrantRow)
             .where(
+                AutonomyGrantRow.cluster == self._cluster,
                 AutonomyGrantRow.action == action,
                 AutonomyGrantRow.namespace == (namespace or ""),
                 AutonomyGrantRow.alert_name == alert,
@@ -75,7 +79,8 @@ class AutonomyGrantRepository:
     def history(self) -> list[Grant]:
         """Every change, oldest first."""
         with self._db.session() as session:
-            return [_grant(r) for r in session.exec(select(AutonomyGrantRow).order_by(col(AutonomyGrantRow.id)))]
+            query = select(AutonomyGrantRow).where(AutonomyGrantRow.cluster == self._cluster)
+            return [_grant(r) for r in session.exec(query.order_by(col(AutonomyGrantRow.id)))]
 
 
 def _grant(row: AutonomyGrantRow) -> Grant:

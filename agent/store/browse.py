@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
+from agent.cluster import DEFAULT_CLUSTER
 from agent.store.approval_requests import _request, _votes_of
 from agent.store.audit_rows import _record
 from agent.store.database import Database, utc
@@ -30,6 +31,8 @@ from agent.store.tables import (
 )
 from approvals.model import ApprovalRequest, ApprovalState
 
+ALL_CLUSTERS = "*"
+"""The incident filter's cluster for every cluster of a shared store (an explicit fleet read)."""
 DECIDED_VERDICTS = ("execute", "approve", "deny")
 """Verdicts stored with a proposal's decision; `escalate` and `ignore` live in the incident's status."""
 
@@ -42,6 +45,8 @@ class IncidentFilter:
     verdict: str | None = None
     action: str | None = None
     status: str | None = None
+    cluster: str | None = None
+    """None: the console's own cluster; a name: that cluster's; `ALL_CLUSTERS`: every cluster's."""
 
 
 @dataclass(frozen=True)
@@ -84,12 +89,17 @@ class IncidentStory:
 class BrowseRepository:
     """Pages of incidents and audit records, and one incident's whole story."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cluster: str = DEFAULT_CLUSTER) -> None:
         self._db = db
+        self._cluster = cluster
 
     def incidents(self, filters: IncidentFilter, *, cursor: Cursor | None = None, limit: int = 50) -> IncidentPage:
-        """Incidents newest first, filtered, `limit` per page."""
+        """Incidents newest first, filtered, `limit` per page (this cluster's unless the filter
+        names another or all)."""
         query = select(IncidentRow)
+        cluster = filters.cluster or self._cluster
+        if cluster != ALL_CLUSTERS:
+            query = query.where(IncidentRow.cluster == cluster)
         for condition in _conditions(filters):
             query = query.where(condition)
         if cursor is not None:
@@ -107,6 +117,11 @@ class BrowseRepository:
             summaries = _summaries(session, incidents)
         last = incidents[-1] if more and incidents else None
         return IncidentPage(summaries, Cursor(last.started_at, last.id) if last else None)
+
+    def clusters(self) -> list[str]:
+        """Clusters that have incidents in this store, for the filter's choices (a fleet read)."""
+        with self._db.session() as session:
+            return sorted(str(c) for c in session.exec(select(IncidentRow.cluster).distinct()))
 
     def namespaces(self) -> list[str]:
         """Namespaces seen on incidents, for the filter's choices."""
@@ -138,7 +153,9 @@ class BrowseRepository:
                 .order_by(col(ExecutionRow.created_at))
             ).all()
             audit = session.exec(
-                select(AuditRow).where(AuditRow.incident_id == incident_id).order_by(col(AuditRow.seq))
+                select(AuditRow)
+                .where(AuditRow.cluster == row.cluster, AuditRow.incident_id == incident_id)
+                .order_by(col(AuditRow.seq))
             ).all()
             votes = _votes_of(session, [r.id for r in requests])
             return IncidentStory(
@@ -155,7 +172,10 @@ class BrowseRepository:
         with self._db.session() as session:
             rows = session.exec(
                 select(ApprovalRequestRow)
-                .where(ApprovalRequestRow.state == ApprovalState.PENDING.value)
+                .where(
+                    ApprovalRequestRow.cluster == self._cluster,
+                    ApprovalRequestRow.state == ApprovalState.PENDING.value,
+                )
                 .order_by(col(ApprovalRequestRow.created_at), col(ApprovalRequestRow.id))
             ).all()
             votes = _votes_of(session, [r.id for r in rows])
@@ -163,7 +183,7 @@ class BrowseRepository:
 
     def audit_page(self, *, before: int | None = None, limit: int = 50) -> list[AuditRecord]:
         """Audit records newest first, those with seq below `before` when given."""
-        query = select(AuditRow)
+        query = select(AuditRow).where(AuditRow.cluster == self._cluster)
         if before is not None:
             query = query.where(col(AuditRow.seq) < before)
         with self._db.session() as session:
@@ -173,7 +193,7 @@ class BrowseRepository:
     def audit_record(self, seq: int) -> AuditRecord | None:
         """One audit record, or None."""
         with self._db.session() as session:
-            row = session.get(AuditRow, seq)
+            row = session.get(AuditRow, (self._cluster, seq))
             return _record(row) if row else None
 
 

@@ -10,6 +10,7 @@ from uuid import uuid4
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from agent.cluster import DEFAULT_CLUSTER
 from agent.store.database import Database, utc, utc_or_none
 from agent.store.records import Execution, ExecutionState
 from agent.store.tables import ExecutionRow
@@ -25,9 +26,10 @@ class FencedOut(Exception):
 class ExecutionRepository:
     """Action runs: created pending, claimed by one replica, then running and finished."""
 
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+    def __init__(self, db: Database, clock: Callable[[], datetime], *, cluster: str = DEFAULT_CLUSTER) -> None:
         self._db = db
         self._clock = clock
+        self._cluster = cluster
 
     def create(
         self,
@@ -44,6 +46,7 @@ class ExecutionRepository:
         """Record a pending execution (with the approval request it carries out, if any)."""
         row = ExecutionRow(
             id=uuid4().hex,
+            cluster=self._cluster,
             action=action,
             params=params,
             target_kind=target_kind,
@@ -64,7 +67,9 @@ class ExecutionRepository:
         """The run that carries out this approval request, if one was recorded."""
         with self._db.session() as session:
             row = session.exec(
-                select(ExecutionRow).where(ExecutionRow.approval_request_id == request_id).limit(1)
+                select(ExecutionRow)
+                .where(ExecutionRow.cluster == self._cluster, ExecutionRow.approval_request_id == request_id)
+                .limit(1)
             ).first()
             return _execution(row) if row else None
 
@@ -72,7 +77,7 @@ class ExecutionRepository:
         """The execution with this id, or None."""
         with self._db.session() as session:
             row = session.get(ExecutionRow, execution_id)
-            return _execution(row) if row else None
+            return _execution(row) if row and row.cluster == self._cluster else None
 
     def claim_execution(self, execution_id: str, owner: str) -> bool:
         """Claim a pending execution for `owner`; True for exactly one caller, however many race.
@@ -85,14 +90,22 @@ class ExecutionRepository:
             if self._db.is_postgres:
                 query = (
                     select(ExecutionRow.id)
-                    .where(ExecutionRow.id == execution_id, ExecutionRow.state == ExecutionState.PENDING)
+                    .where(
+                        ExecutionRow.id == execution_id,
+                        ExecutionRow.cluster == self._cluster,
+                        ExecutionRow.state == ExecutionState.PENDING,
+                    )
                     .with_for_update(skip_locked=True)
                 )
                 if session.exec(query).first() is None:
                     return False
             result = session.connection().execute(
                 update(ExecutionRow)
-                .where(col(ExecutionRow.id) == execution_id, col(ExecutionRow.state) == ExecutionState.PENDING)
+                .where(
+                    col(ExecutionRow.id) == execution_id,
+                    col(ExecutionRow.cluster) == self._cluster,
+                    col(ExecutionRow.state) == ExecutionState.PENDING,
+                )
                 .values(
                     state=ExecutionState.CLAIMED,
                     claimed_by=owner,
@@ -115,7 +128,7 @@ class ExecutionRepository:
         execution is still claimed by `owner` under token `fence` and this replica holds the Lease.
         A real write's `intent` is recorded in the same transaction. Raises FencedOut otherwise."""
         with self._db.session(write_lock=True) as session:
-            query = select(ExecutionRow).where(ExecutionRow.id == execution_id)
+            query = select(ExecutionRow).where(ExecutionRow.id == execution_id, ExecutionRow.cluster == self._cluster)
             row = session.exec(query.with_for_update() if self._db.is_postgres else query).first()
             if row is None or row.claimed_by != owner or row.fence != fence or row.state not in ACTIVE:
                 raise FencedOut(f"execution {execution_id} is no longer held by {owner} under fence {fence}")
@@ -141,6 +154,7 @@ class ExecutionRepository:
                 update(ExecutionRow)
                 .where(
                     col(ExecutionRow.id) == execution.id,
+                    col(ExecutionRow.cluster) == self._cluster,
                     col(ExecutionRow.fence) == execution.fence,
                     col(ExecutionRow.state).in_([s.value for s in ACTIVE]),
                 )
@@ -200,6 +214,7 @@ class ExecutionRepository:
         allowed = [expected] if expected else [ExecutionState.CLAIMED, ExecutionState.RUNNING]
         conditions = [
             col(ExecutionRow.id) == execution_id,
+            col(ExecutionRow.cluster) == self._cluster,
             col(ExecutionRow.claimed_by) == owner,
             col(ExecutionRow.state).in_([s.value for s in allowed]),
         ]
@@ -238,7 +253,7 @@ class ExecutionRepository:
         target_kind: str | None = None,
         target_name: str | None = None,
     ) -> list[Execution]:
-        query = select(ExecutionRow)
+        query = select(ExecutionRow).where(ExecutionRow.cluster == self._cluster)
         if states:
             query = query.where(col(ExecutionRow.state).in_([s.value for s in states]))
         if since is not None:
@@ -274,4 +289,5 @@ def _execution(row: ExecutionRow) -> Execution:
         intent=row.intent,
         effect=row.effect,
         approval_request_id=row.approval_request_id,
+        cluster=row.cluster,
     )

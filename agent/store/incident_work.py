@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlmodel import col, select
 
+from agent.cluster import DEFAULT_CLUSTER
 from agent.store.database import Database
 from agent.store.records import ExecutionState, IncidentStatus
 from agent.store.tables import ApprovalRequestRow, ExecutionRow
@@ -54,21 +55,22 @@ class IncidentWork:
 class IncidentWorkReader:
     """Reads `IncidentWork` for incidents."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cluster: str = DEFAULT_CLUSTER) -> None:
         self._db = db
+        self._cluster = cluster
 
     def of(self, incident_id: str) -> IncidentWork:
         """The requests and executions recorded for one incident."""
         with self._db.session() as session:
             requests = session.exec(
                 select(ApprovalRequestRow.state)
-                .where(ApprovalRequestRow.incident_id == incident_id)
+                .where(ApprovalRequestRow.cluster == self._cluster, ApprovalRequestRow.incident_id == incident_id)
                 .order_by(col(ApprovalRequestRow.created_at), col(ApprovalRequestRow.id))
             )
             request_states = tuple(ApprovalState(s) for s in requests)
             executions = session.exec(
                 select(ExecutionRow.state)
-                .where(ExecutionRow.incident_id == incident_id)
+                .where(ExecutionRow.cluster == self._cluster, ExecutionRow.incident_id == incident_id)
                 .order_by(col(ExecutionRow.created_at), col(ExecutionRow.id))
             )
             return IncidentWork(request_states, tuple(ExecutionState(s) for s in executions))

@@ -10,6 +10,7 @@ from uuid import uuid4
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from agent.cluster import DEFAULT_CLUSTER
 from agent.store.database import Database, utc, utc_or_none
 from agent.store.records import (
     ACTIVE_INCIDENT_STATES,
@@ -30,9 +31,10 @@ CLOSED_INCIDENT_STATES = frozenset({IncidentStatus.VERIFIED, IncidentStatus.RESO
 class IncidentRepository:
     """Incidents, the proposals made for them and the decisions taken."""
 
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+    def __init__(self, db: Database, clock: Callable[[], datetime], *, cluster: str = DEFAULT_CLUSTER) -> None:
         self._db = db
         self._clock = clock
+        self._cluster = cluster
 
     def open(
         self,
@@ -49,6 +51,7 @@ class IncidentRepository:
         now = self._clock()
         row = IncidentRow(
             id=incident_id or uuid4().hex,
+            cluster=self._cluster,
             fingerprint=fingerprint,
             group_key=group_key,
             alert_name=alert_name,
@@ -67,13 +70,15 @@ class IncidentRepository:
         """The incident with this id, or None."""
         with self._db.session() as session:
             row = session.get(IncidentRow, incident_id)
-            return _incident(row) if row else None
+            return _incident(row) if row and row.cluster == self._cluster else None
 
     def active_by_fingerprint(self, fingerprint: str) -> Incident | None:
         """The open or in-hand incident for this fingerprint (deduplication), or None."""
         with self._db.session() as session:
             query = select(IncidentRow).where(
-                IncidentRow.fingerprint == fingerprint, col(IncidentRow.status).in_([s.value for s in ACTIVE])
+                IncidentRow.cluster == self._cluster,
+                IncidentRow.fingerprint == fingerprint,
+                col(IncidentRow.status).in_([s.value for s in ACTIVE]),
             )
             row = session.exec(query.order_by(col(IncidentRow.started_at).desc())).first()
             return _incident(row) if row else None
@@ -81,7 +86,9 @@ class IncidentRepository:
     def active(self, namespace: str | None = None) -> list[Incident]:
         """Open and in-hand incidents, oldest first, optionally of one namespace."""
         with self._db.session() as session:
-            query = select(IncidentRow).where(col(IncidentRow.status).in_([s.value for s in ACTIVE]))
+            query = select(IncidentRow).where(
+                IncidentRow.cluster == self._cluster, col(IncidentRow.status).in_([s.value for s in ACTIVE])
+            )
             if namespace is not None:
                 query = query.where(IncidentRow.namespace == namespace)
             return [_incident(r) for r in session.exec(query.order_by(col(IncidentRow.started_at)))]
@@ -90,7 +97,8 @@ class IncidentRepository:
         """Incidents whose alerts may still fire (newest `limit`, returned oldest first)."""
         with self._db.session() as session:
             query = select(IncidentRow).where(
-                col(IncidentRow.status).in_([s.value for s in UNRESOLVED_INCIDENT_STATES])
+                IncidentRow.cluster == self._cluster,
+                col(IncidentRow.status).in_([s.value for s in UNRESOLVED_INCIDENT_STATES]),
             )
             rows = session.exec(query.order_by(col(IncidentRow.updated_at).desc()).limit(limit))
             return sorted((_incident(r) for r in rows), key=lambda i: i.started_at)
@@ -98,14 +106,18 @@ class IncidentRepository:
     def in_status(self, status: IncidentStatus, *, limit: int = 1000) -> list[Incident]:
         """Incidents in one status, oldest first (at most `limit`)."""
         with self._db.session() as session:
-            query = select(IncidentRow).where(IncidentRow.status == status.value)
+            query = select(IncidentRow).where(IncidentRow.cluster == self._cluster, IncidentRow.status == status.value)
             rows = session.exec(query.order_by(col(IncidentRow.started_at)).limit(limit))
             return [_incident(r) for r in rows]
 
     def count_by_status(self) -> dict[IncidentStatus, int]:
         """How many incidents are in each status (for `scutum status`)."""
         with self._db.session() as session:
-            query = select(IncidentRow.status, func.count()).group_by(col(IncidentRow.status))
+            query = (
+                select(IncidentRow.status, func.count())
+                .where(IncidentRow.cluster == self._cluster)
+                .group_by(col(IncidentRow.status))
+            )
             return {IncidentStatus(status): int(n) for status, n in session.exec(query)}
 
     def transition(
@@ -124,7 +136,7 @@ class IncidentRepository:
         now = self._clock()
         with self._db.session(write_lock=True) as session:
             row = session.get(IncidentRow, incident_id, with_for_update=self._db.is_postgres)
-            if row is None:
+            if row is None or row.cluster != self._cluster:
                 raise KeyError(incident_id)
             current = IncidentStatus(row.status)
             if current is to:
@@ -155,6 +167,7 @@ class IncidentRepository:
         """Record a proposal for an incident."""
         row = ProposalRow(
             id=uuid4().hex,
+            cluster=self._cluster,
             incident_id=incident_id,
             action=action,
             params=params,
@@ -173,7 +186,9 @@ class IncidentRepository:
     def proposals(self, incident_id: str) -> list[ProposalRecord]:
         """The proposals made for an incident, oldest first."""
         with self._db.session() as session:
-            query = select(ProposalRow).where(ProposalRow.incident_id == incident_id)
+            query = select(ProposalRow).where(
+                ProposalRow.cluster == self._cluster, ProposalRow.incident_id == incident_id
+            )
             return [_proposal(r) for r in session.exec(query.order_by(col(ProposalRow.created_at)))]
 
     def add_decision(
@@ -189,6 +204,7 @@ class IncidentRepository:
         """Record the policy's verdict on a proposal, with the risk decomposition."""
         row = DecisionRow(
             id=uuid4().hex,
+            cluster=self._cluster,
             proposal_id=proposal_id,
             verdict=verdict,
             risk_total=risk_total,
@@ -205,7 +221,9 @@ class IncidentRepository:
     def decisions(self, proposal_id: str) -> list[DecisionRecord]:
         """The decisions taken on a proposal, oldest first."""
         with self._db.session() as session:
-            query = select(DecisionRow).where(DecisionRow.proposal_id == proposal_id)
+            query = select(DecisionRow).where(
+                DecisionRow.cluster == self._cluster, DecisionRow.proposal_id == proposal_id
+            )
             return [_decision(r) for r in session.exec(query.order_by(col(DecisionRow.created_at)))]
 
 
@@ -221,6 +239,7 @@ def _incident(row: IncidentRow) -> Incident:
         namespace=row.namespace,
         resolved_at=utc_or_none(row.resolved_at),
         alerts=tuple(row.alerts),
+        cluster=row.cluster,
     )
 
 

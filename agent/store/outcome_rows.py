@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from agent.cluster import DEFAULT_CLUSTER
 from agent.store.audit_rows import _record as _audit
 from agent.store.database import Database, utc
 from agent.store.executions import _execution
@@ -47,13 +48,14 @@ class DecisionRows:
 class OutcomeRows:
     """The queries behind `scutum report`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cluster: str = DEFAULT_CLUSTER) -> None:
         self._db = db
+        self._cluster = cluster
 
     def since(self, since: datetime | None) -> DecisionRows:
         """Every incident started at or after `since` (all when None) and its rows."""
         with self._db.session() as session:
-            query = select(IncidentRow)
+            query = select(IncidentRow).where(IncidentRow.cluster == self._cluster)
             if since is not None:
                 query = query.where(col(IncidentRow.started_at) >= since)
             incidents = [_incident(r) for r in session.exec(query.order_by(col(IncidentRow.started_at)))]
@@ -71,10 +73,14 @@ class OutcomeRows:
                 escalations += [
                     _audit(r)
                     for r in session.exec(
-                        select(AuditRow).where(AuditRow.kind == "escalation", col(AuditRow.incident_id).in_(chunk))
+                        select(AuditRow).where(
+                            AuditRow.cluster == self._cluster,
+                            AuditRow.kind == "escalation",
+                            col(AuditRow.incident_id).in_(chunk),
+                        )
                     )
                 ]
-            reverted = _reverted_by_owner(session, ids)
+            reverted = _reverted_by_owner(session, self._cluster, ids)
             decisions: list[DecisionRecord] = []
             for chunk in _chunks([p.id for p in proposals]):
                 on_chunk = select(DecisionRow).where(col(DecisionRow.proposal_id).in_(chunk))
@@ -96,10 +102,12 @@ class OutcomeRows:
         `reverted-by-owner`, naming the execution); this is the one reader of those records,
         for the reports' labels and for the watch itself (what it has already reported)."""
         with self._db.session() as session:
-            found = _reverted_by_owner(session, [i for i in incident_ids if i is not None])
+            found = _reverted_by_owner(session, self._cluster, [i for i in incident_ids if i is not None])
             if None in incident_ids:
                 unattached = select(AuditRow).where(
-                    AuditRow.kind == "verification", col(AuditRow.incident_id).is_(None)
+                    AuditRow.cluster == self._cluster,
+                    AuditRow.kind == "verification",
+                    col(AuditRow.incident_id).is_(None),
                 )
                 found |= _reverted_in(session.exec(unattached))
             return found
@@ -111,6 +119,7 @@ class OutcomeRows:
         query = (
             select(SnapshotRow.observed_at)
             .where(
+                SnapshotRow.cluster == self._cluster,
                 SnapshotRow.kind == kind,
                 SnapshotRow.namespace == (namespace or ""),
                 SnapshotRow.name == name,
@@ -124,17 +133,19 @@ class OutcomeRows:
 
     def audit_of_kinds(self, kinds: Collection[str], since: datetime | None) -> list[AuditRecord]:
         """Audit records of these kinds at or after `since`, in chain order."""
-        query = select(AuditRow).where(col(AuditRow.kind).in_(list(kinds)))
+        query = select(AuditRow).where(AuditRow.cluster == self._cluster, col(AuditRow.kind).in_(list(kinds)))
         if since is not None:
             query = query.where(col(AuditRow.ts) >= since)
         with self._db.session() as session:
             return [_audit(r) for r in session.exec(query.order_by(col(AuditRow.seq)))]
 
 
-def _reverted_by_owner(session: Session, incident_ids: list[str]) -> set[str]:
+def _reverted_by_owner(session: Session, cluster: str, incident_ids: list[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(sorted(set(incident_ids))):
-        query = select(AuditRow).where(AuditRow.kind == "verification", col(AuditRow.incident_id).in_(chunk))
+        query = select(AuditRow).where(
+            AuditRow.cluster == cluster, AuditRow.kind == "verification", col(AuditRow.incident_id).in_(chunk)
+        )
         found |= _reverted_in(session.exec(query))
     return found
 

@@ -80,6 +80,8 @@ class Incident:
     namespace: str | None = None
     resolved_at: datetime | None = None
     alerts: tuple[dict[str, Any], ...] = ()
+    cluster: str = "default"
+    """The cluster the incident happened in (docs/fleet.md)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ class Execution:
     """What the cluster showed of the writes when the run ended (`agent.intent.Effect`)."""
     approval_request_id: str | None = None
     """The approval request this run carries out (None: an automatic run)."""
+    cluster: str = "default"
+    """The cluster the run acts on; only that cluster's leader claims it."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
+from agent.cluster import DEFAULT_CLUSTER
 from agent.store.database import Database, utc, utc_or_none
 from agent.store.tables import ReplicaRow
 
@@ -28,15 +29,18 @@ class ReplicaReport:
 class ReplicaRepository:
     """Upserts and lists replica reports."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cluster: str = DEFAULT_CLUSTER) -> None:
         self._db = db
+        self._cluster = cluster
 
     def report(
         self, identity: str, *, leading: bool, at: datetime, poll_ok: bool | None = None, poll_detail: str = ""
     ) -> None:
         """Record that `identity` leads (or not); with `poll_ok`, also its last poll's result."""
         with self._db.session(write_lock=True) as session:
-            row = session.get(ReplicaRow, identity) or ReplicaRow(identity=identity, updated_at=at)
+            row = session.get(ReplicaRow, (self._cluster, identity)) or ReplicaRow(
+                cluster=self._cluster, identity=identity, updated_at=at
+            )
             row.leading, row.updated_at = leading, at
             if poll_ok is not None:
                 row.polled_at, row.poll_ok, row.poll_detail = at, poll_ok, poll_detail[:DETAIL_CHARS]
@@ -45,7 +49,8 @@ class ReplicaRepository:
     def list(self) -> list[ReplicaReport]:
         """Every replica's last report, the most recent first."""
         with self._db.session() as session:
-            rows = session.exec(select(ReplicaRow).order_by(col(ReplicaRow.updated_at).desc()))
+            query = select(ReplicaRow).where(ReplicaRow.cluster == self._cluster)
+            rows = session.exec(query.order_by(col(ReplicaRow.updated_at).desc()))
             return [
                 ReplicaReport(
                     identity=r.identity,

@@ -15,7 +15,11 @@ from sqlalchemy import Engine, text
 
 ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
 AUDIT_TABLES = ("audit_records", "audit_head")
-AUDIT_FUNCTIONS = ("scutum_audit_lock_head()", "scutum_audit_advance_head(integer, varchar)")
+AUDIT_FUNCTIONS = (
+    "scutum_audit_lock_head(varchar)",
+    "scutum_audit_advance_head(varchar, integer, varchar)",
+)
+"""The owner's functions that lock and advance a cluster's audit head (migration fleet_cluster)."""
 
 
 class RoleError(ValueError):

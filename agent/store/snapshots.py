@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, false, func, insert, true, tuple_, update
+from sqlalchemy import Connection, and_, delete, false, func, insert, true, tuple_, update
 from sqlalchemy import select as rows_of
 from sqlmodel import col, select
 
+from agent.cluster import DEFAULT_CLUSTER
 from agent.store.database import Database, utc
 from agent.store.records import Snapshot
 from agent.store.tables import SnapshotRow
@@ -64,8 +65,9 @@ def _key_of(obj: dict[str, Any]) -> ObjectKey:
 class SnapshotRepository:
     """Versions of objects by (kind, namespace, name) and the time they were observed."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cluster: str = DEFAULT_CLUSTER) -> None:
         self._db = db
+        self._cluster = cluster
 
     def record(self, obj: dict[str, Any], *, observed_at: datetime) -> bool:
         """Keep a version of `obj` unless it is a Secret or the newest kept version is the same
@@ -85,7 +87,7 @@ class SnapshotRepository:
             return 0
         with self._db.session(write_lock=True) as session:
             conn = session.connection()
-            newest = _newest(conn, {key for key, _, _ in keyed})
+            newest = _newest(conn, self._cluster, {key for key, _, _ in keyed})
             _load_contents(conn, newest, keyed)
             rows: list[dict[str, Any]] = []
             superseded: list[int] = []
@@ -97,7 +99,7 @@ class SnapshotRepository:
                     or (current.content is not None and essence(current.content) == essence(obj))
                 ):
                     continue
-                row = _row(key, version, obj, observed_at)
+                row = _row(self._cluster, key, version, obj, observed_at)
                 if current is not None and current.row is not None:
                     current.row["superseded"] = True
                 elif current is not None and current.id is not None:
@@ -112,7 +114,7 @@ class SnapshotRepository:
 
     def version_before(self, kind: str, namespace: str, name: str, before: datetime) -> dict[str, Any] | None:
         """The newest recorded version of the object taken strictly before `before`, or None."""
-        query = _of(kind, namespace, name).where(col(SnapshotRow.observed_at) < before)
+        query = _of(self._cluster, kind, namespace, name).where(col(SnapshotRow.observed_at) < before)
         with self._db.session() as session:
             row = session.exec(query.order_by(col(SnapshotRow.observed_at).desc(), col(SnapshotRow.id).desc())).first()
             return dict(row.content) if row else None
@@ -120,14 +122,16 @@ class SnapshotRepository:
     def history(self, kind: str, namespace: str, name: str) -> list[Snapshot]:
         """Every kept version of the object, oldest first."""
         with self._db.session() as session:
-            rows = session.exec(_of(kind, namespace, name).order_by(col(SnapshotRow.observed_at), col(SnapshotRow.id)))
+            rows = session.exec(
+                _of(self._cluster, kind, namespace, name).order_by(col(SnapshotRow.observed_at), col(SnapshotRow.id))
+            )
             return [_snapshot(r) for r in rows]
 
     def changed_at(self, kind: str, namespace: str | None, name: str) -> datetime | None:
         """Since when the newest recorded version has been current, when an earlier version is
         kept too (the agent saw it change or be re-created); else None: one version is no change.
         An `agent.planning.changes.ChangeHistory`."""
-        query = _of(kind, namespace or "", name).order_by(
+        query = _of(self._cluster, kind, namespace or "", name).order_by(
             col(SnapshotRow.observed_at).desc(), col(SnapshotRow.id).desc()
         )
         with self._db.session() as session:
@@ -141,13 +145,18 @@ class SnapshotRepository:
         Two set-based statements over the superseded rows only (an index range), in one short
         transaction: the cost follows the history kept, not the number of objects.
         """
-        superseded = col(SnapshotRow.superseded) == true()
+        superseded = and_(col(SnapshotRow.cluster) == self._cluster, col(SnapshotRow.superseded) == true())
         ranked = (
             rows_of(
                 col(SnapshotRow.id).label("id"),
                 func.row_number()
                 .over(
-                    partition_by=(col(SnapshotRow.kind), col(SnapshotRow.namespace), col(SnapshotRow.name)),
+                    partition_by=(
+                        col(SnapshotRow.cluster),
+                        col(SnapshotRow.kind),
+                        col(SnapshotRow.namespace),
+                        col(SnapshotRow.name),
+                    ),
                     order_by=(col(SnapshotRow.observed_at).desc(), col(SnapshotRow.id).desc()),
                 )
                 .label("position"),
@@ -166,12 +175,14 @@ class SnapshotRepository:
     def count(self) -> int:
         """How many versions are kept in all."""
         with self._db.session() as session:
-            return int(session.exec(select(func.count()).select_from(SnapshotRow)).one())
+            query = select(func.count()).select_from(SnapshotRow).where(SnapshotRow.cluster == self._cluster)
+            return int(session.exec(query).one())
 
 
-def _row(key: ObjectKey, version: str, obj: dict[str, Any], observed_at: datetime) -> dict[str, Any]:
+def _row(cluster: str, key: ObjectKey, version: str, obj: dict[str, Any], observed_at: datetime) -> dict[str, Any]:
     kind, namespace, name = key
     return {
+        "cluster": cluster,
         "kind": kind,
         "namespace": namespace,
         "name": name,
@@ -187,7 +198,7 @@ def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield values[start : start + size]
 
 
-def _newest(conn: Connection, keys: set[ObjectKey]) -> dict[ObjectKey, _Newest]:
+def _newest(conn: Connection, cluster: str, keys: set[ObjectKey]) -> dict[ObjectKey, _Newest]:
     """The newest kept version (id, resourceVersion; no content yet) of each object in `keys`.
 
     Two replicas recording at once can leave an object with two current rows: the older is
@@ -203,10 +214,15 @@ def _newest(conn: Connection, keys: set[ObjectKey]) -> dict[ObjectKey, _Newest]:
     order = (col(SnapshotRow.observed_at), col(SnapshotRow.id))
     object_key = tuple_(col(SnapshotRow.kind), col(SnapshotRow.namespace), col(SnapshotRow.name))
     if len(keys) >= WHOLE_TABLE_FROM:  # most of the table: one pass over the current rows
-        queries = [rows_of(*columns).where(col(SnapshotRow.superseded) == false()).order_by(*order)]
+        queries = [
+            rows_of(*columns)
+            .where(col(SnapshotRow.cluster) == cluster, col(SnapshotRow.superseded) == false())
+            .order_by(*order)
+        ]
     else:  # a few objects: their rows by the object index (superseded ones are skipped below)
         queries = [
-            rows_of(*columns).where(object_key.in_(c)).order_by(*order) for c in _chunks(sorted(keys), KEYS_PER_QUERY)
+            rows_of(*columns).where(col(SnapshotRow.cluster) == cluster, object_key.in_(c)).order_by(*order)
+            for c in _chunks(sorted(keys), KEYS_PER_QUERY)
         ]
     found: dict[ObjectKey, _Newest] = {}
     stale: list[int] = []
@@ -241,9 +257,12 @@ def _load_contents(
             wanted[int(row_id)].content = dict(content)
 
 
-def _of(kind: str, namespace: str, name: str) -> Any:
+def _of(cluster: str, kind: str, namespace: str, name: str) -> Any:
     return select(SnapshotRow).where(
-        SnapshotRow.kind == kind, SnapshotRow.namespace == (namespace or ""), SnapshotRow.name == name
+        SnapshotRow.cluster == cluster,
+        SnapshotRow.kind == kind,
+        SnapshotRow.namespace == (namespace or ""),
+        SnapshotRow.name == name,
     )
 
 

@@ -9,12 +9,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, false
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
+
+from agent.cluster import DEFAULT_CLUSTER
 
 
 def _json(nullable: bool = False) -> Any:
     return Field(default=None, sa_column=Column(JSON, nullable=nullable))
+
+
+def _cluster(*, primary_key: bool = False, index: bool = True) -> Any:
+    """The cluster a row belongs to (see docs/fleet.md); rows of older stores are the default's."""
+    return Field(
+        default=DEFAULT_CLUSTER,
+        sa_column=Column(
+            String(63),
+            nullable=False,
+            server_default=DEFAULT_CLUSTER,
+            primary_key=primary_key,
+            index=index and not primary_key,
+        ),
+    )
 
 
 def _when(nullable: bool = False, index: bool = False) -> Any:
@@ -31,6 +47,7 @@ class IncidentRow(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=64)
+    cluster: str = _cluster()
     fingerprint: str = Field(index=True, max_length=128)
     group_key: str = Field(default="", max_length=512)
     alert_name: str = Field(default="", max_length=256)
@@ -49,6 +66,7 @@ class ProposalRow(SQLModel, table=True):
     __table_args__ = (Index("ix_proposals_action", "action", "incident_id"),)
 
     id: str = Field(primary_key=True, max_length=64)
+    cluster: str = _cluster()
     incident_id: str = Field(foreign_key="incidents.id", index=True, max_length=64)
     action: str = Field(max_length=64)
     params: dict[str, Any] = _json()
@@ -67,6 +85,7 @@ class DecisionRow(SQLModel, table=True):
     __table_args__ = (Index("ix_decisions_verdict", "verdict", "proposal_id"),)
 
     id: str = Field(primary_key=True, max_length=64)
+    cluster: str = _cluster()
     proposal_id: str = Field(foreign_key="proposals.id", index=True, max_length=64)
     verdict: str = Field(max_length=32)
     risk_total: float
@@ -86,6 +105,7 @@ class ApprovalRequestRow(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=64)
+    cluster: str = _cluster()
     incident_id: str = Field(index=True, max_length=64)
     incident_summary: str = Field(default="", max_length=2000)
     action: str = Field(max_length=64)
@@ -113,6 +133,7 @@ class ApprovalVoteRow(SQLModel, table=True):
     __tablename__ = "approval_votes"
 
     id: int | None = Field(default=None, primary_key=True)
+    cluster: str = _cluster()
     request_id: str = Field(foreign_key="approval_requests.id", index=True, max_length=64)
     approver: str = Field(max_length=256)
     decision: str = Field(max_length=16)
@@ -126,6 +147,7 @@ class ExecutionRow(SQLModel, table=True):
     __tablename__ = "executions"
 
     id: str = Field(primary_key=True, max_length=64)
+    cluster: str = _cluster()
     proposal_id: str | None = Field(default=None, index=True, max_length=64)
     incident_id: str | None = Field(default=None, index=True, max_length=64)
     approval_request_id: str | None = Field(default=None, index=True, max_length=64)
@@ -159,6 +181,7 @@ class SnapshotRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    cluster: str = _cluster()
     kind: str = Field(max_length=64)
     namespace: str = Field(default="", max_length=253)
     name: str = Field(max_length=253)
@@ -171,11 +194,11 @@ class SnapshotRow(SQLModel, table=True):
 
 
 class ControlRow(SQLModel, table=True):
-    """The kill switch: one row, id 1."""
+    """The kill switch: one row per cluster (pausing one cluster pauses no other)."""
 
     __tablename__ = "control_state"
 
-    id: int = Field(default=1, primary_key=True)
+    cluster: str = _cluster(primary_key=True)
     paused: bool = False
     reason: str = Field(default="", max_length=2000)
     changed_by: str = Field(default="", max_length=256)
@@ -186,7 +209,10 @@ class AuditRow(SQLModel, table=True):
     """One audit record; append-only (a trigger enforces it on PostgreSQL)."""
 
     __tablename__ = "audit_records"
+    __table_args__ = (UniqueConstraint("cluster", "hash", name="uq_audit_records_cluster_hash"),)
 
+    cluster: str = _cluster(primary_key=True)
+    """Each cluster has its own chain: seq counts within it."""
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     ts: datetime = _when()
     kind: str = Field(index=True, max_length=64)
@@ -194,23 +220,24 @@ class AuditRow(SQLModel, table=True):
     incident_id: str | None = Field(default=None, index=True, max_length=64)
     payload: dict[str, Any] = _json()
     prev_hash: str = Field(max_length=64)
-    hash: str = Field(max_length=64, unique=True)
+    hash: str = Field(max_length=64)
 
 
 class AuditHeadRow(SQLModel, table=True):
-    """The chain's head (last seq and hash): the lock appends take, and the anchor that
-    reveals records removed from the end."""
+    """A chain's head (last seq and hash), one row per cluster: the lock appends take, and the
+    anchor that reveals records removed from the end."""
 
     __tablename__ = "audit_head"
 
-    id: int = Field(default=1, primary_key=True)
+    cluster: str = _cluster(primary_key=True)
     seq: int = 0
     hash: str = Field(default="", max_length=64)
 
 
 class ChannelMessageRow(SQLModel, table=True):
     """Where an approval request is shown on a channel other than Slack (e.g. a Mattermost post id),
-    so a restarted agent updates the same message."""
+    so a restarted agent updates the same message. Keyed by the request's id, unique across the
+    fleet, so it needs no cluster of its own."""
 
     __tablename__ = "channel_messages"
 
@@ -227,6 +254,7 @@ class AutonomyGrantRow(SQLModel, table=True):
     __table_args__ = (Index("ix_autonomy_grants_case", "action", "namespace", "alert_name", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    cluster: str = _cluster()
     action: str = Field(max_length=64)
     namespace: str = Field(default="", max_length=253)
     alert_name: str = Field(max_length=256)
@@ -243,9 +271,30 @@ class ReplicaRow(SQLModel, table=True):
 
     __tablename__ = "replicas"
 
+    cluster: str = _cluster(primary_key=True)
+    """Replicas are named within their cluster: two clusters may both run `scutum-0`."""
     identity: str = Field(primary_key=True, max_length=256)
     leading: bool = False
     polled_at: datetime | None = _when(nullable=True)
     poll_ok: bool = False
     poll_detail: str = Field(default="", max_length=2000)
     updated_at: datetime = _when()
+
+
+class RelayedVoteRow(SQLModel, table=True):
+    """A vote one cluster's agent received (a shared Slack app or Mattermost team) for a request
+    another cluster owns: kept here until the owner's agent takes it and votes it through its own
+    authorisation, expiry and audit. The receiving agent never touches the request itself."""
+
+    __tablename__ = "relayed_votes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cluster: str = _cluster()
+    """The cluster that owns the request (and so takes the vote)."""
+    request_id: str = Field(max_length=64)
+    approver: str = Field(max_length=256)
+    decision: str = Field(max_length=16)
+    channel: str = Field(max_length=16)
+    received_by: str = Field(max_length=63)
+    """The cluster whose agent received the vote."""
+    at: datetime = _when()

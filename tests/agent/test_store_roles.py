@@ -27,12 +27,14 @@ REFUSALS = [
     "UPDATE audit_records SET actor = 'someone else' WHERE seq = 3",
     "UPDATE audit_head SET seq = 5",
     "DELETE FROM audit_head",
-    "SELECT scutum_audit_advance_head(5, (SELECT hash FROM audit_records WHERE seq = 5))",
-    "SELECT scutum_audit_advance_head(99, 'f00')",
-    "CREATE OR REPLACE FUNCTION scutum_audit_advance_head(new_seq integer, new_hash varchar) RETURNS void "
-    "LANGUAGE sql AS 'SELECT 1'",
-    "DROP FUNCTION scutum_audit_advance_head(integer, varchar)",
-    "ALTER FUNCTION scutum_audit_lock_head() SECURITY INVOKER",
+    "SELECT scutum_audit_advance_head('default', 5, (SELECT hash FROM audit_records WHERE seq = 5))",
+    "SELECT scutum_audit_advance_head('default', 99, 'f00')",
+    "SELECT scutum_audit_advance_head('other', 1, (SELECT hash FROM audit_records WHERE seq = 1))",
+    "UPDATE audit_records SET cluster = 'other' WHERE seq = 10",
+    "CREATE OR REPLACE FUNCTION scutum_audit_advance_head(c varchar, new_seq integer, new_hash varchar) "
+    "RETURNS void LANGUAGE sql AS 'SELECT 1'",
+    "DROP FUNCTION scutum_audit_advance_head(varchar, integer, varchar)",
+    "ALTER FUNCTION scutum_audit_lock_head(varchar) SECURITY INVOKER",
     "DROP TABLE audit_records",
     "UPDATE alembic_version SET version_num = '0001'",
 ]
