@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from agent.app import audit_log, open_store
+from agent.app import audit_log, heap_set_aside, open_store
 from agent.audit import AuditEntry, AuditKind
 from agent.cli import settings_from
 from agent.store.tables import ApprovalRequestRow, ApprovalVoteRow
@@ -86,7 +86,8 @@ def verify_one(data_dir: Path) -> VerifyResult:
     settings = settings_from(None, data_dir)
     store = open_store(settings)
     started = time.perf_counter()
-    report = audit_log(settings, store).verify()
+    with heap_set_aside():  # as `scutum audit verify` runs it
+        report = audit_log(settings, store).verify()
     seconds = time.perf_counter() - started
     store.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
