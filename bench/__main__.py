@@ -1,7 +1,7 @@
 """`make bench`: the benchmarks, one after the other; the sections of docs/benchmarks.md they
 produce are regenerated (the others are left as they were).
 
-    python -m bench [--only micro suite storm cluster history drift flood console soak chaos]
+    python -m bench [--only micro suite storm webhook cluster history drift flood console soak chaos]
                     [--storm-sizes ...] [--cluster-sizes ...] [--audit-lengths ...] [--approvals N] [--database-url URL]
 
 `make bench BENCH_ARGS="..."` passes the options. The defaults run everything at the sizes the
@@ -23,6 +23,7 @@ from bench import (
     drift,
     flood,
     history_bench,
+    http_storm,
     report,
     report_scale,
     risk_bench,
@@ -36,7 +37,7 @@ from bench.scenarios import SCENARIOS
 CHAOS_RUNS = 3
 """Runs of each chaos fault."""
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-PARTS = ("micro", "suite", "storm", "cluster", "history", "drift", "flood", "console", "soak", "chaos")
+PARTS = ("micro", "suite", "storm", "webhook", "cluster", "history", "drift", "flood", "console", "soak", "chaos")
 CHAOS_RUNS = 3
 """Runs of each fault in the chaos section."""
 
@@ -75,6 +76,13 @@ def main(argv: list[str] | None = None) -> None:
         for r in results:
             print(f"{r.alerts:>7} alerts  {r.alerts_per_second:>9.0f} alerts/s  p99 decision {r.decide_p99_ms:.1f} ms")
         sections["storm"] = report.storm_section(results)
+    if "webhook" in args.only:
+        print("\nHTTP storm through scutum run")
+        webhook = http_storm.run()
+        sections["http-storm"] = (
+            http_storm.render(webhook, command="python -m bench --only webhook").strip("\n").splitlines()
+        )
+        print(f"{webhook.ingested_per_second:,.0f} alerts/s ingested, x{webhook.ratio_to_floor:.1f} the parse floor")
     if "cluster" in args.only:
         print("\ncluster size")
         sizes = []

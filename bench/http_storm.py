@@ -150,7 +150,7 @@ def bodies(posts: int, real: list[tuple[str, str]], *, seed: int = 0) -> tuple[l
     sent: list[dict[str, Any]] = []
     out = []
     for _ in range(posts):
-        fresh = []
+        fresh: list[dict[str, Any]] = []
         for _ in range(NEW_PER_POST):
             namespace, deployment = rng.choice(real)
             fresh.append(_alert(namespace, deployment, rng.choice(ALERT_NAMES), len(sent) + len(fresh), now))

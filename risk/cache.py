@@ -21,7 +21,6 @@ import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -178,19 +177,8 @@ class ClusterCache:
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """List every kind (synchronously; the next kind's list is in flight while this one's is
-        frozen, so the API server's work overlaps ours, with at most two raw lists in memory),
-        then watch each in a background thread."""
-        versions: dict[str, str] = {}
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-list") as lists:
-            pending = lists.submit(self._kube.list_with_version, self._kinds[0]) if self._kinds else None
-            for index, kind in enumerate(self._kinds):
-                assert pending is not None
-                items, version = pending.result()
-                if index + 1 < len(self._kinds):
-                    pending = lists.submit(self._kube.list_with_version, self._kinds[index + 1])
-                versions[kind] = self._load(kind, items, version)
-                del items
+        """List every kind (synchronously), then watch each in a background thread."""
+        versions = {kind: self._relist(kind) for kind in self._kinds}
         for kind in self._kinds:
             thread = threading.Thread(
                 target=self._watch_loop, args=(kind, versions[kind]), name=f"cache-{kind}", daemon=True
