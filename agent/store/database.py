@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,10 @@ class Database:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._joined = threading.local()
+        self._writers: AbstractContextManager[Any] = threading.RLock() if self.dialect == "sqlite" else nullcontext()
+        """On SQLite, this process's writers queue here for the one write lock: the next one gets
+        it the moment it is released, where SQLite's own busy wait sleeps in growing steps (up to
+        100 ms) and so keeps a decision waiting well past the end of a keeper pass."""
 
     @property
     def is_postgres(self) -> bool:
@@ -85,7 +89,7 @@ class Database:
                 yield session
                 session.flush()
             return
-        with self.engine.connect() as conn:
+        with self._writers if write_lock else nullcontext(), self.engine.connect() as conn:
             conn.execution_options(write_lock=write_lock)
             with conn.begin(), Session(bind=conn) as session:
                 yield session
@@ -100,7 +104,7 @@ class Database:
             yield
             return
         callbacks: list[Callable[[], None]] = []
-        with self.engine.connect() as conn:
+        with self._writers, self.engine.connect() as conn:
             conn.execution_options(write_lock=True)
             with conn.begin():
                 self._joined.conn, self._joined.after = conn, callbacks
