@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> None:
         print("\nHTTP storm through scutum run")
         webhook = http_storm.run()
         sections["http-storm"] = (
-            http_storm.render(webhook, command="python -m bench --only webhook").strip("\n").splitlines()
+            http_storm.render(webhook, command="python -m bench --only webhook", when=when, machine=machine)
+            .strip("\n")
+            .splitlines()
         )
         print(f"{webhook.ingested_per_second:,.0f} alerts/s ingested, x{webhook.ratio_to_floor:.1f} the parse floor")
     if "cluster" in args.only:

@@ -364,12 +364,15 @@ def _table(r: HttpStormResult) -> str:
     return "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
 
 
-def render(r: HttpStormResult, *, command: str = "python -m bench.http_storm") -> str:
+def render(
+    r: HttpStormResult, *, command: str = "python -m bench.http_storm", when: str = "", machine: str = ""
+) -> str:
     """The docs/benchmarks.md section."""
+    ran = f", run on {when} ({machine}; a machine shared with other work)" if when else ""
     return f"""
 {SECTION}
 
-`{command}`: {r.posts:,} POSTs of {PER_POST} alerts each ({r.alerts:,} alerts, {r.body_kb:.0f} KB a body;
+`{command}`{ran}: {r.posts:,} POSTs of {PER_POST} alerts each ({r.alerts:,} alerts, {r.body_kb:.0f} KB a body;
 12 labels and 3 annotations an alert, Alertmanager's webhook shape) from {r.clients} client processes
 over keep-alive connections to `scutum run` (its own process, shadow mode, {DEPLOYMENTS} Deployments on a
 simulated cluster). {NEW_PER_POST} alerts in each POST are new ({r.new_alerts:,} in all; the first on a
