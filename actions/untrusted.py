@@ -52,6 +52,8 @@ def clean_text(text: str, *, limit: int, multiline: bool = False) -> str:
 
 def clean_labels(labels: Mapping[str, str], *, value_limit: int = MAX_LABEL_VALUE_CHARS) -> dict[str, str]:
     """Labels (or annotations) with names and values cleaned and capped, at most `MAX_LABELS`."""
+    if len(labels) <= MAX_LABELS and _already_clean(labels, value_limit):
+        return dict(labels)  # the common case: one check over every name and value at once
     multiline = value_limit > MAX_LABEL_VALUE_CHARS
     cleaned: dict[str, str] = {}
     names = list(labels) if len(labels) <= MAX_LABELS else sorted(labels)[:MAX_LABELS]
@@ -60,6 +62,19 @@ def clean_labels(labels: Mapping[str, str], *, value_limit: int = MAX_LABEL_VALU
         if key:
             cleaned[key] = clean_text(labels[name], limit=value_limit, multiline=multiline)
     return cleaned
+
+
+def _already_clean(labels: Mapping[str, str], value_limit: int) -> bool:
+    """Every name and value printable ASCII, no name empty, none longer than its cap: what
+    `clean_text` would give back unchanged, checked in a few C calls instead of two per label."""
+    joined = "".join(labels) + "".join(labels.values())
+    return (
+        joined.isascii()
+        and joined.isprintable()
+        and "" not in labels
+        and max(map(len, labels), default=0) <= MAX_LABEL_NAME_CHARS
+        and max(map(len, labels.values()), default=0) <= value_limit
+    )
 
 
 def clean_annotations(annotations: Mapping[str, str]) -> dict[str, str]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import gc
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -504,6 +505,19 @@ def settle_heap() -> None:
     process (`scutum run`), not for a process that builds many agents (tests)."""
     gc.collect()
     gc.freeze()
+
+
+@contextmanager
+def heap_set_aside() -> Iterator[None]:
+    """For a one-shot command's long pass (`audit verify` over a million records): what is
+    loaded so far is left out of garbage collection while the block runs, so the collections
+    that a stream of short-lived rows triggers do not rescan the modules each time. Undone after,
+    so a process that runs many commands (tests) keeps its usual collector."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def alerts_url(settings: Settings, kube: Kube) -> str:

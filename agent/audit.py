@@ -15,17 +15,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from json.encoder import encode_basestring
 from typing import Any, Protocol, TextIO
 
-from agent.store.records import AuditHead, AuditRecord
+from agent.store.records import AuditHead, AuditLink, AuditRecord
 
 __all__ = [
     "AuditEntry",
     "AuditKind",
+    "AuditLink",
     "AuditLog",
     "AuditRecord",
     "VerifyReport",
     "canonical_json",
+    "link_of",
     "record_hash",
     "verify_records",
 ]
@@ -87,28 +90,37 @@ class VerifyReport:
         return f"audit chain broken at record seq {self.first_bad_seq}: {self.problem}: {self.detail}"
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+"""One encoder with exactly `json.dumps`'s canonical arguments, built once (dumps builds one a call)."""
+
+
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8: the bytes the hash covers."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def _ts(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def record_hash(record: AuditRecord, key: bytes | None) -> str:
-    """The hash a record should carry: SHA-256, or HMAC-SHA256 when a key is given."""
-    body = canonical_json(
-        {
-            "seq": record.seq,
-            "ts": _ts(record.ts),
-            "kind": record.kind,
-            "actor": record.actor,
-            "incident_id": record.incident_id,
-            "payload": record.payload,
-            "prev_hash": record.prev_hash,
-        }
-    )
+def _string(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
+def record_hash(record: AuditRecord | AuditLink, key: bytes | None) -> str:
+    """The hash a record should carry: SHA-256, or HMAC-SHA256 when a key is given.
+
+    The body is `canonical_json` of {seq, ts, kind, actor, incident_id, payload, prev_hash},
+    written out field by field in sorted key order (the same bytes, proved by a property test
+    against the dict form), so verifying a long chain pays for the payload's encoding only.
+    """
+    ts = record.ts if isinstance(record, AuditLink) else _ts(record.ts)
+    body = (
+        f'{{"actor":{_string(record.actor)},"incident_id":{_string(record.incident_id)},'
+        f'"kind":{_string(record.kind)},"payload":{_CANONICAL.encode(record.payload)},'
+        f'"prev_hash":{_string(record.prev_hash)},"seq":{int.__repr__(record.seq)},'
+        f'"ts":{encode_basestring(ts)}}}'
+    ).encode()
     if key is None:
         return hashlib.sha256(body).hexdigest()
     return hmac.new(key, body, hashlib.sha256).hexdigest()
@@ -141,6 +153,10 @@ class AuditStorage(Protocol):
 
     def records(self) -> Iterable[AuditRecord]:
         """Every record in seq order."""
+        ...
+
+    def links(self) -> Iterable[AuditLink]:
+        """Every record in seq order in the form verification reads (see `link_of`)."""
         ...
 
 
@@ -188,7 +204,7 @@ class AuditLog:
 
     def verify(self) -> VerifyReport:
         """Check every stored record and the head."""
-        return verify_records(self._storage.records(), key=self._key, head=self._storage.head())
+        return verify_records(self._storage.links(), key=self._key, head=self._storage.head())
 
     def export(self, stream: TextIO) -> int:
         """Write every record as one JSON line; returns how many."""
@@ -197,6 +213,20 @@ class AuditLog:
             stream.write(export_line(record) + "\n")
             count += 1
         return count
+
+
+def link_of(record: AuditRecord) -> AuditLink:
+    """A record in the form verification reads: its time already in the hashed form."""
+    return AuditLink(
+        record.seq,
+        _ts(record.ts),
+        record.kind,
+        record.actor,
+        record.incident_id,
+        record.payload,
+        record.prev_hash,
+        record.hash,
+    )
 
 
 def export_line(record: AuditRecord) -> str:
@@ -224,7 +254,7 @@ def read_export(lines: Iterable[str]) -> list[AuditRecord]:
 
 
 def verify_records(
-    records: Iterable[AuditRecord], *, key: bytes | None = None, head: AuditHead | None = None
+    records: Iterable[AuditRecord | AuditLink], *, key: bytes | None = None, head: AuditHead | None = None
 ) -> VerifyReport:
     """Check a chain given in storage order; the first fault found is reported.
 
@@ -250,7 +280,9 @@ def verify_records(
     return VerifyReport(True, count)
 
 
-def _check(record: AuditRecord, index: int, *, prev_hash: str, key: bytes | None) -> tuple[Problem, str] | None:
+def _check(
+    record: AuditRecord | AuditLink, index: int, *, prev_hash: str, key: bytes | None
+) -> tuple[Problem, str] | None:
     """The fault of the record at `index`, given that every record before it was sound (so
     their seqs were exactly 1..index). A gap is reported as a deletion until the rest of the
     chain shows the missing seq later (then it is a reordering: see `_fault_report`)."""
@@ -269,7 +301,12 @@ def _check(record: AuditRecord, index: int, *, prev_hash: str, key: bytes | None
 
 
 def _fault_report(
-    record: AuditRecord, index: int, fault: tuple[Problem, str], rest: Iterator[AuditRecord], *, key: bytes | None
+    record: AuditRecord | AuditLink,
+    index: int,
+    fault: tuple[Problem, str],
+    rest: Iterator[AuditRecord | AuditLink],
+    *,
+    key: bytes | None,
 ) -> VerifyReport:
     """The report for the first fault, after one pass over the rest of the chain: it counts the
     records, tells a reordering from a deletion, and (for a fault on the first record under a

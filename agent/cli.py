@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import typer
 import yaml
 
-from agent.app import StoreMissing, audit_log, kube_from, open_store
+from agent.app import StoreMissing, audit_log, heap_set_aside, kube_from, open_store
 from agent.audit import VerifyReport, read_export, verify_records
 from agent.checkpointing import configmap_witness, read_checkpoint_file, verify_exported, verify_published
 from agent.checkpoints import (
@@ -174,7 +174,8 @@ def audit_verify(  # noqa: PLR0917 - typer maps each option to a parameter
         else:
             store = existing_store(settings)
             try:
-                report = audit_log(settings, store).verify()
+                with heap_set_aside():
+                    report = audit_log(settings, store).verify()
                 if published is not None:
                     proof = verify_published(settings, store, published, extra_keys=public_keys or ())
             finally:

@@ -1,7 +1,7 @@
 """`make bench`: the benchmarks, one after the other; the sections of docs/benchmarks.md they
 produce are regenerated (the others are left as they were).
 
-    python -m bench [--only micro suite owners storm cluster history drift flood console soak chaos fleet]
+    python -m bench [--only micro suite owners storm webhook cluster history drift flood console soak chaos fleet]
                     [--storm-sizes ...] [--cluster-sizes ...] [--audit-lengths ...] [--approvals N] [--database-url URL]
 
 `make bench BENCH_ARGS="..."` passes the options. The defaults run everything at the sizes the
@@ -25,6 +25,7 @@ from bench import (
     fleet,
     flood,
     history_bench,
+    http_storm,
     owners,
     report,
     report_scale,
@@ -44,6 +45,7 @@ PARTS = (
     "suite",
     "owners",
     "storm",
+    "webhook",
     "cluster",
     "history",
     "drift",
@@ -99,6 +101,15 @@ def main(argv: list[str] | None = None) -> None:
         for r in results:
             print(f"{r.alerts:>7} alerts  {r.alerts_per_second:>9.0f} alerts/s  p99 decision {r.decide_p99_ms:.1f} ms")
         sections["storm"] = report.storm_section(results)
+    if "webhook" in args.only:
+        print("\nHTTP storm through scutum run")
+        webhook = http_storm.run()
+        sections["http-storm"] = (
+            http_storm.render(webhook, command="python -m bench --only webhook", when=when, machine=machine)
+            .strip("\n")
+            .splitlines()
+        )
+        print(f"{webhook.ingested_per_second:,.0f} alerts/s ingested, x{webhook.ratio_to_floor:.1f} the parse floor")
     if "cluster" in args.only:
         print("\ncluster size")
         sizes = []

@@ -102,8 +102,8 @@ def history_section(
     lines = [
         "## History commands",
         "",
-        f"Command: `{command}`, run on {when} ({machine}). Each chain is verified in a fresh process",
-        "(peak RSS is the verification's own, interpreter and imports included).",
+        f"Command: `{command}`, run on {when} ({machine}). Each chain is verified three times, each in a",
+        "fresh process, the median run shown (peak RSS is that process's VmHWM: interpreter and imports included).",
         "",
         "| chain length | seconds | records/s | peak RSS, MB | intact |",
         "|---|---|---|---|---|",

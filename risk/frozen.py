@@ -98,8 +98,10 @@ def _frozen_item(item: Any) -> Any:
 
 
 def _freeze_dict(value: dict[Any, Any]) -> FrozenDict:
-    # Scalars are taken as they are without a call (most values are); keys are interned, so
-    # thousands of cached objects share one copy of each.
+    # Scalars are taken as they are without a call (most values are); keys are interned and
+    # empty containers shared, so thousands of cached objects share one copy of each.
+    if not value:
+        return EMPTY_DICT
     intern, scalars = sys.intern, _SCALARS
     return FrozenDict(
         {intern(str(key)): item if type(item) in scalars else _frozen_item(item) for key, item in value.items()}
@@ -107,8 +109,16 @@ def _freeze_dict(value: dict[Any, Any]) -> FrozenDict:
 
 
 def _freeze_list(value: list[Any] | tuple[Any, ...]) -> FrozenList:
+    if not value:
+        return EMPTY_LIST
     scalars = _SCALARS
     return FrozenList([item if type(item) in scalars else _frozen_item(item) for item in value])
+
+
+EMPTY_DICT = FrozenDict()
+"""The one frozen `{}` (it cannot change, so every empty mapping can be this one)."""
+EMPTY_LIST = FrozenList()
+"""The one frozen `[]`."""
 
 
 def thaw(value: Any) -> Any:

@@ -34,6 +34,7 @@ from agent.store.incidents import IncidentRepository
 from agent.store.outcome_rows import DecisionRows, OutcomeRows
 from agent.store.records import (
     AuditHead,
+    AuditLink,
     AuditRecord,
     ControlState,
     DecisionRecord,
@@ -50,6 +51,7 @@ from agent.store.snapshots import SnapshotRepository
 
 __all__ = [
     "AuditHead",
+    "AuditLink",
     "AuditRecord",
     "ClusterSummary",
     "ControlState",

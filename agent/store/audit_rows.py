@@ -3,17 +3,19 @@ only serializes appends so the chain never forks, and reads records back in orde
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Row
+from sqlalchemy import Row, String, type_coerce
 from sqlalchemy import select as rows_of
 from sqlmodel import col, select
 
 from agent.cluster import DEFAULT_CLUSTER
 from agent.store.audit_head import advance_head, lock_head
 from agent.store.database import Database, utc
-from agent.store.records import AuditHead, AuditRecord
+from agent.store.records import AuditHead, AuditLink, AuditRecord
 from agent.store.tables import AuditHeadRow, AuditRow
 
 PAGE = 5000
@@ -89,6 +91,14 @@ class AuditRepository:
         for row in self.rows(_RECORD_COLUMNS):
             yield _record(row)
 
+    def links(self) -> Iterator[AuditLink]:
+        """Every record in seq order as verification reads it: the time and the payload are read
+        raw (no row processors, no record objects) and converted once here; see `AuditLink`."""
+        for row in self.rows(_LINK_COLUMNS):
+            seq, ts, kind, actor, incident_id, payload, prev_hash, hash_ = cast(tuple[Any, ...], row)
+            body = json.loads(payload) if isinstance(payload, str | bytes) else payload
+            yield AuditLink(seq, _iso(ts), kind, actor, incident_id, body, prev_hash, hash_)
+
     def hashes(self) -> Iterator[tuple[int, str]]:
         """(seq, hash) of every record in seq order, without the payloads: the cheap pass for
         checks that need only the links (checkpoints, say)."""
@@ -129,6 +139,29 @@ def _record(row: AuditRow | Row[Any]) -> AuditRecord:
         hash=row.hash,
     )
 
+
+def _iso(value: str | datetime) -> str:
+    """A stored time in the hashed form. SQLite keeps SQLAlchemy's text form
+    (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC), rewritten without parsing; anything else is parsed."""
+    if isinstance(value, str):
+        if len(value) == _SQLITE_TIME_LENGTH and value[10] == " " and value[19] == ".":
+            return f"{value[:10]}T{value[11:]}+00:00"
+        value = datetime.fromisoformat(value)
+    return utc(value).isoformat(timespec="microseconds")
+
+
+_SQLITE_TIME_LENGTH = len("2026-01-01 00:00:00.000000")
+
+_LINK_COLUMNS = (
+    col(AuditRow.seq),
+    type_coerce(col(AuditRow.ts), String).label("ts"),
+    col(AuditRow.kind),
+    col(AuditRow.actor),
+    col(AuditRow.incident_id),
+    type_coerce(col(AuditRow.payload), String).label("payload"),
+    col(AuditRow.prev_hash),
+    col(AuditRow.hash),
+)
 
 _RECORD_COLUMNS = (
     col(AuditRow.seq),

@@ -65,6 +65,10 @@ class Database:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._joined = threading.local()
+        self._writers = threading.RLock() if self.dialect == "sqlite" else None
+        """On SQLite, this process's writers queue here for the one write lock: the next one gets
+        it the moment it is released, where SQLite's own busy wait sleeps in growing steps (up to
+        100 ms) and so keeps a decision waiting well past the end of a keeper pass."""
 
     @property
     def is_postgres(self) -> bool:
@@ -85,11 +89,22 @@ class Database:
                 yield session
                 session.flush()
             return
-        with self.engine.connect() as conn:
+        with self._queued(write_lock), self.engine.connect() as conn:
             conn.execution_options(write_lock=write_lock)
             with conn.begin(), Session(bind=conn) as session:
                 yield session
                 session.flush()
+
+    @contextmanager
+    def _queued(self, write: bool) -> Iterator[None]:
+        """A writer's turn in this process's queue (SQLite), waited for no longer than SQLite's
+        own busy timeout: past it, SQLite's lock decides as it did before the queue existed."""
+        held = write and self._writers is not None and self._writers.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            yield
+        finally:
+            if held and self._writers is not None:
+                self._writers.release()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -100,7 +115,7 @@ class Database:
             yield
             return
         callbacks: list[Callable[[], None]] = []
-        with self.engine.connect() as conn:
+        with self._queued(True), self.engine.connect() as conn:
             conn.execution_options(write_lock=True)
             with conn.begin():
                 self._joined.conn, self._joined.after = conn, callbacks

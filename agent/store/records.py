@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class IncidentStatus(StrEnum):
@@ -173,6 +173,20 @@ class AuditRecord:
 
     seq: int
     ts: datetime
+    kind: str
+    actor: str
+    incident_id: str | None
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditLink(NamedTuple):
+    """One record as verification reads it: a plain tuple, its time already in the hashed form
+    (UTC, ISO 8601 with microseconds), so checking a long chain builds no objects per record."""
+
+    seq: int
+    ts: str
     kind: str
     actor: str
     incident_id: str | None

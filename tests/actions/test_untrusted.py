@@ -7,7 +7,14 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actions.untrusted import MAX_LABELS, clean_labels, clean_text
+from actions.untrusted import (
+    MAX_ANNOTATION_CHARS,
+    MAX_LABEL_NAME_CHARS,
+    MAX_LABEL_VALUE_CHARS,
+    MAX_LABELS,
+    clean_labels,
+    clean_text,
+)
 
 FORBIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
@@ -41,3 +48,29 @@ def test_labels_are_capped_in_number_names_and_values() -> None:
     assert len(cleaned) == MAX_LABELS
     assert all(len(v) <= 1024 for v in cleaned.values())
     assert clean_labels({"\x00": "x", "ok\x00": "a\x00b"}) == {"ok": "ab"}
+
+
+def _label_by_label(labels: dict[str, str], value_limit: int) -> dict[str, str]:
+    """`clean_labels` as it was defined before its one-check shortcut: each name and value on its own."""
+    multiline = value_limit > MAX_LABEL_VALUE_CHARS
+    names = list(labels) if len(labels) <= MAX_LABELS else sorted(labels)[:MAX_LABELS]
+    cleaned = {}
+    for name in names:
+        key = clean_text(name, limit=MAX_LABEL_NAME_CHARS)
+        if key:
+            cleaned[key] = clean_text(labels[name], limit=value_limit, multiline=multiline)
+    return cleaned
+
+
+printable = st.characters(min_codepoint=32, max_codepoint=126)
+label_text = st.text(max_size=20) | st.text(alphabet=printable, max_size=20)
+long_name = st.text(alphabet=printable, min_size=129, max_size=135)
+
+
+@given(
+    labels=st.dictionaries(label_text | long_name, label_text | st.text(min_size=1025, max_size=1100), max_size=8),
+    value_limit=st.sampled_from([MAX_LABEL_VALUE_CHARS, MAX_ANNOTATION_CHARS, 5]),
+)
+def test_clean_labels_gives_what_cleaning_each_label_gives(labels: dict[str, str], value_limit: int) -> None:
+    assert clean_labels(labels, value_limit=value_limit) == _label_by_label(labels, value_limit)
+    assert list(clean_labels(labels, value_limit=value_limit)) == list(_label_by_label(labels, value_limit))

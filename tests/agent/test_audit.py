@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import io
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.audit import AuditEntry, AuditKind, AuditLog, Problem, canonical_json, record_hash, verify_records
-from agent.store import AuditHead, AuditRecord, Store
+from agent.audit import (
+    AuditEntry,
+    AuditKind,
+    AuditLog,
+    Problem,
+    canonical_json,
+    link_of,
+    record_hash,
+    verify_records,
+)
+from agent.store import AuditHead, AuditLink, AuditRecord, Store
 from tests.agent.conftest import FakeClock
 
 KEY = b"audit-test-key"
@@ -41,6 +52,9 @@ class ListStorage:
     def records(self) -> Iterable[AuditRecord]:
         return list(self.rows)
 
+    def links(self) -> Iterable[AuditLink]:
+        return [link_of(record) for record in self.rows]
+
 
 def _chain(length: int, key: bytes | None) -> tuple[list[AuditRecord], AuditHead]:
     clock = FakeClock()
@@ -60,6 +74,52 @@ keys = st.sampled_from([None, KEY])
 
 def test_canonical_json_sorts_keys_without_whitespace() -> None:
     assert canonical_json({"b": 1, "a": {"d": "é", "c": [1, 2]}}) == '{"a":{"c":[1,2],"d":"é"},"b":1}'.encode()
+
+
+def _reference_hash(record: AuditRecord, key: bytes | None) -> str:
+    """The hash as the chain was first defined: `json.dumps` of the whole record as a dict."""
+    body = json.dumps(
+        {
+            "seq": record.seq,
+            "ts": record.ts.astimezone(UTC).isoformat(timespec="microseconds"),
+            "kind": record.kind,
+            "actor": record.actor,
+            "incident_id": record.incident_id,
+            "payload": record.payload,
+            "prev_hash": record.prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    ).encode()
+    return hmac.new(key, body, hashlib.sha256).hexdigest() if key else hashlib.sha256(body).hexdigest()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+records = st.builds(
+    AuditRecord,
+    seq=st.integers(min_value=1, max_value=2**62),
+    ts=st.datetimes(timezones=st.timezones()),
+    kind=st.text(),
+    actor=st.text(),
+    incident_id=st.none() | st.text(),
+    payload=st.dictionaries(st.text(), json_values, max_size=6),
+    prev_hash=st.text(),
+    hash=st.just(""),
+)
+
+
+@settings(max_examples=300)
+@given(record=records, key=keys)
+def test_record_hash_is_byte_identical_to_the_original_definition(record: AuditRecord, key: bytes | None) -> None:
+    """The field-by-field encoder may not change a single byte: every existing chain still verifies."""
+    assert record_hash(record, key) == _reference_hash(record, key)
+    assert record_hash(link_of(record), key) == _reference_hash(record, key)
 
 
 def test_intact_chain_verifies_keyed_and_unkeyed() -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 
 from actions.base import ActionName
 from agent.app import open_store
-from agent.audit import AuditKind, AuditLog, verify_records
+from agent.audit import AuditKind, AuditLog, link_of, verify_records
 from agent.cli import settings_from
 from agent.store import Store
 from agent.store.approval_requests import SqlApprovalRepository
@@ -33,6 +33,7 @@ def _statements(engine: Engine) -> list[str]:
 def test_the_chain_streams_in_pages_as_plain_records(store: Store, store_url: str, clock: FakeClock) -> None:
     log = AuditLog(store.audit, clock=clock)
     for n in range(23):
+        clock.advance(0.123457)  # times with microseconds, as the daemon writes them
         log.append(AuditKind.INCIDENT, actor="scutum", payload={"n": n})
     engine = create_engine(store_url)
     try:
@@ -45,6 +46,8 @@ def test_the_chain_streams_in_pages_as_plain_records(store: Store, store_url: st
         assert isinstance(audit.records(), GeneratorType), "records are read as the verifier asks for them"
         report = verify_records(audit.records(), head=audit.head())
         assert report.ok and report.count == 23
+        assert list(audit.links()) == [link_of(record) for record in audit.records()], "raw reads, same links"
+        assert verify_records(audit.links(), head=audit.head()).ok
     finally:
         engine.dispose()
 

@@ -6,9 +6,11 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from agent.intake import parse_gettable_alerts
-from bench import report, report_scale, soak, storm
+from agent.intake.alerts import parse_webhook
+from bench import http_storm, report, report_scale, soak, storm
 from bench.cluster_size import SizeResult
 from bench.history_bench import VerifyResult
+from bench.http_storm import HttpStormResult
 from bench.scenarios import SCENARIOS, Expect, by_name
 from bench.storm import StormResult, alert_stream
 from bench.suite import ScenarioResult, run_scenario
@@ -147,3 +149,28 @@ def test_soak_keeps_deciding_alike_across_restarts_and_leaves_nothing_open() -> 
     assert result.auto_executed_first_100 == result.auto_executed_last_100 == 8
     assert result.open_incidents_end == 0 and result.firing_alerts_end == 0
     assert "| auto-executed, last 100 | 8 |" in soak.render(result)
+
+
+def test_http_storm_bodies_are_alertmanager_notifications_of_new_and_repeated_alerts() -> None:
+    real = [(f"team-{i % 4}", f"svc-{i:03d}") for i in range(10)]
+    bodies, new = http_storm.bodies(5, real)
+    assert new == 5 * http_storm.NEW_PER_POST
+    seen: set[str] = set()
+    for body in bodies:
+        batch = parse_webhook(body)
+        assert batch.malformed is None and not batch.rejected
+        assert len(batch.alerts) == http_storm.PER_POST
+        assert all(len(a.labels) >= 10 and len(a.annotations) == 3 for a in batch.alerts)
+        seen |= {a.fingerprint for a in batch.alerts}
+    assert len(seen) == new, "every alert after the first POST's new ones repeats one sent before"
+    report = http_storm.render(_http_storm_result(), when="now", machine="m")
+    assert "| ratio floor / ingested | x2.0 | ≤ x5 |" in report
+
+
+def _http_storm_result() -> HttpStormResult:
+    return HttpStormResult(
+        posts=10, alerts=1000, new_alerts=200, clients=3, accepted_alerts=1000, refused_429=0, other_errors=0,
+        storm_seconds=1.0, ingested_per_second=1000.0, post_p50_ms=1.0, post_p99_ms=2.0, drain_seconds=0.1,
+        healthz_probes=10, healthz_p50_ms=1.0, healthz_p99_ms=2.0, healthz_max_ms=3.0, floor_per_second=2000.0,
+        ratio_to_floor=2.0, agent_peak_rss_mb=100.0, body_kb=70.0,
+    )  # fmt: skip
