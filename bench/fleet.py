@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -39,14 +37,11 @@ import psycopg
 from agent.app import build_agent
 from agent.intake import parse_gettable_alerts
 from agent.store import Store
-from bench.storm import NAMES, TARGETS, _alert, _nodes, _seed
-from bench.suite import quiet_logs, settings_for
-from simcluster.clock import ManualClock
-from simcluster.harness import start_sim
+from bench.storm import NAMES, TARGETS, _alert, storm_world
+from bench.suite import quiet_logs
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 BATCH = 50
-CHANGED_EVERY = 10
 COMMAND = "python -m bench.fleet --agents {agents} --decisions {decisions}"
 
 
@@ -89,23 +84,9 @@ def _percentile(values: list[float], share: float) -> float:
 def worker(url: str, cluster: str, decisions: int) -> None:
     """One agent: build its cluster, say `ready`, wait for `go` on stdin, decide, print JSON."""
     quiet_logs()
-    workdir = Path(tempfile.mkdtemp(prefix=f"scutum-fleet-{cluster}-"))
-    clock = ManualClock()
-    sim = start_sim("bare", clock=clock, kubeconfig_path=workdir / "kubeconfig")
-    try:
-        _nodes(sim.cluster.store)
-        workloads = _seed(sim.cluster.store)
-        sim.cluster.settle(passes=3, seconds=2.0)
-        clock.advance(3600)
-        for namespace, name in workloads[:TARGETS:CHANGED_EVERY]:
-            sim.cluster.inject("rollout_restart", namespace=namespace, deployment=name)
-        sim.cluster.settle(passes=3, seconds=2.0)
-        clock.advance(600)
-        sim.cluster.tick(1)
-        base = settings_for(sim, workdir / "data")
+    with storm_world(f"scutum-fleet-{cluster}-") as (clock, base):
         settings = base.model_copy(
             update={
-                "policy": base.policy.model_copy(update={"shadow": True}),
                 "database": base.database.model_copy(update={"url": url, "migrate_on_start": False}),
                 "agent": base.agent.model_copy(update={"cluster": cluster, "identity": "scutum-0"}),
             }
@@ -135,9 +116,6 @@ def worker(url: str, cluster: str, decisions: int) -> None:
             finished = time.time()
         finally:
             agent.stop()
-    finally:
-        sim.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     run = AgentRun(cluster, len(service), started, finished, _percentile(service, 0.5), _percentile(service, 0.99))
     print(json.dumps(asdict(run)), flush=True)
 

@@ -24,6 +24,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,6 +197,22 @@ def _click(base: str, counters: _Counters, stop: threading.Event) -> None:
             stop.wait(0.1)
 
 
+@contextmanager
+def scutum_run(base: str, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`scutum run ARGS` in its own process, once it answers `base`/readyz; stopped with SIGTERM
+    (killed after a minute) on the way out."""
+    process = subprocess.Popen([str(SCUTUM), "run", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_ready(base, process)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -280,17 +298,8 @@ def run(flood: int = FLOOD, genuine: int = GENUINE) -> FloodResult:
     try:
         real = _seed(sim, genuine)
         config = _config(workdir, sim.url, port, slack.base_url)
-        command = [str(SCUTUM), "run", "--config", str(config), "--data-dir", str(workdir / "data")]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_ready(base, process)
+        with scutum_run(base, "--config", str(config), "--data-dir", str(workdir / "data")) as process:
             return _measure(base, process, real, flood, workdir)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
     finally:
         slack.stop()
         sim.stop()

@@ -47,7 +47,7 @@ import httpx
 import yaml
 
 from agent.intake.alerts import WebhookPayload
-from bench.flood import _peak_rss_mb, _seed, _wait_ready
+from bench.flood import _peak_rss_mb, _seed, scutum_run
 from simcluster.harness import start_sim
 from tests.e2e.alertmanager import free_port
 
@@ -64,7 +64,6 @@ ALERT_NAMES = (
     "KubeContainerWaiting",
     "KubeDeploymentRolloutStuck",
 )
-SCUTUM = Path(sys.executable).parent / "scutum"
 DRAIN_DEADLINE_SECONDS = 600.0
 
 
@@ -278,17 +277,8 @@ def run(posts: int = POSTS) -> HttpStormResult:
         payloads, new_alerts = bodies(posts, real)
         path = workdir / "bodies"
         path.write_bytes(b"\n".join(payloads))
-        command = [str(SCUTUM), "run", "--config", str(_config(workdir, sim.url, port)), "--data-dir", str(workdir)]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_ready(base, process)
+        with scutum_run(base, "--config", str(_config(workdir, sim.url, port)), "--data-dir", str(workdir)) as process:
             result = _storm(base, port, path, process, payloads, new_alerts)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
     finally:
         sim.stop()
     return result

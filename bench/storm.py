@@ -39,6 +39,7 @@ from typing import Any
 from agent.app import build_agent
 from agent.intake import parse_gettable_alerts
 from agent.pipeline import Handled
+from agent.settings import Settings
 from bench.suite import quiet_logs, settings_for
 from simcluster.clock import ManualClock, rfc3339
 from simcluster.harness import start_sim
@@ -178,10 +179,12 @@ def _mb(kilobytes: int) -> float:
     return kilobytes / 1024.0
 
 
-def measure(size: int, *, profile_top: int = 0) -> StormResult:
-    """Run one size in this process."""
-    quiet_logs()
-    workdir = Path(tempfile.mkdtemp(prefix="scutum-storm-"))
+@contextlib.contextmanager
+def storm_world(prefix: str) -> Iterator[tuple[ManualClock, Settings]]:
+    """The storm's cluster on a manual clock: nodes and Deployments seeded and settled, every
+    tenth target rolled out an hour ago (so its alerts are probed for a rollback); shadow-mode
+    settings on it. The cluster is stopped and its directory removed on the way out."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     clock = ManualClock()
     sim = start_sim("bare", clock=clock, kubeconfig_path=workdir / "kubeconfig")
     try:
@@ -195,7 +198,16 @@ def measure(size: int, *, profile_top: int = 0) -> StormResult:
         clock.advance(600)
         sim.cluster.tick(1)
         settings = settings_for(sim, workdir / "data")
-        settings = settings.model_copy(update={"policy": settings.policy.model_copy(update={"shadow": True})})
+        yield clock, settings.model_copy(update={"policy": settings.policy.model_copy(update={"shadow": True})})
+    finally:
+        sim.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure(size: int, *, profile_top: int = 0) -> StormResult:
+    """Run one size in this process."""
+    quiet_logs()
+    with storm_world("scutum-storm-") as (clock, settings):
         agent = build_agent(settings, clock=clock.now)
         try:
             agent.start(schedule=False, poll=False)
@@ -212,9 +224,6 @@ def measure(size: int, *, profile_top: int = 0) -> StormResult:
             requests = agent.kube.requests  # the cache's initial lists and watches included
         finally:
             agent.stop()
-    finally:
-        sim.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     decisions = len(latencies)
     ordered = sorted(latencies) or [0.0]
     return StormResult(
