@@ -37,12 +37,7 @@ class IdentityMap:
 
     def __init__(self, settings: ApprovalSettings) -> None:
         self._people = frozenset(settings.people)
-        self._owner: dict[tuple[VoteChannel, str], str] = {
-            (channel, identity): person
-            for person, ids in settings.people.items()
-            for channel in VoteChannel
-            for identity in ids.on(channel)
-        }
+        self._owner = settings.identity_owners()
         self._mattermost_legacy = dict(settings.mattermost_approvers)
 
     def resolve(self, channel: VoteChannel, identity: str) -> Voter:

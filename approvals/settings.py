@@ -104,8 +104,9 @@ class ApprovalSettings(BaseModel):
     person is one approver in the two-approver band whichever channels they use. The per-channel
     lists above keep working (each of their identities is a person of its own)."""
 
-    @model_validator(mode="after")
-    def _one_person_per_identity(self) -> ApprovalSettings:
+    def identity_owners(self) -> dict[tuple[VoteChannel, str], str]:
+        """(channel, identity) → the person in `people` it belongs to; ValueError when one
+        identity is listed for two people."""
         owners: dict[tuple[VoteChannel, str], str] = {}
         for person, ids in self.people.items():
             for channel in VoteChannel:
@@ -115,6 +116,11 @@ class ApprovalSettings(BaseModel):
                         raise ValueError(
                             f"approvals.people: {channel} identity {identity} belongs to {other} and {person}"
                         )
+        return owners
+
+    @model_validator(mode="after")
+    def _one_person_per_identity(self) -> ApprovalSettings:
+        owners = self.identity_owners()
         for mm_user in self.mattermost_approvers:
             if (VoteChannel.MATTERMOST, mm_user) in owners:
                 raise ValueError(f"Mattermost user {mm_user} is in both approvals.people and mattermost_approvers")

@@ -126,12 +126,6 @@ class SqlApprovalRepository:
 
     # --- the fleet: votes received for requests another cluster owns (docs/fleet.md) -------
 
-    def owner_of(self, request_id: str) -> str | None:
-        """The cluster that owns the request, whichever it is (ids are unique across the fleet)."""
-        with self._db.session() as session:
-            row = session.get(ApprovalRequestRow, request_id)
-            return row.cluster if row else None
-
     def relay(self, request_id: str, vote: Vote) -> str | None:
         """Hand a vote to the cluster that owns the request (an `approvals.queue.VoteRelay`):
         stored for that cluster's agent to take; nothing of the request changes here. Returns
