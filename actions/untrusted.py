@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
 
 ELLIPSIS = "…"
 _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -80,3 +83,25 @@ def _already_clean(labels: Mapping[str, str], value_limit: int) -> bool:
 def clean_annotations(annotations: Mapping[str, str]) -> dict[str, str]:
     """Annotations: like labels, but longer values and line breaks are kept."""
     return clean_labels(annotations, value_limit=MAX_ANNOTATION_CHARS)
+
+
+# --- text that is already clean, checked in validation -----------------------------------
+
+PRINTABLE_ASCII = r"^[ -~]*$"
+"""The pattern of text `clean_text` returns unchanged (within its limit): printable ASCII only.
+Used as a validation constraint, so a batch that is already clean is checked by one compiled
+pattern during validation and needs no walk in Python afterwards."""
+_PRINTABLE_ASCII_LINES = r"^[\t\n -~]*$"
+
+
+CleanName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_NAME_CHARS, pattern=PRINTABLE_ASCII)]
+"""A label or annotation name `clean_labels` keeps as it is."""
+CleanValue = Annotated[str, StringConstraints(max_length=MAX_LABEL_VALUE_CHARS, pattern=PRINTABLE_ASCII)]
+"""A label value `clean_labels` keeps as it is."""
+CleanNote = Annotated[str, StringConstraints(max_length=MAX_ANNOTATION_CHARS, pattern=_PRINTABLE_ASCII_LINES)]
+"""An annotation value `clean_annotations` keeps as it is (line breaks and tabs allowed)."""
+CleanLabels = Annotated[dict[CleanName, CleanValue], Field(max_length=MAX_LABELS)]
+"""Labels that `clean_labels` returns unchanged; anything else fails validation (then the
+caller validates leniently and cleans)."""
+CleanAnnotations = Annotated[dict[CleanName, CleanNote], Field(max_length=MAX_LABELS)]
+"""Annotations that `clean_annotations` returns unchanged."""

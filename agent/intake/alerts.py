@@ -16,11 +16,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-from actions.untrusted import clean_annotations, clean_labels, clean_text
+from actions.untrusted import (
+    PRINTABLE_ASCII,
+    CleanAnnotations,
+    CleanLabels,
+    clean_annotations,
+    clean_labels,
+    clean_text,
+)
 from agent.intake.wire_json import MalformedInput, load_json
 
 EXCERPT_CHARS = 300
@@ -90,11 +97,34 @@ class WebhookPayload(WebhookEnvelope):
     alerts: list[WebhookAlert]
 
 
+class CleanWebhookAlert(_Wire):
+    """A webhook alert whose text is already clean (printable ASCII within every cap): what
+    almost every Alertmanager sends. Validating against it checks the cleaning rules inside
+    the one validation call, so such a batch is taken without cleaning each label in Python."""
+
+    status: Literal["firing", "resolved"]
+    labels: CleanLabels
+    annotations: CleanAnnotations = Field(default_factory=dict)
+    starts_at: datetime = Field(alias="startsAt")
+    ends_at: datetime | None = Field(default=None, alias="endsAt")
+    fingerprint: Annotated[str, StringConstraints(max_length=MAX_FINGERPRINT_CHARS, pattern=PRINTABLE_ASCII)] = ""
+    generator_url: Annotated[str, StringConstraints(max_length=MAX_URL_CHARS, pattern=PRINTABLE_ASCII)] = Field(
+        default="", alias="generatorURL"
+    )
+
+
+class CleanWebhookPayload(WebhookEnvelope):
+    """A whole webhook payload whose alerts are all `CleanWebhookAlert`."""
+
+    alerts: list[CleanWebhookAlert]
+
+
 _GETTABLE = TypeAdapter(GettableAlert)
 _GETTABLE_LIST = TypeAdapter(list[GettableAlert])
 _WEBHOOK_ALERT = TypeAdapter(WebhookAlert)
 _ENVELOPE = TypeAdapter(WebhookEnvelope)
 _WEBHOOK = TypeAdapter(WebhookPayload)
+_CLEAN_WEBHOOK = TypeAdapter(CleanWebhookPayload)
 
 
 class AlertSource(StrEnum):
@@ -287,6 +317,37 @@ def _from_webhook(wire: WebhookAlert) -> Alert:
     )
 
 
+def _from_clean_webhook(wire: CleanWebhookAlert) -> Alert:
+    labels = wire.labels
+    return Alert(
+        fingerprint=wire.fingerprint or labels_fingerprint(labels),
+        name=_check_name(labels),
+        labels=labels,
+        annotations=wire.annotations,
+        starts_at=_aware(wire.starts_at),
+        ends_at=_zero_to_none(wire.ends_at),
+        firing=wire.status == "firing",
+        suppressed=False,
+        source=AlertSource.WEBHOOK,
+        generator_url=wire.generator_url,
+    )
+
+
+def _clean_webhook(payload: bytes | str | Any) -> ParsedBatch | None:
+    """The common case: a version "4" payload whose text needs no cleaning, validated and
+    checked in one call; None when anything in it is not so (then `_fast_webhook`)."""
+    try:
+        if isinstance(payload, bytes | str):
+            whole = _CLEAN_WEBHOOK.validate_json(payload)
+        else:
+            whole = _CLEAN_WEBHOOK.validate_python(payload)
+        if whole.version != "4":
+            return None
+        return ParsedBatch(alerts=[_from_clean_webhook(wire) for wire in whole.alerts])
+    except ValueError:
+        return None
+
+
 def _unsupported_version(version: str) -> str:
     shown = clean_text(version, limit=20)
     return f"webhook payload: unsupported version {shown!r} (expected '4')"
@@ -308,6 +369,9 @@ def _fast_webhook(payload: bytes | str | Any) -> ParsedBatch | None:
 
 def parse_webhook(payload: bytes | str | Any) -> ParsedBatch:
     """Validate an Alertmanager webhook payload (version "4"); each alert stands on its own."""
+    fast = _clean_webhook(payload)
+    if fast is not None:
+        return fast
     fast = _fast_webhook(payload)
     if fast is not None:
         return fast

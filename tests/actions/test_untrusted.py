@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
 from actions.untrusted import (
     MAX_ANNOTATION_CHARS,
     MAX_LABEL_NAME_CHARS,
     MAX_LABEL_VALUE_CHARS,
     MAX_LABELS,
+    CleanAnnotations,
+    CleanLabels,
+    clean_annotations,
     clean_labels,
     clean_text,
 )
@@ -74,3 +79,53 @@ long_name = st.text(alphabet=printable, min_size=129, max_size=135)
 def test_clean_labels_gives_what_cleaning_each_label_gives(labels: dict[str, str], value_limit: int) -> None:
     assert clean_labels(labels, value_limit=value_limit) == _label_by_label(labels, value_limit)
     assert list(clean_labels(labels, value_limit=value_limit)) == list(_label_by_label(labels, value_limit))
+
+
+_CLEAN_LABELS: TypeAdapter[dict[str, str]] = TypeAdapter(CleanLabels)
+_CLEAN_ANNOTATIONS: TypeAdapter[dict[str, str]] = TypeAdapter(CleanAnnotations)
+near_limits = st.text(alphabet=printable, min_size=1020, max_size=1030) | st.text(
+    alphabet=printable | st.sampled_from("\n\t"), min_size=4090, max_size=4100
+)
+tricky = st.sampled_from(["", "a\n", "\n", "a\t", "\x7f", "\u202e", "\u200b", "\x00", "é", "~", " "])
+any_label = label_text | tricky | near_limits | st.builds(str.__add__, label_text, tricky)
+
+
+def _plain(labels: dict[str, str], value_limit: int) -> bool:
+    """Printable ASCII throughout, no empty name, every cap kept: what must validate as clean."""
+    text = "".join(labels) + "".join(labels.values())
+    return (
+        len(labels) <= MAX_LABELS
+        and (text.isascii() and text.isprintable())
+        and all(0 < len(k) <= MAX_LABEL_NAME_CHARS for k in labels)
+        and all(len(v) <= value_limit for v in labels.values())
+    )
+
+
+@given(st.dictionaries(any_label, any_label, max_size=MAX_LABELS + 2))
+def test_labels_that_validate_as_clean_are_what_cleaning_gives_back(labels: dict[str, str]) -> None:
+    # The validation-time check (the webhook's fast path) never lets through a label that
+    # `clean_labels` would change, and takes every one it would keep as it is.
+    # (Text outside printable ASCII is not taken even where cleaning would keep it: the
+    # caller then validates leniently and cleans, the slow path, which is just as right.)
+    try:
+        taken = _CLEAN_LABELS.validate_python(labels)
+    except ValidationError:
+        assert not _plain(labels, MAX_LABEL_VALUE_CHARS)
+        return
+    assert taken == labels == clean_labels(labels)
+
+
+@given(st.dictionaries(any_label, any_label, max_size=MAX_LABELS + 2))
+def test_annotations_that_validate_as_clean_are_what_cleaning_gives_back(notes: dict[str, str]) -> None:
+    try:
+        taken = _CLEAN_ANNOTATIONS.validate_python(notes)
+    except ValidationError:
+        assert not _plain({k: v.replace("\n", " ").replace("\t", " ") for k, v in notes.items()}, MAX_ANNOTATION_CHARS)
+        return
+    assert taken == notes == clean_annotations(notes)
+
+
+@pytest.mark.parametrize("value", ["a\n", "a\r", "x\x00", "\u202eabc", "caf\u00e9", "v" * (MAX_LABEL_VALUE_CHARS + 1)])
+def test_a_label_value_cleaning_would_change_is_not_clean(value: str) -> None:
+    with pytest.raises(ValidationError):
+        _CLEAN_LABELS.validate_python({"pod": value})

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent.intake import Intake, parse_gettable_alerts, parse_webhook
-from agent.intake.alerts import apply_filters
+from agent.intake.alerts import _WEBHOOK_ALERT, _from_webhook, apply_filters
 from agent.pipeline import alert_json
 from agent.store import Store
 
@@ -96,3 +98,28 @@ def test_a_nul_in_a_label_does_not_break_the_incident_on_postgresql(pg_store: St
 
     genuine = intake.ingest_webhook(webhook({**webhook_alert(), "fingerprint": "genuine"}), now=NOW)
     assert genuine.new == [] and genuine.updated == [incident]  # it joins an incident that exists
+
+
+_text = st.text(max_size=12) | st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    labels=st.dictionaries(_text, _text, max_size=6),
+    notes=st.dictionaries(_text, _text | st.just("line one\nline two\ttab"), max_size=3),
+    fingerprint=_text,
+)
+def test_every_path_through_parse_webhook_gives_the_cleaned_alert(
+    labels: dict[str, str], notes: dict[str, str], fingerprint: str
+) -> None:
+    # Clean text takes the validation-time path, anything else the lenient one and cleaning;
+    # either way the alert is what validating it alone and cleaning it gives.
+    raw = {
+        "status": "firing",
+        "labels": {**labels, "alertname": "KubePodCrashLooping"},
+        "annotations": notes,
+        "startsAt": "2026-11-28T04:50:00Z",
+        "fingerprint": fingerprint,
+    }
+    [alert] = parse_webhook(webhook(raw)).alerts
+    assert alert == _from_webhook(_WEBHOOK_ALERT.validate_python(raw))
