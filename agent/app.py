@@ -64,7 +64,7 @@ from approvals.slack import SlackChannel
 from approvals.slack_interactions import ClickHandler, SlackInteractions
 from risk.cache import ClusterCache
 from risk.settings import PolicySettings
-from risk.sources import ClusterReader
+from risk.sources import ClusterReader, RecheckReader
 
 log = structlog.get_logger(__name__)
 
@@ -558,7 +558,7 @@ def build_agent(
         settings.risk,
         policy,
         snapshots=store.snapshots,
-        live=kube,
+        live=RecheckReader(kube, cache) if cache is not None else kube,
         limits=limits,
         grants=store.autonomy,
         two_approver_min_risk=settings.approvals.two_approver_min_risk,

@@ -84,8 +84,9 @@ def cluster_section(results: Sequence[SizeResult], *, when: str, machine: str) -
     notes = ["", "Growth between sizes:", "", *growth, ""] if growth else [""]
     notes += [
         "The re-check reads the target and its history live (the ReplicaSets it owns, by the Deployment's",
-        "label selector) plus the PodDisruptionBudgets and HorizontalPodAutoscalers of its namespace (small",
-        "lists); execute is the dry run and the write; verification polls one read until the rollout settles.",
+        "label selector); the PodDisruptionBudgets and HorizontalPodAutoscalers that apply come from the",
+        "watch cache (`risk.sources.RecheckReader`), so no request lists a namespace; execute is the dry run",
+        "and the write; verification polls one read until the rollout settles.",
         "A decision's floor is the store's commits (two per decision): `python -m bench.commit_floor` times one",
         "SQLite write transaction alone on the same disk; on a shared disk it takes milliseconds, and a WAL",
         "checkpoint now and then much longer, which is most of what the percentiles above show.",

@@ -131,3 +131,43 @@ class ReadCounter:
         """`owned_by` through the inner reader (its owner index when it has one), counted."""
         self.reads += 1
         return owned_by(self._inner, kind, namespace, owner_uid, selector=selector)
+
+
+POLICY_KINDS = frozenset({"PodDisruptionBudget", "HorizontalPodAutoscaler"})
+"""Kinds a re-check reads namespace-wide, for what applies to the target rather than the
+target itself."""
+
+
+class RecheckReader:
+    """What the executor's re-check reads right before acting: the target and what it owns
+    live, so the action is checked against the state it will change; the namespace's
+    PodDisruptionBudgets and HorizontalPodAutoscalers from the watch cache (`cached`), which
+    its watches keep current, so a re-check never lists a namespace on the API server.
+
+    It has no owner index on purpose: the target's ReplicaSets (its history) are read live by
+    the target's label selector."""
+
+    def __init__(self, live: ClusterReader, cached: ClusterReader, *, cached_kinds: frozenset[str] = POLICY_KINDS):
+        self._live = live
+        self._cached = cached
+        self._cached_kinds = cached_kinds
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj:
+        """Live."""
+        return self._live.get(kind, name, namespace)
+
+    def try_get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        """Live."""
+        return self._live.try_get(kind, name, namespace)
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> builtins.list[Obj]:
+        """Unselected lists of the policy kinds from the cache; every other list live."""
+        source = self._cached if kind in self._cached_kinds and not (label_selector or field_selector) else self._live
+        return source.list(kind, namespace, label_selector=label_selector, field_selector=field_selector)
