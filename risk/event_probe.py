@@ -11,6 +11,7 @@ state still bears it out, and only if seen within `WINDOW`.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,12 @@ def troubled(pods: Iterable[Obj]) -> list[Obj]:
     return sorted(found, key=lambda p: str(meta(p).get("name", "")))[:MAX_PODS]
 
 
+def _names(message: str, pod: str) -> bool:
+    """True when `message` names the pod as a whole word: "web-1" is not in "pod web-10" nor in
+    "web-1.b", but is in "pod web-1." (a period that ends the sentence)."""
+    return re.search(rf"(?<![a-z0-9.-]){re.escape(pod)}(?![a-z0-9-]|\.[a-z0-9])", message) is not None
+
+
 def _seen(event: Obj) -> datetime | None:
     seen = parse_time(event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp"))
     return seen.replace(tzinfo=UTC) if seen is not None and seen.tzinfo is None else seen
@@ -91,7 +98,7 @@ def probe_events(reader: ClusterReader, pods: Iterable[Obj], *, namespace: str, 
     for node, names in sorted(oom_nodes.items()):
         selector = f"involvedObject.kind=Node,involvedObject.name={node},reason=OOMKilling"
         for event in _recent(reader.list("Event", "default", field_selector=selector), now):
-            named = [n for n in names if n in str(event.get("message", ""))]
+            named = [n for n in names if _names(str(event.get("message", "")), n)]
             hits[EventReason.OOM_KILLING] += [(n, event) for n in named[:1]]
     return EventFacts(
         read_at=now,

@@ -204,3 +204,34 @@ def test_odd_events_from_the_cluster_are_read_safely() -> None:
     found = facts.finding(EventReason.FAILED_SCHEDULING)
     assert found is not None and found.count == 1, "the old and the unreadable ones do not count"
     assert len(found.message) <= 200 and "\x1b" not in found.message and "\u202e" not in found.message
+
+
+def test_an_oom_report_counts_only_for_the_pod_it_names() -> None:
+    """The kernel's report names a pod inside its text: "web-1" must not take "web-10"'s kill."""
+
+    def oom_pod(name: str) -> Obj:
+        status = {"lastState": {"terminated": {"reason": "OOMKilled"}}}
+        return {"metadata": {"name": name, "namespace": NS, "uid": name}, "spec": {"nodeName": "n1"},
+                "status": {"containerStatuses": [status]}}  # fmt: skip
+
+    def report(message: str) -> Obj:
+        return {"reason": "OOMKilling", "message": message, "lastTimestamp": "2026-11-25T09:59:00Z"}
+
+    class Reader(RecordingReader):
+        def __init__(self, events: builtins.list[Obj]) -> None:
+            self.events = events
+
+        def list(self, kind: str, namespace: str | None = None, **kw: Any) -> builtins.list[Obj]:
+            return self.events if kind == "Event" and namespace == "default" else []
+
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    pods = [oom_pod("web-1"), oom_pod("web-10")]
+    for message, named in [
+        ("Memory cgroup out of memory: Killed process of container app in pod web-10", ["web-10"]),
+        ("Memory cgroup out of memory: Killed process of container app in pod web-1", ["web-1"]),
+        ("Killed process 42 (app) in pod web-1.", ["web-1"]),
+        ("Killed process 42 (app) in pod web-1.b", []),
+    ]:
+        facts = probe_events(Reader([report(message)]), pods, namespace=NS, now=now)
+        found = facts.finding(EventReason.OOM_KILLING)
+        assert sorted(found.pods if found else []) == named, message
