@@ -9,6 +9,7 @@ from pathlib import Path
 
 import structlog
 from pydantic import SecretStr
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from actions.kube import Kube
@@ -181,3 +182,47 @@ def test_an_exported_copy_is_checked_against_checkpoints(tmp_path: Path) -> None
     code, out, _ = _run(*args, str(tmp_path / "cut.jsonl"), env=env)
     assert json.loads(out)["ok"] is True, "a copy cut at its end still links"
     assert code == 1 and json.loads(out)["checkpoints"]["findings"][0]["problem"] == "truncated"
+
+
+def test_two_whole_chains_swapped_between_clusters_are_caught_by_each_clusters_witness(
+    tmp_path: Path, bare_sim: RunningSim
+) -> None:
+    """A record's hash does not cover its cluster: an insider who swaps two clusters' whole
+    chains leaves two chains that each verify. Each cluster's own witness names heads the
+    swapped chain does not have (docs/fleet.md, "Audit per cluster")."""
+    clock = FakeClock()
+    url = f"sqlite:///{tmp_path / 'scutum.db'}"
+    signer = CheckpointSigner.from_text(new_private_key_text())
+    kube = _kube(bare_sim)
+    for cluster, records in (("alpha", 30), ("beta", 30)):
+        kube.create("Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"scutum-{cluster}"}})
+        store = Store.connect(url, clock=clock, cluster=cluster)
+        store.upgrade()
+        log = AuditLog(store.audit, clock=clock)
+        witness = ConfigMapWitness(kube, namespace=f"scutum-{cluster}", configmap="scutum-checkpoints")
+        checkpointer = Checkpointer(signer, [witness], head=store.audit.head, clock=clock)
+        for n in range(records):
+            log.append(AuditKind.EXECUTION, actor="executor", payload={"cluster": cluster, "n": n})
+        clock.advance(60)
+        checkpointer.publish()
+        store.close()
+
+    engine = create_engine(url)
+    with engine.begin() as conn:  # the owner of the tables relabels both chains and their heads
+        for table in ("audit_records", "audit_head"):
+            conn.execute(text(f"UPDATE {table} SET cluster = 'swap' WHERE cluster = 'alpha'"))
+            conn.execute(text(f"UPDATE {table} SET cluster = 'alpha' WHERE cluster = 'beta'"))
+            conn.execute(text(f"UPDATE {table} SET cluster = 'beta' WHERE cluster = 'swap'"))
+    engine.dispose()
+
+    key = public_key_text(signer.public_key)
+    for cluster in ("alpha", "beta"):
+        env = {"SCUTUM_KUBE__URL": bare_sim.url, "SCUTUM_AGENT__NAMESPACE": f"scutum-{cluster}",
+               "SCUTUM_AGENT__CLUSTER": cluster}  # fmt: skip
+        code, stdout, _ = _run("audit", "verify", "--data-dir", str(tmp_path), "--json", env=env)
+        assert code == 0, "each swapped chain verifies on its own"
+        verify = ["audit", "verify", "--data-dir", str(tmp_path), "--json", "--public-key", key, "--from-cluster"]
+        code, stdout, _ = _run(*verify, env=env)
+        assert code == 1, f"{cluster}'s witness must catch the swap: {stdout}"
+        findings = [(f["problem"], f["seq"]) for f in json.loads(stdout)["checkpoints"]["findings"]]
+        assert findings == [("forked", 30)], "the head it witnessed is not the head of the chain now under its name"
