@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import os
 import random
 import signal
 import socket
@@ -92,6 +93,10 @@ class HttpStormResult:
     ratio_to_floor: float
     agent_peak_rss_mb: float
     body_kb: float
+    agent_cpu_us_per_alert: float = 0.0
+    """The agent process's CPU time (user + system, every thread) from the first client's start to
+    the queue drained, per alert accepted: what ingesting one alert costs the agent, whatever else
+    shares the machine."""
 
 
 def _alert(namespace: str, deployment: str, name: str, n: int, now: datetime) -> dict[str, Any]:
@@ -294,6 +299,8 @@ def _storm(
     start_at = time.time() + 8.0  # the clients' interpreters start and read their bodies first
     clients = [_spawn("--client", str(port), str(path), str(n), str(CLIENTS), str(start_at)) for n in range(CLIENTS)]
     prober = _spawn("--probe", str(port), "3600")
+    time.sleep(max(0.0, start_at - time.time() - 0.05))
+    cpu_before = _cpu_seconds(process.pid)
     reports = [json.loads(c.communicate()[0]) for c in clients]
     drained_from = time.time()
     prober.send_signal(signal.SIGINT)
@@ -301,6 +308,7 @@ def _storm(
     while _queue_depth(base) > 0 and time.time() - drained_from < DRAIN_DEADLINE_SECONDS:
         time.sleep(0.1)
     drain = time.time() - drained_from
+    cpu = _cpu_seconds(process.pid) - cpu_before
     rss = _peak_rss_mb(process.pid)
     storm_seconds = max(r["last"] for r in reports) - min(r["first"] for r in reports)
     accepted = sum(r["accepted"] for r in reports)
@@ -328,7 +336,14 @@ def _storm(
         ratio_to_floor=floor / ingested if ingested else float("inf"),
         agent_peak_rss_mb=rss,
         body_kb=statistics.mean(len(b) for b in payloads) / 1024,
+        agent_cpu_us_per_alert=cpu / accepted * 1e6 if accepted else 0.0,
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (every thread), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 SECTION = "## HTTP storm: Alertmanager notifications to a real `scutum run`"
@@ -343,6 +358,9 @@ def _table(r: HttpStormResult) -> str:
         ("parse floor: `TypeAdapter(WebhookPayload).validate_json` alone, same bytes, alerts/s",
          f"{r.floor_per_second:,.0f}", ""),
         ("ratio floor / ingested", f"x{r.ratio_to_floor:.1f}", "≤ x5"),
+        ("agent CPU time per accepted alert, µs (every thread: HTTP, parse, queue, intake, decisions) / "
+         "as a multiple of the floor's time per alert",
+         f"{r.agent_cpu_us_per_alert:.1f} / x{r.agent_cpu_us_per_alert * r.floor_per_second / 1e6:.1f}", ""),
         ("POST latency p50 / p99, ms", f"{r.post_p50_ms:.1f} / {r.post_p99_ms:.1f}", ""),
         (f"`/healthz` p50 / p99 / max during the storm, ms ({r.healthz_probes:,} probes)",
          f"{r.healthz_p50_ms:.1f} / {r.healthz_p99_ms:.1f} / {r.healthz_max_ms:.1f}", "p99 ≤ 50"),

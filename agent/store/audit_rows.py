@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, String, type_coerce
+from sqlalchemy import Row, String, insert, type_coerce
 from sqlalchemy import select as rows_of
-from sqlmodel import col, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col
 
 from agent.cluster import DEFAULT_CLUSTER
 from agent.store.audit_head import advance_head, lock_head
@@ -44,40 +45,52 @@ class AuditRepository:
         return self.append_many([build])[0]
 
     def append_many(self, builds: Sequence[Callable[[AuditHead], AuditRecord]]) -> list[AuditRecord]:
-        """Append several records in one transaction (one decision's records), in order."""
+        """Append several records in one transaction (one decision's records), in order: one
+        multi-row INSERT and one head update, with no ORM objects (a decision's records are
+        most of its writes)."""
         records: list[AuditRecord] = []
         with self._db.session(write_lock=True) as session:
+            conn = session.connection()
             if self._db.is_postgres:  # the head moves only through the owner's functions
-                locked = lock_head(session, self._cluster)
-                head_row = AuditHeadRow(cluster=self._cluster, seq=locked.seq, hash=locked.hash)
+                head = lock_head(session, self._cluster)
             else:
-                stored = session.exec(select(AuditHeadRow).where(AuditHeadRow.cluster == self._cluster)).first()
-                head_row = stored or AuditHeadRow(cluster=self._cluster, seq=0, hash="")
-            for build in builds:
-                record = build(AuditHead(seq=head_row.seq, hash=head_row.hash))
-                if record.seq != head_row.seq + 1 or record.prev_hash != head_row.hash:
-                    raise ValueError("audit record does not extend the current head")
-                session.add(
-                    AuditRow(
-                        cluster=self._cluster,
-                        seq=record.seq,
-                        ts=record.ts,
-                        kind=record.kind,
-                        actor=record.actor,
-                        incident_id=record.incident_id,
-                        payload=record.payload,
-                        prev_hash=record.prev_hash,
-                        hash=record.hash,
+                stored = conn.execute(
+                    rows_of(col(AuditHeadRow.seq), col(AuditHeadRow.hash)).where(
+                        col(AuditHeadRow.cluster) == self._cluster
                     )
-                )
-                head_row.seq, head_row.hash = record.seq, record.hash
+                ).first()
+                head = AuditHead(seq=stored[0], hash=stored[1]) if stored else AuditHead(seq=0, hash="")
+            for build in builds:
+                record = build(head)
+                if record.seq != head.seq + 1 or record.prev_hash != head.hash:
+                    raise ValueError("audit record does not extend the current head")
+                head = AuditHead(seq=record.seq, hash=record.hash)
                 records.append(record)
+            if not records:
+                return records
+            conn.execute(insert(AuditRow), [self._values(record) for record in records])
             if self._db.is_postgres:
-                if records:
-                    advance_head(session, self._cluster, AuditHead(seq=head_row.seq, hash=head_row.hash))
-            else:
-                session.add(head_row)
+                advance_head(session, self._cluster, head)
+            else:  # the cluster's first append creates its head
+                conn.execute(
+                    sqlite_insert(AuditHeadRow)
+                    .values(cluster=self._cluster, seq=head.seq, hash=head.hash)
+                    .on_conflict_do_update(index_elements=["cluster"], set_={"seq": head.seq, "hash": head.hash})
+                )
         return records
+
+    def _values(self, record: AuditRecord) -> dict[str, Any]:
+        return {
+            "cluster": self._cluster,
+            "seq": record.seq,
+            "ts": record.ts,
+            "kind": record.kind,
+            "actor": record.actor,
+            "incident_id": record.incident_id,
+            "payload": record.payload,
+            "prev_hash": record.prev_hash,
+            "hash": record.hash,
+        }
 
     def head(self) -> AuditHead:
         """The last seq and hash as the head row records them."""
