@@ -20,7 +20,7 @@ from actions.base import TargetRef
 from agent.audit import AuditEntry, AuditKind, AuditLog
 from agent.evaluate import Evaluation, Evaluator, Outcome, incident_json, target_text
 from agent.executor import Executor
-from agent.intake import Alert, IgnoreReason, Incident, Intake, IntakeResult, ParsedBatch
+from agent.intake import UNDESCRIBED, Alert, IgnoreReason, Incident, Intake, IntakeResult, ParsedBatch
 from agent.lifecycle import IncidentLifecycle
 from agent.metrics import Metrics
 from agent.store import ExecutionState, IncidentStatus, Store
@@ -161,13 +161,7 @@ class Pipeline:
     def handle(self, result: IntakeResult, *, now: datetime) -> list[Handled]:
         """Record what intake rejected and resolved, and decide each new incident. A step that
         fails (the database is down) is logged and left to the next batch, never the loop's end."""
-        for rejected in result.rejected:
-            self._metrics.alerts.labels(outcome="rejected").inc()
-            log.warning("alert_rejected", reason=rejected.reason)
-            payload = {"rejected": True, "reason": rejected.reason, "excerpt": rejected.excerpt}
-            self._guarded(
-                "alert_rejected", None, partial(self._audit.append, AuditKind.ALERT, actor=ACTOR, payload=payload)
-            )
+        self._record_rejected(result)
         self._metrics.alerts.labels(outcome="ignored").inc(len(result.ignored))
         self._record_dropped(result)
         for incident in result.resolved:
@@ -183,6 +177,23 @@ class Pipeline:
                 error = {"error": repr(exc), "released": True}
                 self._guarded("incident_failed_record", incident.id, partial(self._failed, incident.id, error))
         return handled
+
+    def _record_rejected(self, result: IntakeResult) -> None:
+        """One audit record per described rejection, one for all the undescribed ones of the batch."""
+        if not result.rejected:
+            return
+        self._metrics.alerts.labels(outcome="rejected").inc(len(result.rejected))
+        described = [r for r in result.rejected if r.reason != UNDESCRIBED]
+        records: list[dict[str, Any]] = [
+            {"rejected": True, "reason": r.reason, "excerpt": r.excerpt} for r in described
+        ]
+        for record in records:
+            log.warning("alert_rejected", reason=record["reason"])
+        if undescribed := len(result.rejected) - len(records):
+            log.warning("alerts_rejected_undescribed", count=undescribed)
+            records.append({"rejected": True, "reason": UNDESCRIBED, "count": undescribed})
+        entries = [AuditEntry(AuditKind.ALERT, ACTOR, record) for record in records]
+        self._guarded("alert_rejected", None, partial(self._audit.append_many, entries))
 
     def _record_dropped(self, result: IntakeResult) -> None:
         """Alerts refused at the open-incident cap: counted, and one audit record per batch."""

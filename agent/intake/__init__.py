@@ -1,6 +1,7 @@
 """Intake: Alertmanager alerts (poll and webhook) become typed alerts, then incidents."""
 
 from agent.intake.alerts import (
+    UNDESCRIBED,
     Alert,
     AlertSource,
     ParsedBatch,
@@ -20,6 +21,7 @@ from agent.intake.incidents import (
 )
 
 __all__ = [
+    "UNDESCRIBED",
     "Alert",
     "AlertSource",
     "CloseReason",

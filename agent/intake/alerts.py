@@ -32,6 +32,10 @@ from agent.intake.wire_json import MalformedInput, load_json
 
 EXCERPT_CHARS = 300
 """How much of a rejected alert's raw input is kept for the record."""
+DESCRIBED_REJECTIONS = 20
+"""Per batch, rejected alerts described with a reason and an excerpt; the rest are counted
+(`UNDESCRIBED`), so a body of 60,000 `{}` costs a count, not 60,000 records."""
+UNDESCRIBED = "rejected; not described (over the per-batch limit of described rejections)"
 MAX_FINGERPRINT_CHARS = 128
 """Longest fingerprint kept (Alertmanager's are 16 hex digits)."""
 MAX_URL_CHARS = 2048
@@ -94,7 +98,8 @@ class WebhookEnvelope(_Wire):
 class WebhookPayload(WebhookEnvelope):
     """The whole webhook payload with typed alerts: the fast path validates it in one call."""
 
-    alerts: list[WebhookAlert]
+    alerts: Annotated[list[WebhookAlert], Field(fail_fast=True)]
+    """All or nothing: the first bad alert ends the call (the slow path then takes them one by one)."""
 
 
 class CleanWebhookAlert(_Wire):
@@ -116,7 +121,7 @@ class CleanWebhookAlert(_Wire):
 class CleanWebhookPayload(WebhookEnvelope):
     """A whole webhook payload whose alerts are all `CleanWebhookAlert`."""
 
-    alerts: list[CleanWebhookAlert]
+    alerts: Annotated[list[CleanWebhookAlert], Field(fail_fast=True)]
 
 
 _GETTABLE = TypeAdapter(GettableAlert)
@@ -294,11 +299,17 @@ def parse_gettable_alerts(payload: bytes | str | Any) -> ParsedBatch:
     for raw in items:
         try:
             batch.alerts.append(_from_gettable(_GETTABLE.validate_python(raw)))
-        except ValidationError as exc:
-            batch.rejected.append(RejectedAlert(_reason(exc), _excerpt(raw), AlertSource.POLL))
         except ValueError as exc:
-            batch.rejected.append(RejectedAlert(str(exc), _excerpt(raw), AlertSource.POLL))
+            batch.rejected.append(_rejection(exc, raw, AlertSource.POLL, described=len(batch.rejected)))
     return batch
+
+
+def _rejection(exc: ValueError, raw: Any, source: AlertSource, *, described: int) -> RejectedAlert:
+    """Why `raw` was refused, with an excerpt, while fewer than DESCRIBED_REJECTIONS are."""
+    if described >= DESCRIBED_REJECTIONS:
+        return RejectedAlert(UNDESCRIBED, "", source)
+    reason = _reason(exc) if isinstance(exc, ValidationError) else str(exc)
+    return RejectedAlert(reason, _excerpt(raw), source)
 
 
 def _from_webhook(wire: WebhookAlert) -> Alert:
@@ -333,7 +344,7 @@ def _from_clean_webhook(wire: CleanWebhookAlert) -> Alert:
     )
 
 
-def _clean_webhook(payload: bytes | str | Any) -> ParsedBatch | None:
+def parse_clean_webhook(payload: bytes | str | Any) -> ParsedBatch | None:
     """The common case: a version "4" payload whose text needs no cleaning, validated and
     checked in one call; None when anything in it is not so (then `_fast_webhook`)."""
     try:
@@ -369,7 +380,7 @@ def _fast_webhook(payload: bytes | str | Any) -> ParsedBatch | None:
 
 def parse_webhook(payload: bytes | str | Any) -> ParsedBatch:
     """Validate an Alertmanager webhook payload (version "4"); each alert stands on its own."""
-    fast = _clean_webhook(payload)
+    fast = parse_clean_webhook(payload)
     if fast is not None:
         return fast
     fast = _fast_webhook(payload)
@@ -396,8 +407,6 @@ def _each_webhook_alert(raws: Iterable[Any], into: list[Alert]) -> list[Rejected
     for raw in raws:
         try:
             into.append(_from_webhook(_WEBHOOK_ALERT.validate_python(raw)))
-        except ValidationError as exc:
-            rejected.append(RejectedAlert(_reason(exc), _excerpt(raw), AlertSource.WEBHOOK))
         except ValueError as exc:
-            rejected.append(RejectedAlert(str(exc), _excerpt(raw), AlertSource.WEBHOOK))
+            rejected.append(_rejection(exc, raw, AlertSource.WEBHOOK, described=len(rejected)))
     return rejected

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.intake import (
+    UNDESCRIBED,
     AlertSource,
     CloseReason,
     IgnoreReason,
@@ -17,6 +18,7 @@ from agent.intake import (
     parse_gettable_alerts,
     parse_webhook,
 )
+from agent.intake.alerts import DESCRIBED_REJECTIONS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
@@ -103,6 +105,18 @@ def test_unparseable_payloads_become_one_rejection_not_a_crash() -> None:
     assert "expected a list" in parse_gettable_alerts({"alerts": []}).rejected[0].reason
     assert "version" in parse_webhook({**webhook(), "version": "3"}).rejected[0].reason
     assert "groupKey" in parse_webhook({"version": "4", "alerts": []}).rejected[0].reason
+
+
+def test_a_webhook_of_empty_objects_describes_the_first_rejections_and_counts_the_rest() -> None:
+    good = webhook_alert("KubePodCrashLooping", "aaa", namespace="prod", pod="web-1")
+    body = json.dumps(webhook(*[{}] * 5_000, good, {"labels": {"alertname": "Last"}})).encode()
+
+    batch = parse_webhook(body)
+
+    assert [a.fingerprint for a in batch.alerts] == ["aaa"] and batch.malformed is None
+    assert len(batch.rejected) == 5_001
+    assert all(r.reason != UNDESCRIBED and r.excerpt == "{}" for r in batch.rejected[:DESCRIBED_REJECTIONS])
+    assert {(r.reason, r.excerpt) for r in batch.rejected[DESCRIBED_REJECTIONS:]} == {(UNDESCRIBED, "")}
 
 
 def test_same_fingerprint_twice_is_one_incident() -> None:

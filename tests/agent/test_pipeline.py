@@ -13,6 +13,7 @@ import pytest
 from agent.app import Agent
 from agent.audit import AuditKind
 from agent.evaluate import Outcome
+from agent.intake.alerts import DESCRIBED_REJECTIONS, UNDESCRIBED
 from agent.pipeline import Notices
 from simcluster.harness import RunningSim
 from tests.agent.test_executor import sim_agent
@@ -79,6 +80,21 @@ def test_malformed_alert_is_recorded_and_skipped_while_the_rest_are_decided(agen
     rejected = [r.payload for r in agent.store.audit.records() if r.payload.get("rejected")]
     assert len(rejected) == 1 and "Broken" in rejected[0]["excerpt"]
     assert b'scutum_alerts_total{outcome="rejected"} 1.0' in agent.metrics.render()
+
+
+def test_a_flood_of_malformed_alerts_costs_a_count_not_a_record_each(agent: Agent) -> None:
+    good = alert("SomethingNobodyKnows", {"namespace": "shop"})
+    flood = [{"labels": {"alertname": f"Broken{i}"}} for i in range(DESCRIBED_REJECTIONS + 500)]
+
+    handled = agent.pipeline.ingest_poll(json.dumps([*flood, good]))
+
+    assert [h.evaluation.incident.alert_names for h in handled] == [("SomethingNobodyKnows",)]
+    rejected = [r.payload for r in agent.store.audit.records() if r.payload.get("rejected")]
+    described, (summary,) = rejected[:-1], rejected[-1:]
+    assert [f"Broken{i}" in r["excerpt"] for i, r in enumerate(described)] == [True] * DESCRIBED_REJECTIONS
+    assert summary == {"rejected": True, "reason": UNDESCRIBED, "count": 500}
+    total = DESCRIBED_REJECTIONS + 500
+    assert f'scutum_alerts_total{{outcome="rejected"}} {total}.0'.encode() in agent.metrics.render()
 
 
 def test_heartbeat_and_resolved_alerts_are_ignored_not_escalated(agent: Agent, told: list[str]) -> None:

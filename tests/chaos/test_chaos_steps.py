@@ -1,6 +1,6 @@
-"""Chaos at every step: a real `scutum run` stopped with SIGTERM while each request of a decision
-and of an execution is in flight, and the database taken away in the middle of a decision and of
-an execution (SQLite locked past its busy timeout; PostgreSQL refusing connections, through a
+"""Chaos at every step: a real `scutum run` stopped with SIGTERM while each request of an
+execution is in flight (a decision reads only the watch cache), and the database taken away in
+the middle of the re-check and of the dry run (SQLite locked past its busy timeout; PostgreSQL refusing connections, through a
 proxy this test owns, so the shared server is never touched).
 
 Read back from the store afterwards: the incident ends exactly once (one decision, one execution,
@@ -44,13 +44,14 @@ class Step:
 GET = {"verb": "get", "resource": "deployments", "name": WORKLOAD}
 PATCH = {"verb": "patch", "resource": "deployments", "name": WORKLOAD}
 STEPS = [
-    Step("decision: probe the target", GET),
-    Step("decision: probe its history", {"verb": "list", "resource": "replicasets"}),
-    Step("decision: probe its disruption budgets", {"verb": "list", "resource": "poddisruptionbudgets"}),
-    Step("decision: probe its autoscalers", {"verb": "list", "resource": "horizontalpodautoscalers"}),
+    # The decision reads the watch cache only; the executor's re-check reads the target and what
+    # it owns live (its PodDisruptionBudgets and autoscalers from the cache: RecheckReader).
+    Step("execution: re-check the target", GET),
+    Step("execution: re-check its history", {"verb": "list", "resource": "replicasets"}),
+    Step("execution: re-check its pods", {"verb": "list", "resource": "pods"}),
     Step("execution: re-probe the target", GET, skip=1),
     Step("execution: re-read the target", GET, skip=2),
-    Step("execution: re-probe its autoscalers", {"verb": "list", "resource": "horizontalpodautoscalers"}, skip=1),
+    Step("execution: probe its autoscalers", {"verb": "list", "resource": "horizontalpodautoscalers"}),
     Step("execution: dry run", {**PATCH, "dry_run": True}),
     Step("execution: read before the write", GET, skip=3),
     Step("execution: the write, before it applies", {**PATCH, "dry_run": False}),
@@ -104,12 +105,12 @@ def test_sigterm_at_every_step_ends_the_incident_exactly_once_after_a_restart(wo
     assert_ended_exactly_once(world)
 
 
-DECISION = Step("decision: probe the target", GET)
-EXECUTION = Step("execution: dry run", {**PATCH, "dry_run": True})
-OUTAGE_AT = [DECISION, EXECUTION]
+RECHECK = STEPS[0]
+DRY_RUN = Step("execution: dry run", {**PATCH, "dry_run": True})
+OUTAGE_AT = [RECHECK, DRY_RUN]
 
 
-@pytest.mark.parametrize("step", OUTAGE_AT, ids=["decision", "execution"])
+@pytest.mark.parametrize("step", OUTAGE_AT, ids=["re-check", "dry-run"])
 def test_sqlite_locked_in_the_middle_of_a_run_ends_the_incident_exactly_once(world: Chaos, step: Step) -> None:
     world.start_agent("agent-a")
     stop_at(world, step)
@@ -139,7 +140,7 @@ def proxied_world(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Chaos, Da
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("step", OUTAGE_AT, ids=["decision", "execution"])
+@pytest.mark.parametrize("step", OUTAGE_AT, ids=["re-check", "dry-run"])
 def test_postgres_refusing_connections_in_the_middle_of_a_run_ends_the_incident_exactly_once(
     proxied_world: tuple[Chaos, DatabaseProxy], step: Step
 ) -> None:
