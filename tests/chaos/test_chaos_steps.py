@@ -1,7 +1,7 @@
 """Chaos at every step: a real `scutum run` stopped with SIGTERM while each request of an
 execution is in flight (a decision reads only the watch cache), and the database taken away in
-the middle of the re-check and of the dry run (SQLite locked past its busy timeout; PostgreSQL refusing connections, through a
-proxy this test owns, so the shared server is never touched).
+the middle of the re-check and of the dry run (SQLite locked past its busy timeout; PostgreSQL
+refusing connections, through a proxy this test owns, so the shared server is never touched).
 
 Read back from the store afterwards: the incident ends exactly once (one decision, one execution,
 one real write of the fix), nothing is left open, and `scutum audit verify` passes.
