@@ -269,7 +269,7 @@ def measure(url: str, deployments: int, sim_now: datetime, database_url: str | N
         startup = time.perf_counter() - begun
         rss_ready = _rss_mb()
         cache = agent.cache
-        cached = sum(len(cache._stores[kind].objects) for kind in cache._kinds) if cache else 0
+        cached = len(cache) if cache else 0
         cpu_begun, wall_begun = time.process_time(), time.perf_counter()
         time.sleep(IDLE_SECONDS)
         idle = (time.process_time() - cpu_begun) / (time.perf_counter() - wall_begun) * 100
