@@ -304,7 +304,9 @@ class Kube:
         body: Any = None,
         content_type: str = "application/json",
         timeout: float | tuple[float, float] | None = None,
+        decode: bool = True,
     ) -> Any:
+        """The answer's JSON, decoded (or its raw bytes, when not `decode`)."""
         guard = self._guard if method != "GET" else None
         write = WriteRequest(method, path, body, _is_dry(query, body)) if guard else None
         lost = [False]
@@ -340,6 +342,8 @@ class Kube:
             if not 200 <= response.status < 300:
                 lost[0] = lost[0] or response.status >= 500
                 raise _error_from_response(response.status, data, response.headers)
+            if not decode:
+                return bytes(data)
             return json.loads(data) if data else {}
 
         def wait(state: RetryCallState) -> float:
@@ -402,6 +406,13 @@ class Kube:
             item.setdefault("kind", kind)
             item.setdefault("apiVersion", res.api_version)
         return items, str(data.get("metadata", {}).get("resourceVersion", ""))
+
+    def list_json(self, kind: str, namespace: str | None = None) -> bytes:
+        """A list's response body as the server sent it, undecoded: for a reader (the watch cache)
+        that keeps objects as JSON and would only encode again what `list` decodes. Its items
+        carry neither kind nor apiVersion."""
+        body: bytes = self._send("GET", resource(kind).path(namespace), decode=False)
+        return body
 
     def list(
         self,

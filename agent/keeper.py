@@ -14,12 +14,16 @@ import structlog
 
 from actions.kube import KubeError
 from agent.store import Store
+from risk.cache import collection_paused
 from risk.sources import ChangeFeed, ClusterReader
 
 log = structlog.get_logger(__name__)
 
 KEPT_KINDS: tuple[str, ...] = ("Deployment", "StatefulSet", "DaemonSet", "ConfigMap", "Service")
 """What the keeper records (never Secrets)."""
+STEP = 1000
+"""Objects read and recorded per step (one transaction each): the first pass walks every kept
+object, and a step's worth is all it holds decoded at once."""
 
 
 def valid_from(obj: dict[str, Any], now: datetime) -> datetime:
@@ -45,8 +49,9 @@ class SnapshotKeeper:
     """Stores each version of the kept kinds it has not seen yet.
 
     With the watch cache as reader, a resync asks the cache what changed since the last one
-    (no API call, work proportional to the changes); kinds the cache does not follow are listed
-    live. Each resync writes its new versions in one transaction.
+    (no API call, work proportional to the changes) in steps of `STEP` objects, each recorded in
+    one transaction, after which the kind's cursor moves on: a failed step is read again by the
+    next pass. Kinds the cache does not follow are listed live, and recorded in the same steps.
     """
 
     def __init__(
@@ -58,6 +63,7 @@ class SnapshotKeeper:
         clock: Callable[[], datetime],
         retention_count: int,
         retention_age_seconds: float,
+        step: int = STEP,
     ) -> None:
         self._store = store
         self._reader = reader
@@ -65,41 +71,63 @@ class SnapshotKeeper:
         self._clock = clock
         self._keep = retention_count
         self._max_age = timedelta(seconds=retention_age_seconds)
+        self._step = step
         self._seen: dict[tuple[str, str, str], str] = {}
         """(kind, namespace, name) -> the resourceVersion last recorded: skips the store when unchanged."""
         self._cursors: dict[str, int] = {}
-        """kind -> the watch cache's change cursor after the last successful resync."""
+        """kind -> the watch cache's change cursor after the last step recorded."""
         self.live_lists = 0
         """Lists sent to the API server because the reader could not say what changed."""
 
     def resync(self) -> int:
-        """Record what changed since the last pass (one transaction); returns how many versions were new."""
+        """Record what changed since the last pass, a step at a time; returns how many versions were new."""
         now = self._clock()
-        cursors: dict[str, int] = {}
-        batch: list[tuple[tuple[str, str, str], str, dict[str, Any]]] = []
+        recorded = 0
         for kind in KEPT_KINDS:
-            for obj in self._changed(kind, cursors):
-                meta = obj.get("metadata") or {}
-                key = (kind, str(meta.get("namespace", "")), str(meta.get("name", "")))
-                if self._namespaces and key[1] not in self._namespaces:
+            if isinstance(self._reader, ChangeFeed):
+                fed = self._resync_fed(self._reader, kind, now)
+                if fed is not None:
+                    recorded += fed
                     continue
-                version = str(meta.get("resourceVersion", ""))
-                if self._seen.get(key) == version:
-                    continue
-                batch.append((key, version, obj if obj.get("kind") else {**obj, "kind": kind}))
+            listed = self._listed(kind)
+            for start in range(0, len(listed), self._step):
+                with collection_paused():
+                    recorded += self._record(kind, listed[start : start + self._step], now)
+        return recorded
+
+    def _resync_fed(self, feed: ChangeFeed, kind: str, now: datetime) -> int | None:
+        """Walk the change feed from the kind's cursor in steps; None when the feed does not follow it."""
+        recorded = 0
+        while True:
+            with collection_paused():
+                found = feed.changed_since(kind, self._cursors.get(kind, 0), limit=self._step)
+                if found is None:
+                    return None
+                objects, cursor = found
+                recorded += self._record(kind, objects, now)
+            self._cursors[kind] = cursor
+            if len(objects) < self._step:
+                return recorded
+
+    def _record(self, kind: str, objects: list[dict[str, Any]], now: datetime) -> int:
+        """One transaction for the versions among `objects` not recorded yet."""
+        batch: list[tuple[tuple[str, str, str], str, dict[str, Any]]] = []
+        for obj in objects:
+            meta = obj.get("metadata") or {}
+            key = (kind, str(meta.get("namespace", "")), str(meta.get("name", "")))
+            if self._namespaces and key[1] not in self._namespaces:
+                continue
+            version = str(meta.get("resourceVersion", ""))
+            if self._seen.get(key) == version:
+                continue
+            batch.append((key, version, obj if obj.get("kind") else {**obj, "kind": kind}))
         recorded = self._store.snapshots.record_many([(obj, valid_from(obj, now)) for _, _, obj in batch])
         for key, version, _ in batch:
             self._seen[key] = version
-        self._cursors.update(cursors)
         return recorded
 
-    def _changed(self, kind: str, cursors: dict[str, int]) -> list[dict[str, Any]]:
-        """Objects of `kind` that may have changed: from the cache's change feed, else listed."""
-        if isinstance(self._reader, ChangeFeed):
-            found = self._reader.changed_since(kind, self._cursors.get(kind, 0))
-            if found is not None:
-                objects, cursors[kind] = found
-                return objects
+    def _listed(self, kind: str) -> list[dict[str, Any]]:
+        """Every object of `kind` in the managed namespaces, listed live."""
         out: list[dict[str, Any]] = []
         namespaces: list[str | None] = [*sorted(self._namespaces)] or [None]
         for namespace in namespaces:

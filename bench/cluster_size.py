@@ -6,7 +6,8 @@ controller passes so it does not compete for the lock), and the agent in another
 are the agent's alone. Per size:
 
 - start-up to ready: `build_agent` + `start()` (watch-cache lists, first snapshot resync);
-- RSS at ready, and growth per cached object against the RSS before the agent was built;
+- RSS at ready, once the heap is settled as `scutum run` settles it after start-up
+  (`settle_heap`), and growth per cached object against the RSS before the agent was built;
 - idle CPU: the agent's CPU time over an idle window with its scheduled jobs running;
 - alert → verdict: one alert (Alertmanager's shape, 12 labels, 3 annotations) ingested and
   decided in shadow mode, on Deployments rolled out to a missing image minutes before (the
@@ -237,7 +238,7 @@ def _clock_from(start: datetime) -> Callable[[], datetime]:
 
 def measure(url: str, deployments: int, sim_now: datetime, database_url: str | None) -> dict[str, Any]:
     """Everything for one size, in this process (the agent's)."""
-    from agent.app import build_agent
+    from agent.app import build_agent, settle_heap
     from agent.settings import load_settings
     from bench.suite import quiet_logs
 
@@ -267,9 +268,10 @@ def measure(url: str, deployments: int, sim_now: datetime, database_url: str | N
         agent = build_agent(settings, clock=clock)
         agent.start(schedule=True, poll=False)
         startup = time.perf_counter() - begun
+        settle_heap()  # as `scutum run` does right after start-up
         rss_ready = _rss_mb()
         cache = agent.cache
-        cached = sum(len(cache._stores[kind].objects) for kind in cache._kinds) if cache else 0
+        cached = len(cache) if cache else 0
         cpu_begun, wall_begun = time.process_time(), time.perf_counter()
         time.sleep(IDLE_SECONDS)
         idle = (time.process_time() - cpu_begun) / (time.perf_counter() - wall_begun) * 100

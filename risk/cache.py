@@ -6,10 +6,13 @@ an expired watch (410) or a failed one relists. Reads are answered from memory w
 indexes by namespace, by controller owner and (for pods) by node. Kinds that are not
 cached, and selectors the cache cannot evaluate, fall through to live reads.
 
-Cached objects are frozen when they arrive (`risk.frozen`): reads return them without a copy,
-and a caller that tries to change one gets a TypeError. Every change also gets a sequence
-number, so a consumer such as the snapshot keeper can ask for what changed since its last
-look (`changed_since`) instead of reading the whole cluster.
+Objects are kept compressed (`risk.compact`) and decoded when read, frozen (`risk.frozen`): a
+caller that tries to change one gets a TypeError, and the most recently read ones are kept
+decoded, so repeated reads return the same object without decoding again. The first list of a
+kind is taken as the server's raw JSON (`Kube.list_json`) and split into items without building
+them. Every change also gets a sequence number, so a consumer such as the snapshot keeper can ask
+for what changed since its last look (`changed_since`, in bounded steps) instead of reading the
+whole cluster.
 """
 
 from __future__ import annotations
@@ -19,19 +22,16 @@ import gc
 import itertools
 import threading
 import time
-from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from actions.kube import KubeError, NotFoundError, WatchEvent
-from risk.frozen import freeze
-from risk.objects import controller_owner, labels, meta
+from actions.kube import RESOURCES, KubeError, NotFoundError, WatchEvent
+from risk.compact import Codec, Key, KindStore, RecentObjects, split_list
+from risk.objects import meta
 from risk.sources import ClusterReader
 
 Obj = dict[str, Any]
-Key = tuple[str, str]
-"""(namespace or "", name)"""
 
 DEFAULT_KINDS = (
     "Namespace",
@@ -48,6 +48,10 @@ DEFAULT_KINDS = (
     "Service",
 )
 """What the probes and the snapshot keeper read (never Secrets)."""
+RECENT_OBJECTS = 1024
+"""Objects kept decoded after a read (the rest stay compressed until read)."""
+ZDICT_SAMPLES = 64
+"""A kind's compression dictionary is built from (at most) its first this many listed objects."""
 
 
 class WatchingKube(ClusterReader, Protocol):
@@ -55,8 +59,8 @@ class WatchingKube(ClusterReader, Protocol):
 
     requests: int
 
-    def list_with_version(self, kind: str, namespace: str | None = None) -> tuple[builtins.list[Obj], str]:
-        """Live list with the list's resourceVersion."""
+    def list_json(self, kind: str, namespace: str | None = None) -> bytes:
+        """Live list, the response body undecoded."""
         ...
 
     def watch(
@@ -96,54 +100,6 @@ def collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _frozen(kind: str, obj: Obj) -> Obj:
-    """The object as the cache keeps it: read-only, with its kind."""
-    if "kind" not in obj:
-        obj = {**obj, "kind": kind}
-    frozen: Obj = freeze(obj)
-    return frozen
-
-
-class _KindStore:
-    """Objects of one kind with their indexes."""
-
-    def __init__(self) -> None:
-        self.objects: dict[Key, Obj] = {}
-        self.by_namespace: dict[str, set[Key]] = defaultdict(set)
-        self.by_owner: dict[str, set[Key]] = defaultdict(set)
-        self.by_node: dict[str, set[Key]] = defaultdict(set)
-        self.changes: OrderedDict[Key, int] = OrderedDict()
-        """Each object's latest change number, oldest change first."""
-
-    def put(self, obj: Obj, seq: int) -> None:
-        """Store a frozen object as change number `seq`."""
-        key = _key(obj)
-        self.remove(key)
-        self.objects[key] = obj
-        self.changes[key] = seq
-        self.by_namespace[key[0]].add(key)
-        owner = controller_owner(obj)
-        if owner and owner.get("uid"):
-            self.by_owner[str(owner["uid"])].add(key)
-        node = (obj.get("spec") or {}).get("nodeName")
-        if node:
-            self.by_node[str(node)].add(key)
-
-    def remove(self, key: Key) -> None:
-        """Forget an object and its index entries."""
-        old = self.objects.pop(key, None)
-        if old is None:
-            return
-        del self.changes[key]
-        self.by_namespace[key[0]].discard(key)
-        owner = controller_owner(old)
-        if owner and owner.get("uid"):
-            self.by_owner[str(owner["uid"])].discard(key)
-        node = (old.get("spec") or {}).get("nodeName")
-        if node:
-            self.by_node[str(node)].discard(key)
-
-
 class ClusterCache:
     """An informer-style cache over `Kube`, usable wherever a `ClusterReader` is expected."""
 
@@ -158,7 +114,8 @@ class ClusterCache:
     ) -> None:
         self._kube = kube
         self._kinds = tuple(kinds)
-        self._stores = {kind: _KindStore() for kind in self._kinds}
+        self._stores = {kind: KindStore(self._codec(kind, [])) for kind in self._kinds}
+        self._recent = RecentObjects(RECENT_OBJECTS)
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -209,17 +166,21 @@ class ClusterCache:
         with self._lock:
             return self._lock.wait_for(lambda: predicate(self), timeout)
 
-    def _relist(self, kind: str) -> str:
-        return self._load(kind, *self._kube.list_with_version(kind))
+    @staticmethod
+    def _codec(kind: str, items: builtins.list[memoryview]) -> Codec:
+        resource = RESOURCES.get(kind)
+        api_version = resource.api_version if resource else None
+        return Codec.from_samples(kind, items[:ZDICT_SAMPLES], api_version=api_version)
 
-    def _load(self, kind: str, items: builtins.list[Obj], version: str) -> str:
-        """Replace the kind's objects with a fresh list's."""
-        store = _KindStore()
+    def _relist(self, kind: str) -> str:
+        """Replace the kind's objects with a fresh list's (built aside, then swapped in)."""
+        items, version = split_list(self._kube.list_json(kind))
+        store = KindStore(self._codec(kind, items))
         with collection_paused():
-            frozen = [_frozen(kind, item) for item in items]
+            for item in items:
+                store.put_json(item, next(self._seq))
+        del items
         with self._lock:
-            for obj in frozen:
-                store.put(obj, next(self._seq))
             self._stores[kind] = store
             self._lock.notify_all()
         return version
@@ -252,32 +213,38 @@ class ClusterCache:
         return version
 
     def _apply(self, kind: str, event: WatchEvent) -> None:
-        obj = _frozen(kind, event.object)
         with self._lock:
             store = self._stores[kind]
             if event.type == "DELETED":
-                store.remove(_key(obj))
+                store.remove(_key(event.object))
             else:
-                store.put(obj, next(self._seq))
+                store.put(event.object, next(self._seq))
             self._lock.notify_all()
 
-    def changed_since(self, kind: str, cursor: int) -> tuple[builtins.list[Obj], int] | None:
-        """Objects of `kind` added or changed after `cursor` (0: all), oldest change first, and
-        the cursor to pass next time; None when the kind is not cached. Costs what changed."""
+    def changed_since(
+        self, kind: str, cursor: int, *, limit: int | None = None
+    ) -> tuple[builtins.list[Obj], int] | None:
+        """Objects of `kind` added or changed after `cursor` (0: all), oldest change first, at
+        most `limit` of them, and the cursor to pass next time (after the last one returned);
+        None when the kind is not cached. Costs what changed; a walk of everything in steps of
+        `limit` holds one step's objects at a time."""
         with self._lock:
             store = self._stores.get(kind)
             if store is None:
                 return None
-            newer: builtins.list[Obj] = []
-            top = cursor
-            for key in reversed(store.changes):
-                seq = store.changes[key]
-                if seq <= cursor:
-                    break
-                top = max(top, seq)
-                newer.append(store.objects[key])
-            newer.reverse()
-            return newer, top
+            picked, top = store.changed_since(cursor, limit)
+            codec = store.codec
+        return [self._recent.read(codec, key, blob, keep=False) for key, blob in picked], top
+
+    @property
+    def decodes(self) -> int:
+        """Objects decoded from their compressed form so far (reads the recent ones did not serve)."""
+        return self._recent.decodes
+
+    def __len__(self) -> int:
+        """Objects cached, all kinds."""
+        with self._lock:
+            return sum(len(store) for store in self._stores.values())
 
     # --- reads -------------------------------------------------------------------------
 
@@ -293,8 +260,14 @@ class ClusterCache:
         if kind not in self._stores:
             self.live_reads += 1
             return self._kube.try_get(kind, name, namespace)
+        key = (namespace or "", name)
         with self._lock:
-            return self._stores[kind].objects.get((namespace or "", name))
+            store = self._stores[kind]
+            entry = store.entries.get(key)
+            if entry is None:
+                return None
+            codec = store.codec
+        return self._recent.read(codec, key, entry.blob)
 
     def list(
         self,
@@ -311,26 +284,19 @@ class ClusterCache:
         if kind not in self._stores or wanted is None or fields is None or not set(fields) <= supported:
             self.live_reads += 1
             return self._kube.list(kind, namespace, label_selector=label_selector, field_selector=field_selector)
+        in_namespace = namespace if namespace is not None else fields.get("metadata.namespace")
+        if fields.get("metadata.namespace", in_namespace) != in_namespace:
+            return []
         with self._lock:
             store = self._stores[kind]
-            keys: set[Key] | builtins.list[Key]
-            if "spec.nodeName" in fields:
-                keys = set(store.by_node.get(fields["spec.nodeName"], set()))
-            elif namespace is not None:
-                keys = set(store.by_namespace.get(namespace, set()))
-            else:
-                keys = builtins.list(store.objects)
-            found = []
-            for key in sorted(keys):
-                obj = store.objects[key]
-                if namespace is not None and key[0] != namespace:
-                    continue
-                if fields.get("metadata.name", key[1]) != key[1] or fields.get("metadata.namespace", key[0]) != key[0]:
-                    continue
-                obj_labels = labels(obj)
-                if all(obj_labels.get(k) == v for k, v in wanted.items()):
-                    found.append(obj)
-            return found
+            picked = store.select(
+                namespace=in_namespace,
+                node=fields.get("spec.nodeName"),
+                name=fields.get("metadata.name"),
+                labels=wanted,
+            )
+            codec = store.codec
+        return [self._recent.read(codec, key, blob) for key, blob in picked]
 
     def list_owned(self, kind: str, owner_uid: str) -> builtins.list[Obj]:
         """Cached objects of `kind` whose controller owner has `owner_uid` (the owner index)."""
@@ -338,4 +304,6 @@ class ClusterCache:
             store = self._stores.get(kind)
             if store is None:
                 return []
-            return [store.objects[k] for k in sorted(store.by_owner.get(owner_uid, set()))]
+            picked = store.select(owner_uid=owner_uid)
+            codec = store.codec
+        return [self._recent.read(codec, key, blob) for key, blob in picked]

@@ -78,9 +78,12 @@ class OwnerIndex(Protocol):
 class ChangeFeed(Protocol):
     """A reader that can say what changed since a cursor (the watch cache can)."""
 
-    def changed_since(self, kind: str, cursor: int) -> tuple[builtins.list[Obj], int] | None:
-        """Objects of `kind` changed after `cursor` (0: all) and the next cursor; None when the
-        kind is not followed."""
+    def changed_since(
+        self, kind: str, cursor: int, *, limit: int | None = None
+    ) -> tuple[builtins.list[Obj], int] | None:
+        """Objects of `kind` changed after `cursor` (0: all), oldest change first and at most
+        `limit` of them, and the cursor after the last one returned; None when the kind is not
+        followed."""
         ...
 
 

@@ -133,8 +133,11 @@ class FeedReader:
     def change(self, obj: Obj) -> None:
         self.changes.append(obj)
 
-    def changed_since(self, kind: str, cursor: int) -> tuple[builtins.list[Obj], int] | None:
-        return [o for o in self.changes[cursor:] if o["kind"] == kind], len(self.changes)
+    def changed_since(
+        self, kind: str, cursor: int, *, limit: int | None = None
+    ) -> tuple[builtins.list[Obj], int] | None:
+        picked = [(n, o) for n, o in enumerate(self.changes[cursor:], cursor + 1) if o["kind"] == kind][:limit]
+        return [o for _, o in picked], (picked[-1][0] if picked else cursor)
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> Obj:
         raise AssertionError("the keeper reads the change feed, not single objects")
@@ -170,3 +173,33 @@ def test_the_keeper_records_what_changed_and_nothing_else(store: Store, clock: F
     assert keeper.resync() == 1
     assert [s.resource_version for s in store.snapshots.history("Deployment", "shop", "web")] == ["1", "2"]
     assert keeper.live_lists == 0
+
+
+class SteppedFeed(FeedReader):
+    """A change feed that records the limit of each read and what it handed out at once."""
+
+    def __init__(self, objects: list[Obj]) -> None:
+        super().__init__(objects)
+        self.reads: list[tuple[str, int | None, int]] = []
+
+    def changed_since(
+        self, kind: str, cursor: int, *, limit: int | None = None
+    ) -> tuple[builtins.list[Obj], int] | None:
+        found = super().changed_since(kind, cursor, limit=limit)
+        assert found is not None
+        self.reads.append((kind, limit, len(found[0])))
+        return found
+
+
+def test_the_first_pass_walks_everything_in_bounded_steps(store: Store, clock: FakeClock) -> None:
+    reader = SteppedFeed([_deployment(f"web-{i}", "1", "web:1") for i in range(7)])
+    keeper = SnapshotKeeper(
+        store, reader, namespaces=["shop"], clock=clock, retention_count=3, retention_age_seconds=86400, step=3
+    )
+    assert keeper.resync() == 7
+    deployments = [(limit, n) for kind, limit, n in reader.reads if kind == "Deployment"]
+    assert deployments == [(3, 3), (3, 3), (3, 1)]
+    assert keeper.resync() == 0
+    reader.change(_deployment("web-2", "2", "web:2"))
+    assert keeper.resync() == 1
+    assert store.snapshots.count() == 8

@@ -53,10 +53,11 @@ class ScriptedKube:
         self.requests += 1
         return [{"kind": kind, "metadata": {"name": "live"}}]
 
-    def list_with_version(self, kind: str, namespace: str | None = None) -> tuple[builtins.list[Obj], str]:
+    def list_json(self, kind: str, namespace: str | None = None) -> bytes:
         self.requests += 1
         self.lists += 1
-        return [dict(o) for o in self.objects if o["kind"] == kind], str(self.lists)
+        items = [o for o in self.objects if o["kind"] == kind]
+        return json.dumps({"metadata": {"resourceVersion": str(self.lists)}, "items": items}).encode()
 
     def watch(
         self, kind: str, namespace: str | None = None, *, resource_version: str = "", timeout_seconds: int = 30
@@ -155,3 +156,24 @@ def test_changed_since_returns_only_what_changed_after_the_cursor(scripted: Scri
         assert [o["metadata"]["resourceVersion"] for o in changed] == ["9"]
         assert later > cursor
         assert cache.changed_since("ConfigMap", 0) is None, "a kind the cache does not follow"
+
+
+def test_a_selected_read_decodes_only_the_objects_it_returns(scripted: ScriptedKube) -> None:
+    with ClusterCache(scripted, kinds=("Pod",)) as cache:
+        assert len(cache) == 3
+        assert cache.decodes == 0, "nothing is decoded before it is read"
+        assert [p["metadata"]["name"] for p in cache.list("Pod", "shop", label_selector="app=api")] == ["b"]
+        assert cache.decodes == 1
+        cache.list("Pod", "shop", label_selector="app=api")
+        assert cache.decodes == 1, "a recent object is not decoded again"
+
+
+def test_changed_since_walks_everything_in_bounded_steps(scripted: ScriptedKube) -> None:
+    with ClusterCache(scripted, kinds=("Pod",)) as cache:
+        cursor, names = 0, []
+        while (step := cache.changed_since("Pod", cursor, limit=2)) and step[0]:
+            assert len(step[0]) <= 2
+            names += [o["metadata"]["name"] for o in step[0]]
+            cursor = step[1]
+        assert sorted(names) == ["a", "b", "c"]
+        assert cache.changed_since("Pod", cursor) == ([], cursor)
