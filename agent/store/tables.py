@@ -176,7 +176,7 @@ class SnapshotRow(SQLModel, table=True):
 
     __tablename__ = "object_snapshots"
     __table_args__ = (
-        Index("ix_object_snapshots_object", "kind", "namespace", "name", "observed_at"),
+        Index("ix_object_snapshots_object", "cluster", "kind", "namespace", "name", "observed_at"),
         Index("ix_object_snapshots_superseded", "superseded", "observed_at"),
     )
 
