@@ -388,6 +388,14 @@ Deployment opens an incident, which is decided), the rest repeat earlier ones. B
 before the clock starts; `/healthz` is probed every 10 ms from another process during the storm.
 
 {_table(r)}
+
+Reading it: the ratio to the floor sets a storm that shares the machine's two cores between
+`scutum run`, {r.clients} client processes and the prober against a floor timed alone on one core;
+the agent's CPU time per accepted alert (all its threads) against the floor's time per alert does not
+depend on what else runs. The edge is uvicorn on httptools; a body up to 256 KiB whose text needs
+no cleaning is validated in one call and queued on the event loop itself, anything else is parsed on
+a worker thread; the decision worker then folds the repeated alerts into their incidents and decides
+the new ones, under the same interpreter lock.
 """
 
 
