@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from risk.frozen import FrozenDict, FrozenList
+from risk.frozen import freeze
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -152,20 +152,6 @@ def selects(flat: Labels, wanted: dict[str, str]) -> bool:
     return all(have.get(k) == v for k, v in wanted.items())
 
 
-def frozen_value(value: Any) -> Any:
-    """A freshly decoded JSON value made read-only. Keys are not interned: a decoded object lives
-    only as long as its readers and the recent-object cache hold it."""
-    kind = type(value)
-    if kind is dict:
-        return FrozenDict({k: frozen_value(v) if type(v) in _CONTAINERS else v for k, v in value.items()})
-    if kind is list:
-        return FrozenList([frozen_value(v) if type(v) in _CONTAINERS else v for v in value])
-    return value
-
-
-_CONTAINERS = frozenset({dict, list})
-
-
 class Codec:
     """Compresses and restores the objects of one kind against a preset dictionary."""
 
@@ -211,7 +197,7 @@ class Codec:
             obj["kind"] = self.kind
             if self.api_version and "apiVersion" not in obj:
                 obj["apiVersion"] = self.api_version
-        frozen: Obj = frozen_value(obj)
+        frozen: Obj = freeze(obj)
         return frozen
 
 

@@ -1,7 +1,7 @@
 """Read-only JSON values: what the watch cache hands out instead of a deep copy per read.
 
-A cached object is frozen once, when it arrives (one walk per change); every read then returns
-the same frozen object, so reading costs nothing and no caller can change the cache behind its
+A cached object is frozen when it is decoded (`risk.compact`); the recently read ones are kept,
+so a repeated read returns the same frozen object and no caller can change the cache behind its
 back. `FrozenDict` and `FrozenList` are `dict` and `list` subclasses (JSON encoding, equality
 and `isinstance` checks work as before); any change raises `TypeError`. A caller that wants to
 edit an object takes `thaw(obj)` (or `copy.deepcopy(obj)`), a plain mutable copy.
@@ -9,7 +9,6 @@ edit an object takes `thaw(obj)` (or `copy.deepcopy(obj)`), a plain mutable copy
 
 from __future__ import annotations
 
-import sys
 from typing import Any, NoReturn
 
 Obj = dict[str, Any]
@@ -98,14 +97,13 @@ def _frozen_item(item: Any) -> Any:
 
 
 def _freeze_dict(value: dict[Any, Any]) -> FrozenDict:
-    # Scalars are taken as they are without a call (most values are); keys are interned and
-    # empty containers shared, so thousands of cached objects share one copy of each.
+    # Scalars are taken as they are without a call (most values are); empty containers are
+    # shared. Keys are not interned: a decoded object lives only as long as its readers and the
+    # cache's recent objects hold it.
     if not value:
         return EMPTY_DICT
-    intern, scalars = sys.intern, _SCALARS
-    return FrozenDict(
-        {intern(str(key)): item if type(item) in scalars else _frozen_item(item) for key, item in value.items()}
-    )
+    scalars = _SCALARS
+    return FrozenDict({str(key): item if type(item) in scalars else _frozen_item(item) for key, item in value.items()})
 
 
 def _freeze_list(value: list[Any] | tuple[Any, ...]) -> FrozenList:
