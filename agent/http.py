@@ -177,12 +177,16 @@ def build_http_app(
             body = await read_bounded(request, bounds.webhook)
         except BodyRefused as exc:
             return await refuse(request, exc.status, exc.reason, endpoint=endpoint, kind=kind)
-        # Parsed, filtered and queued (or, without a queue, decided) in one hop to a worker thread.
-        clean = parse_clean_webhook(body) if queue is not None and len(body) <= INLINE_PARSE_BYTES else None
-        if clean is not None and queue is not None:
-            batch, refused_lane, handled = _queue_parsed(clean, filters, queue, pipeline, split)
-        else:
-            batch, refused_lane, handled = await run_in_threadpool(_take, body, filters, queue, pipeline, split)
+        # Parsed, filtered and queued: a small clean body here, anything else (or, without a
+        # queue, the decision too) in one hop to a worker thread, without trying clean twice.
+        inline = queue is not None and len(body) <= INLINE_PARSE_BYTES
+        clean = parse_clean_webhook(body) if inline else None
+
+        def take() -> tuple[ParsedBatch, Lane | None, list[Handled]]:
+            batch = clean if clean is not None else parse_webhook(body, try_clean=not inline)
+            return _queue_parsed(batch, filters, queue, pipeline, split)
+
+        batch, refused_lane, handled = take() if clean is not None else await run_in_threadpool(take)
         if batch.malformed is not None:
             return await refuse(request, 400, batch.malformed, endpoint=endpoint, kind=kind)
         if queue is None:
@@ -278,18 +282,6 @@ def _counts(batch: ParsedBatch) -> dict[str, int]:
     return {"accepted": len(batch.alerts), "rejected": len(batch.rejected), "filtered": batch.filtered}
 
 
-def _take(
-    body: bytes,
-    filters: Mapping[str, str],
-    queue: DecisionQueue | None,
-    pipeline: Pipeline,
-    split: Callable[[ParsedBatch], tuple[ParsedBatch, ParsedBatch]] | None,
-) -> tuple[ParsedBatch, Lane | None, list[Handled]]:
-    """A webhook body parsed, filtered and queued: the batch and the lane that refused it;
-    without a queue (an app built without one) decided here, with what was handled."""
-    return _queue_parsed(parse_webhook(body), filters, queue, pipeline, split)
-
-
 def _queue_parsed(
     batch: ParsedBatch,
     filters: Mapping[str, str],
@@ -297,6 +289,8 @@ def _queue_parsed(
     pipeline: Pipeline,
     split: Callable[[ParsedBatch], tuple[ParsedBatch, ParsedBatch]] | None,
 ) -> tuple[ParsedBatch, Lane | None, list[Handled]]:
+    """A parsed webhook batch filtered and queued: the batch and the lane that refused it;
+    without a queue (an app built without one) decided here, with what was handled."""
     if batch.malformed is not None:
         return batch, None, []
     batch = apply_filters(batch, filters)

@@ -378,9 +378,10 @@ def _fast_webhook(payload: bytes | str | Any) -> ParsedBatch | None:
         return None
 
 
-def parse_webhook(payload: bytes | str | Any) -> ParsedBatch:
-    """Validate an Alertmanager webhook payload (version "4"); each alert stands on its own."""
-    fast = parse_clean_webhook(payload)
+def parse_webhook(payload: bytes | str | Any, *, try_clean: bool = True) -> ParsedBatch:
+    """Validate an Alertmanager webhook payload (version "4"); each alert stands on its own.
+    `try_clean=False` when the caller already had `parse_clean_webhook` answer None."""
+    fast = parse_clean_webhook(payload) if try_clean else None
     if fast is not None:
         return fast
     fast = _fast_webhook(payload)

@@ -121,5 +121,7 @@ def test_every_path_through_parse_webhook_gives_the_cleaned_alert(
         "startsAt": "2026-11-28T04:50:00Z",
         "fingerprint": fingerprint,
     }
+    expected = _from_webhook(_WEBHOOK_ALERT.validate_python(raw))
     [alert] = parse_webhook(webhook(raw)).alerts
-    assert alert == _from_webhook(_WEBHOOK_ALERT.validate_python(raw))
+    [without_clean] = parse_webhook(webhook(raw), try_clean=False).alerts
+    assert alert == without_clean == expected
