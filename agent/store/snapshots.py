@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, false, func, insert, true, update
+from sqlalchemy import Connection, and_, delete, func, insert, true, update
 from sqlalchemy import select as rows_of
 from sqlmodel import col, select
 
@@ -28,10 +28,6 @@ REFUSED_KINDS = frozenset({"Secret"})
 CONTROLLER_ANNOTATIONS = frozenset({"deployment.kubernetes.io/revision"})
 KEYS_PER_QUERY = 300
 """Objects looked up per statement (three bound parameters each, under SQLite's limit)."""
-WHOLE_TABLE_FROM = 5000
-"""From this many objects in one batch, read the newest versions of all objects in one pass.
-Above the keeper's step (1,000) on purpose: a first pass in steps would otherwise scan the
-whole, growing table once per step."""
 ObjectKey = tuple[str, str, str]
 """(kind, namespace or "", name)"""
 
@@ -214,30 +210,24 @@ def _newest(conn: Connection, cluster: str, keys: set[ObjectKey]) -> dict[Object
         col(SnapshotRow.superseded),
     )
     order = (col(SnapshotRow.observed_at), col(SnapshotRow.id))
-    if len(keys) >= WHOLE_TABLE_FROM:  # most of the table: one pass over the current rows
-        queries = [
-            rows_of(*columns)
-            .where(col(SnapshotRow.cluster) == cluster, col(SnapshotRow.superseded) == false())
-            .order_by(*order)
-        ]
-    else:  # a few objects: their rows by the object index (superseded ones are skipped below),
-        # one query per (kind, namespace) with a plain IN on names, which both databases serve
-        # from the index (a row-value IN over the three columns made SQLite scan the table)
-        names: dict[tuple[str, str], list[str]] = {}
-        for kind, namespace, name in sorted(keys):
-            names.setdefault((kind, namespace), []).append(name)
-        queries = [
-            rows_of(*columns)
-            .where(
-                col(SnapshotRow.kind) == kind,
-                col(SnapshotRow.namespace) == namespace,
-                col(SnapshotRow.name).in_(chunk),
-                col(SnapshotRow.cluster) == cluster,
-            )
-            .order_by(*order)
-            for (kind, namespace), listed in names.items()
-            for chunk in _chunks(listed, KEYS_PER_QUERY * 3)
-        ]
+    # Their rows by the object index (superseded ones are skipped below): one query per (kind,
+    # namespace) with a plain IN on names, which both databases serve from the index (a row-value
+    # IN over the three columns made SQLite scan the table).
+    names: dict[tuple[str, str], list[str]] = {}
+    for kind, namespace, name in sorted(keys):
+        names.setdefault((kind, namespace), []).append(name)
+    queries = [
+        rows_of(*columns)
+        .where(
+            col(SnapshotRow.cluster) == cluster,
+            col(SnapshotRow.kind) == kind,
+            col(SnapshotRow.namespace) == namespace,
+            col(SnapshotRow.name).in_(chunk),
+        )
+        .order_by(*order)
+        for (kind, namespace), listed in names.items()
+        for chunk in _chunks(listed, KEYS_PER_QUERY * 3)
+    ]
     found: dict[ObjectKey, _Newest] = {}
     stale: list[int] = []
     for query in queries:
