@@ -105,3 +105,29 @@ CleanLabels = Annotated[dict[CleanName, CleanValue], Field(max_length=MAX_LABELS
 caller validates leniently and cleans)."""
 CleanAnnotations = Annotated[dict[CleanName, CleanNote], Field(max_length=MAX_LABELS)]
 """Annotations that `clean_annotations` returns unchanged."""
+
+
+PLAIN_ESCAPES_CHECKED = 64
+"""Escapes `plain_json_text` follows one by one before it gives up (a body is then not plain)."""
+
+
+def plain_json_text(text: bytes | str) -> bool:
+    """Whether every string JSON `text` can decode to is printable ASCII, so that the patterns
+    of `CleanName`, `CleanValue` and `CleanNote` would all pass and only lengths are left to check.
+
+    The text is ASCII without DEL, and its escapes (at most `PLAIN_ESCAPES_CHECKED`) are only
+    `\\"`, `\\\\` and `\\/`, which stand for printable characters (Alertmanager's group keys
+    are full of quotes): a raw control character inside a JSON string is invalid JSON, which
+    the parsers refuse. A few C scans over the bytes, where the patterns cost a match per
+    string. Each backslash found is paired with the next byte, left to right, as JSON pairs them."""
+    raw = text.encode("ascii") if isinstance(text, str) and text.isascii() else text
+    if not isinstance(raw, bytes) or not raw.isascii() or b"\x7f" in raw:
+        return False
+    at = raw.find(b"\\")
+    for _ in range(PLAIN_ESCAPES_CHECKED):
+        if at < 0:
+            return True
+        if raw[at + 1 : at + 2] not in (b'"', b"\\", b"/"):
+            return False
+        at = raw.find(b"\\", at + 2)
+    return at < 0

@@ -9,16 +9,24 @@ Only cached kinds are judged here (an in-memory lookup); anything else counts as
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Protocol
 
 from agent.intake.alerts import Alert, ParsedBatch
 from agent.planning.targets import target_from_labels
-from risk.sources import ClusterReader
+
+
+class Holdings(Protocol):
+    """What triage reads: whether an object exists (`risk.cache.ClusterCache.holds`)."""
+
+    def holds(self, kind: str, name: str, namespace: str | None = None) -> bool:
+        """Whether the object exists, without reading it whole."""
+        ...
 
 
 class TargetTriage:
     """Splits batches by whether their targets exist, reading only the watch cache."""
 
-    def __init__(self, reader: ClusterReader, *, cached_kinds: Collection[str]) -> None:
+    def __init__(self, reader: Holdings, *, cached_kinds: Collection[str]) -> None:
         self._reader = reader
         self._kinds = frozenset(cached_kinds)
 
@@ -28,11 +36,11 @@ class TargetTriage:
         if target is None:
             return True
         namespaced = target.namespace is not None and "Namespace" in self._kinds
-        if namespaced and self._reader.try_get("Namespace", target.namespace or "") is None:
+        if namespaced and not self._reader.holds("Namespace", target.namespace or ""):
             return False
         if target.kind not in self._kinds:
             return True
-        return self._reader.try_get(target.kind, target.name, target.namespace) is not None
+        return self._reader.holds(target.kind, target.name, target.namespace)
 
     def split(self, batch: ParsedBatch) -> tuple[ParsedBatch, ParsedBatch]:
         """(alerts about known targets with the batch's rejections, alerts about unknown ones)."""

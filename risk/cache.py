@@ -255,6 +255,14 @@ class ClusterCache:
             raise NotFoundError(f"{kind} {namespace}/{name} not found", status=404, reason="NotFound")
         return found
 
+    def holds(self, kind: str, name: str, namespace: str | None = None) -> bool:
+        """Whether the object exists: an index lookup for cached kinds (nothing decoded), a live
+        read for the rest."""
+        if kind not in self._stores:
+            return self.try_get(kind, name, namespace) is not None
+        with self._lock:
+            return (namespace or "", name) in self._stores[kind].entries
+
     def try_get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
         """The cached object (read-only) or None; live for kinds not cached."""
         if kind not in self._stores:

@@ -177,3 +177,15 @@ def test_changed_since_walks_everything_in_bounded_steps(scripted: ScriptedKube)
             cursor = step[1]
         assert sorted(names) == ["a", "b", "c"]
         assert cache.changed_since("Pod", cursor) == ([], cursor)
+
+
+def test_holds_answers_existence_from_the_index_alone(scripted: ScriptedKube) -> None:
+    with ClusterCache(scripted, kinds=("Pod",)) as cache:
+        before = scripted.requests
+        assert cache.holds("Pod", "c", "other")
+        assert not cache.holds("Pod", "c", "shop"), "the same name in another namespace"
+        assert not cache.holds("Pod", "zzz", "other")
+        assert cache.decodes == 0, "nothing decoded to answer"
+        assert scripted.requests == before
+        assert cache.holds("ConfigMap", "cfg", "shop"), "a kind not cached is asked live"
+        assert scripted.requests == before + 1
