@@ -78,6 +78,9 @@ class SnapshotKeeper:
         """kind -> the watch cache's change cursor after the last step recorded."""
         self.live_lists = 0
         """Lists sent to the API server because the reader could not say what changed."""
+        self._unpruned: set[tuple[str, str, str]] | None = None
+        """Objects recorded since the last prune: the only ones whose history can have grown
+        past the bound. None until the first prune, which looks at every history."""
 
     def resync(self) -> int:
         """Record what changed since the last pass, a step at a time; returns how many versions were new."""
@@ -124,6 +127,8 @@ class SnapshotKeeper:
         recorded = self._store.snapshots.record_many([(obj, valid_from(obj, now)) for _, _, obj in batch])
         for key, version, _ in batch:
             self._seen[key] = version
+        if self._unpruned is not None:
+            self._unpruned.update(key for key, _, _ in batch)
         return recorded
 
     def _listed(self, kind: str) -> list[dict[str, Any]]:
@@ -139,5 +144,13 @@ class SnapshotKeeper:
         return out
 
     def prune(self) -> int:
-        """Apply the retention bounds."""
-        return self._store.snapshots.prune(keep=self._keep, max_age=self._max_age, now=self._clock())
+        """Apply the retention bounds: the age bound to every history, the count bound to the
+        objects recorded since the last prune (to every object the first time)."""
+        objects, self._unpruned = self._unpruned, set()
+        try:
+            return self._store.snapshots.prune(
+                keep=self._keep, max_age=self._max_age, now=self._clock(), objects=objects
+            )
+        except Exception:
+            self._unpruned = None if objects is None else objects | self._unpruned
+            raise

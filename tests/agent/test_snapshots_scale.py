@@ -203,3 +203,52 @@ def test_the_first_pass_walks_everything_in_bounded_steps(store: Store, clock: F
     reader.change(_deployment("web-2", "2", "web:2"))
     assert keeper.resync() == 1
     assert store.snapshots.count() == 8
+
+
+def _versions(store: Store, name: str) -> list[str]:
+    return [s.resource_version for s in store.snapshots.history("Deployment", "shop", name)]
+
+
+def test_prune_ranks_the_histories_of_the_objects_recorded_since_the_last_one(store: Store, clock: FakeClock) -> None:
+    # Before the keeper starts, another writer (an earlier process) left "old" over the bound:
+    # the first prune looks at every history; later ones only at what this keeper recorded.
+    for version in range(1, 6):
+        store.snapshots.record(_deployment("old", str(version), f"o:{version}"), observed_at=clock.now)
+    reader = FeedReader([_deployment("web", "1", "web:1")])
+    keeper = SnapshotKeeper(
+        store, reader, namespaces=["shop"], clock=clock, retention_count=2, retention_age_seconds=1e6
+    )
+    keeper.resync()
+    assert keeper.prune() == 3 and _versions(store, "old") == ["4", "5"]
+
+    for version in range(6, 9):
+        store.snapshots.record(_deployment("old", str(version), f"o:{version}"), observed_at=clock.now)
+    for version in range(2, 5):
+        reader.change(_deployment("web", str(version), f"web:{version}"))
+    keeper.resync()
+    assert keeper.prune() == 2
+    assert _versions(store, "web") == ["3", "4"]
+    assert _versions(store, "old") == ["4", "5", "6", "7", "8"], (
+        "not recorded by this keeper: left for the next full prune"
+    )
+
+
+def test_a_prune_that_fails_keeps_its_objects_for_the_next(store: Store, clock: FakeClock) -> None:
+    reader = FeedReader([_deployment("web", "1", "web:1")])
+    keeper = SnapshotKeeper(
+        store, reader, namespaces=["shop"], clock=clock, retention_count=1, retention_age_seconds=1e6
+    )
+    keeper.resync()
+    keeper.prune()
+    reader.change(_deployment("web", "2", "web:2"))
+    keeper.resync()
+    real = store.snapshots.prune
+
+    def failing(**kwargs: Any) -> int:
+        raise RuntimeError("database is down")
+
+    store.snapshots.prune = failing  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        keeper.prune()
+    store.snapshots.prune = real  # type: ignore[method-assign]
+    assert keeper.prune() == 1 and _versions(store, "web") == ["2"]
