@@ -180,10 +180,8 @@ class _Keeper(threading.Thread):
             time.sleep(0.2)  # let the watch deliver the changes
             begun = time.perf_counter()
             self.agent.keeper.resync()
-            mid = time.perf_counter()
             self.agent.keeper.prune()
             self.passes.append((begun, time.perf_counter()))
-            open("/tmp/keeper.log", "a").write(f"resync {1000*(mid-begun):.1f} prune {1000*(time.perf_counter()-mid):.1f}\n")
 
 
 def _decide(agent: Any, targets: list[tuple[str, str]], now: datetime, first: int) -> list[tuple[float, float]]:
@@ -200,7 +198,6 @@ def _decide(agent: Any, targets: list[tuple[str, str]], now: datetime, first: in
         pipeline.handle(result, now=now)
         for incident in new:
             pipeline.decide(incident, now=now)
-        open("/tmp/keeper.log", "a").write(f"decide {1000*(time.perf_counter()-begun):.1f}\n")
         spans.append((begun, time.perf_counter() - begun))
     return spans
 
