@@ -6,6 +6,7 @@ constructor; `Agent.start()` is where I/O begins.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import socket
 import time
@@ -502,9 +503,21 @@ def settle_heap() -> None:
     """Freeze what start-up built (modules, settings, the watch cache's first lists): it lives as
     long as the process, and frozen it is no longer rescanned by every full garbage collection,
     which would otherwise stall a decision or a console page for 100 ms and more. For the daemon's
-    process (`scutum run`), not for a process that builds many agents (tests)."""
+    process (`scutum run`), not for a process that builds many agents (tests). Then the memory
+    start-up freed (the first lists' JSON) is handed back to the system where the C library can
+    (glibc's `malloc_trim`), so it does not stay resident as free heap."""
     gc.collect()
     gc.freeze()
+    _trim_malloc()
+
+
+def _trim_malloc() -> None:
+    """glibc's `malloc_trim(0)`; nothing on a C library without it."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the process's own symbols, the C library's among them
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 @contextmanager

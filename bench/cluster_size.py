@@ -23,6 +23,7 @@ are the agent's alone. Per size:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import shutil
@@ -31,11 +32,16 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import psycopg
+
+from bench.chaos_bench import _schema
 
 Obj = dict[str, Any]
 CHANGED_EVERY = 10
@@ -315,8 +321,10 @@ def measure(url: str, deployments: int, sim_now: datetime, database_url: str | N
 
 
 def run_size(deployments: int, *, database_url: str | None = None) -> SizeResult:
-    """One size: the cluster in one child process, the agent in another."""
+    """One size: the cluster in one child process, the agent in another (on PostgreSQL, in a
+    schema of its own, dropped after: every size starts from an empty store, as SQLite does)."""
     workdir = Path(tempfile.mkdtemp(prefix="scutum-cluster-"))
+    schema = f"scutum_size_{uuid.uuid4().hex[:10]}"
     sim = subprocess.Popen(
         [sys.executable, "-m", "bench.cluster_size", "--serve", str(deployments), "--kubeconfig", str(workdir / "kc")],
         stdin=subprocess.PIPE,
@@ -328,12 +336,15 @@ def run_size(deployments: int, *, database_url: str | None = None) -> SizeResult
         ready = json.loads(sim.stdout.readline())
         command = [sys.executable, "-m", "bench.cluster_size", "--agent", ready["url"], str(deployments), ready["now"]]
         if database_url:
-            command += ["--database-url", database_url]
+            command += ["--database-url", _schema(database_url, schema, create=True)]
         done = subprocess.run(command, check=False, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"the agent's measurement failed:\n{done.stderr[-3000:]}")
         figures = json.loads(done.stdout.strip().splitlines()[-1])
     finally:
+        if database_url:
+            with contextlib.suppress(psycopg.Error):
+                _schema(database_url, schema, create=False)
         if sim.stdin is not None:
             sim.stdin.close()
         sim.wait(timeout=60)

@@ -23,6 +23,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -52,6 +53,8 @@ RECENT_OBJECTS = 1024
 """Objects kept decoded after a read (the rest stay compressed until read)."""
 ZDICT_SAMPLES = 64
 """A kind's compression dictionary is built from (at most) its first this many listed objects."""
+FIRST_LISTS_AT_ONCE = 2
+"""Kinds listed at once at start: the next list is on the wire while one is being stored."""
 
 
 class WatchingKube(ClusterReader, Protocol):
@@ -134,8 +137,10 @@ class ClusterCache:
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """List every kind (synchronously), then watch each in a background thread."""
-        versions = {kind: self._relist(kind) for kind in self._kinds}
+        """List every kind (a few at once, and wait for all), then watch each in a background
+        thread. The lists overlap: one kind is stored while the API server sends the next."""
+        with ThreadPoolExecutor(max_workers=FIRST_LISTS_AT_ONCE, thread_name_prefix="cache-list") as pool:
+            versions = dict(zip(self._kinds, pool.map(self._relist, self._kinds), strict=True))
         for kind in self._kinds:
             thread = threading.Thread(
                 target=self._watch_loop, args=(kind, versions[kind]), name=f"cache-{kind}", daemon=True
