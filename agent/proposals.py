@@ -8,7 +8,7 @@ exactly what the decision saw instead of "alert state unknown".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from actions.registry import parse_invocation
@@ -72,7 +72,7 @@ class StoredProposals:
         record = self._store.incidents.get(incident_id) if incident_id else None
         incident = incident_from_record(record) if record is not None else None
         if incident is not None and record is not None and record.status in CLOSED:
-            incident.alerts = {f: replace(a, firing=False) for f, a in incident.alerts.items()}
+            incident.alerts = {f: a.resolved() for f, a in incident.alerts.items()}
         stored = self._matching(incident_id, action=action, params=parsed.model_dump(mode="json"), wanted=proposal_id)
         proposal = Proposal(
             registered.name,

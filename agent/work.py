@@ -36,6 +36,12 @@ class Lane(StrEnum):
 
 Job = Callable[[], None]
 
+WORKERS: tuple[tuple[str, tuple[Lane, ...]], ...] = (
+    ("clicks", (Lane.CLICKS,)),
+    ("alerts", (Lane.ALERTS, Lane.DOUBTFUL)),
+)
+"""Each worker thread and the lanes it serves, in order."""
+
 
 @dataclass(frozen=True, slots=True)
 class QueueLimits:
@@ -86,7 +92,15 @@ class DecisionQueue:
         self._lanes: dict[Lane, deque[_Entry]] = {lane: deque() for lane in Lane}
         self._units: dict[Lane, int] = dict.fromkeys(Lane, 0)
         self._running: dict[Lane, int] = dict.fromkeys(Lane, 0)
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        """Jobs done and stopping: what `join` and `stop` wait for."""
+        self._wake: dict[Lane, threading.Condition] = {}
+        """Each lane's worker waits on its own condition (one lock for all), so a job queued for
+        one worker does not wake the other."""
+        for _, lanes in WORKERS:
+            wake = threading.Condition(lock)
+            self._wake.update(dict.fromkeys(lanes, wake))
         self._stopping = False
         self._threads: list[threading.Thread] = []
         self._on_failure = on_failure
@@ -114,7 +128,7 @@ class DecisionQueue:
             self._lanes[lane].extend(entries)
             self._units[lane] = used + total
             self.stats.accepted[lane] += 1
-            self._cond.notify_all()
+            self._wake[lane].notify()
             return True
 
     def depth(self, lane: Lane) -> int:
@@ -132,7 +146,7 @@ class DecisionQueue:
         """Start the click worker and the alert worker."""
         if self._threads:
             return
-        for name, lanes in (("clicks", (Lane.CLICKS,)), ("alerts", (Lane.ALERTS, Lane.DOUBTFUL))):
+        for name, lanes in WORKERS:
             thread = threading.Thread(target=self._work, args=(lanes,), name=f"decide-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -142,6 +156,8 @@ class DecisionQueue:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+            for wake in self._wake.values():
+                wake.notify_all()
         deadline = self._monotonic() + timeout
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - self._monotonic()))
@@ -176,7 +192,7 @@ class DecisionQueue:
                         return lane, entry
                 if self._stopping or not block:
                     return None
-                self._cond.wait(timeout=1.0)
+                self._wake[lanes[0]].wait(timeout=1.0)
 
     def _work(self, lanes: tuple[Lane, ...]) -> None:
         while (taken := self._take(lanes, block=True)) is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -321,5 +320,5 @@ def test_a_resolution_reaches_the_pager_its_severity_routed_trigger_went_to(stub
     trigger = incident_page(incident, reason=PageReason.ESCALATED, text="nothing fits", now=NOW)
     assert route(trigger, config) == [PagerKind.PAGERDUTY]
 
-    [closed] = intake.ingest([replace(firing, firing=False)], now=NOW + timedelta(minutes=5)).resolved
+    [closed] = intake.ingest([firing.resolved()], now=NOW + timedelta(minutes=5)).resolved
     assert PagerKind.PAGERDUTY in route(resolved_page(closed, now=NOW + timedelta(minutes=5)), config)
