@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
+import pytest
+
 from agent.intake import parse_gettable_alerts
 from agent.intake.alerts import parse_webhook
-from bench import http_storm, report, report_scale, soak, storm
+from bench import http_storm, report, report_scale, soak, storm, webhook_parts
 from bench.cluster_size import SizeResult
 from bench.history_bench import VerifyResult
 from bench.http_storm import HttpStormResult
@@ -174,3 +176,16 @@ def _http_storm_result() -> HttpStormResult:
         healthz_probes=10, healthz_p50_ms=1.0, healthz_p99_ms=2.0, healthz_max_ms=3.0, floor_per_second=2000.0,
         ratio_to_floor=2.0, agent_peak_rss_mb=100.0, body_kb=70.0,
     )  # fmt: skip
+
+
+def test_webhook_parts_prints_each_figure(capsys: pytest.CaptureFixture[str]) -> None:
+    assert webhook_parts.main(["--posts", "5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == [
+        "floor (validate_json alone)",
+        "plain path (msgspec + Alert)",
+        "pattern path (pydantic + Alert)",
+        "parse / fold, one thread",
+        "parse / fold, two threads",
+    ]
+    assert all(float(line.split()[-2]) > 0 for line in lines)
