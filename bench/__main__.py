@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--approvals", type=int, default=100_000)
     parser.add_argument(
         "--database-url",
-        help="the cluster-size runs on this PostgreSQL (each size in a schema of its own) instead of SQLite; its own section",
+        help="the cluster-size runs on this PostgreSQL (a schema of its own per size) instead of SQLite; own section",
     )
     args = parser.parse_args(argv)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
