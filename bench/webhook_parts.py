@@ -43,7 +43,8 @@ def _per_alert(payloads: list[bytes], run: Callable[[bytes], object]) -> float:
 
 
 def _pattern_path(body: bytes) -> ParsedBatch:
-    return ParsedBatch(alerts=[_from_clean_webhook(wire) for wire in _CLEAN_WEBHOOK.validate_json(body).alerts])
+    alerts = _CLEAN_WEBHOOK.validate_json(body).alerts
+    return ParsedBatch(alerts=[_from_clean_webhook(wire, wire.starts_at, wire.ends_at) for wire in alerts])
 
 
 def _parse(body: bytes) -> ParsedBatch:

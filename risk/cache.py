@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from actions.kube import RESOURCES, KubeError, NotFoundError, WatchEvent
@@ -89,18 +89,40 @@ def _parse_equalities(selector: str) -> dict[str, str] | None:
     return wanted
 
 
-@contextmanager
-def collection_paused() -> Iterator[None]:
+class _CollectionPauses:
+    """Overlapping pauses from several threads (two first lists at once, the keeper beside
+    them): the collector is switched off by the first and back on by the last, if it was on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held = 0
+        self._resume = False
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        with self._lock:
+            if self._held == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held -= 1
+                if self._held == 0 and self._resume:
+                    gc.enable()
+
+
+_PAUSES = _CollectionPauses()
+
+
+def collection_paused() -> AbstractContextManager[None]:
     """No cyclic garbage collection while a list is frozen: JSON has no cycles, and tens of
     thousands of new containers would otherwise set off full collections that rescan the whole
-    heap, again and again, for most of the list's cost. Restored after (it stays off if it was)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    heap, again and again, for most of the list's cost. Restored after the last overlapping
+    pause ends (it stays off if it was)."""
+    return _PAUSES.paused()
 
 
 class ClusterCache:

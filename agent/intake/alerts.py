@@ -392,15 +392,16 @@ def _from_webhook(wire: WebhookAlert) -> Alert:
     )
 
 
-def _from_clean_webhook(wire: CleanWebhookAlert) -> Alert:
+def _from_clean_webhook(wire: CleanWebhookAlert | _PlainAlert, starts_at: datetime, ends_at: datetime | None) -> Alert:
+    """An alert whose text is already clean, from either clean form (times parsed by the caller)."""
     labels = wire.labels
     return Alert(
         fingerprint=wire.fingerprint or labels_fingerprint(labels),
         name=_check_name(labels),
         labels=labels,
         annotations=wire.annotations,
-        starts_at=_aware(wire.starts_at),
-        ends_at=_zero_to_none(wire.ends_at),
+        starts_at=_aware(starts_at),
+        ends_at=_zero_to_none(ends_at),
         firing=wire.status == "firing",
         suppressed=False,
         source=AlertSource.WEBHOOK,
@@ -409,19 +410,8 @@ def _from_clean_webhook(wire: CleanWebhookAlert) -> Alert:
 
 
 def _from_plain_webhook(wire: _PlainAlert) -> Alert:
-    labels = wire.labels
-    return Alert(
-        fingerprint=wire.fingerprint or labels_fingerprint(labels),
-        name=_check_name(labels),
-        labels=labels,
-        annotations=wire.annotations,
-        starts_at=_aware(_moment(wire.starts_at)),
-        ends_at=None if wire.ends_at is None else _zero_to_none(_moment(wire.ends_at)),
-        firing=wire.status == "firing",
-        suppressed=False,
-        source=AlertSource.WEBHOOK,
-        generator_url=wire.generator_url,
-    )
+    ends_at = None if wire.ends_at is None else _moment(wire.ends_at)
+    return _from_clean_webhook(wire, _moment(wire.starts_at), ends_at)
 
 
 def _parse_plain_webhook(payload: bytes | str) -> ParsedBatch | None:
@@ -439,9 +429,10 @@ def _parse_plain_webhook(payload: bytes | str) -> ParsedBatch | None:
 def parse_clean_webhook(payload: bytes | str | Any) -> ParsedBatch | None:
     """The common case: a version "4" payload whose text needs no cleaning, validated and
     checked in one call; None when anything in it is not so (then `_fast_webhook`).
-    A body that is plain ASCII without escapes is decoded by msgspec (`_PlainPayload`, about
-    half pydantic's cost); anything else, or a plain body msgspec refuses, by pydantic with the
-    patterns. Both give the same alerts (a property test holds them to it)."""
+    A body `plain_json_text` vouches for (ASCII, escapes only of printable characters) is
+    decoded by msgspec (`_PlainPayload`, about half pydantic's cost); anything else, or a plain
+    body msgspec refuses, by pydantic with the patterns. Both give the same alerts (a property
+    test holds them to it)."""
     if isinstance(payload, bytes | str) and plain_json_text(payload):
         plain = _parse_plain_webhook(payload)
         if plain is not None:
@@ -453,7 +444,7 @@ def parse_clean_webhook(payload: bytes | str | Any) -> ParsedBatch | None:
             whole = _CLEAN_WEBHOOK.validate_python(payload)
         if whole.version != "4":
             return None
-        return ParsedBatch(alerts=[_from_clean_webhook(wire) for wire in whole.alerts])
+        return ParsedBatch(alerts=[_from_clean_webhook(wire, wire.starts_at, wire.ends_at) for wire in whole.alerts])
     except ValueError:
         return None
 

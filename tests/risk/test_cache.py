@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import builtins
 import copy
+import gc
 import json
 import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from actions.kube import NotFoundError, WatchEvent
-from risk.cache import ClusterCache
+from risk.cache import ClusterCache, collection_paused
 
 Obj = dict[str, Any]
 
@@ -189,3 +191,26 @@ def test_holds_answers_existence_from_the_index_alone(scripted: ScriptedKube) ->
         assert scripted.requests == before
         assert cache.holds("ConfigMap", "cfg", "shop"), "a kind not cached is asked live"
         assert scripted.requests == before + 1
+
+
+def test_overlapping_collection_pauses_resume_the_collector_only_when_the_last_ends() -> None:
+    assert gc.isenabled()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def second() -> None:
+        first_in.wait()
+        with collection_paused():
+            second_in.set()
+            first_out.wait()
+            seen.append(gc.isenabled())
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with collection_paused():
+        first_in.set()
+        second_in.wait()
+    first_out.set()
+    thread.join()
+    assert seen == [False], "the first pause ending must not switch the collector back on under the second"
+    assert gc.isenabled()
